@@ -1,0 +1,63 @@
+import type { AbortOptions } from './abort.js'
+import type { Channel } from './channel.js'
+import type { TypedEvents } from './events.js'
+import type { Identifier } from './identifier.js'
+import type { Component } from './lifecycle.js'
+
+/** Events of one {@link Connection}. */
+export interface ConnectionEvents {
+  /** Bytes arrived on `channel`; per channel, in the order the remote sent them. */
+  message: (channel: Channel, bytes: Uint8Array) => void
+  /** The connection closed (locally, remotely, or by failure). Fires exactly once. */
+  close: (reason?: Error) => void
+}
+
+/** An authenticated, reliable link to one remote peer carrying bytes on named channels. */
+export interface Connection extends TypedEvents<ConnectionEvents> {
+  /** The remote peer's identifier, as authenticated by the transport. */
+  readonly remoteId: Identifier
+  /** `'open'` until `close()` is called or the link fails. */
+  readonly status: 'open' | 'closing' | 'closed'
+  /**
+   * Sends bytes on `channel`. Ordered and reliable per channel. Resolves once the transport accepted the
+   * bytes (not when the remote processed them).
+   * @throws {ConnectionClosedError} when the connection is closing or closed.
+   * @throws {MessageTooLargeError} when `bytes` exceeds the manager's `maxMessageSize`.
+   * @throws {SendFailedError} when the transport failed.
+   * @throws {AbortError} when `options.signal` aborts.
+   */
+  send(channel: Channel, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+  /** Closes gracefully (what was already sent is delivered); resolves when closed. Idempotent. */
+  close(options?: AbortOptions): Promise<void>
+}
+
+/** Events of a {@link ConnectionManager}. */
+export interface ConnectionManagerEvents {
+  /**
+   * A new connection, outgoing or incoming. Emitted synchronously before its first `'message'`, so a
+   * subscriber that attaches its handlers here misses nothing.
+   */
+  connection: (connection: Connection) => void
+}
+
+/**
+ * Establishes and caches connections to remote peers (skipgraph-go `net/internal/connection.go`).
+ * At most one open connection per remote peer.
+ */
+export interface ConnectionManager extends Component, TypedEvents<ConnectionManagerEvents> {
+  /** This peer's identifier. */
+  readonly localId: Identifier
+  /** The largest byte array one `Connection.send` accepts. */
+  readonly maxMessageSize: number
+  /**
+   * Returns the open connection to `id`, establishing it if needed. Concurrent calls for one id share one
+   * dial; a cached open connection is returned as is; a closed one is replaced by a fresh dial.
+   * @throws {PeerNotFoundError} when the peer is unknown to the transport.
+   * @throws {ConnectionFailedError} when the connection could not be established.
+   * @throws {AbortError} when `options.signal` aborts.
+   * @throws {ComponentNotStartedError} when the manager is not started or already stopped.
+   */
+  connect(id: Identifier, options?: AbortOptions): Promise<Connection>
+  /** The currently open connections. */
+  connections(): Connection[]
+}

@@ -1,0 +1,166 @@
+import { InvalidIdentifierError } from './errors.js'
+
+/** Length in bytes of an {@link Identifier} and of a {@link MembershipVector}. */
+export const IDENTIFIER_LENGTH = 32
+
+const HEX = /^[0-9a-fA-F]*$/
+
+function bytesFromHex(hex: string): Uint8Array {
+  const clean = hex.startsWith('0x') ? hex.slice(2) : hex
+  if (!HEX.test(clean)) throw new InvalidIdentifierError(`not a hex string: ${JSON.stringify(hex.slice(0, 80))}`)
+  const even = clean.length % 2 === 0 ? clean : `0${clean}`
+  const out = new Uint8Array(even.length / 2)
+  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(even.slice(i * 2, i * 2 + 2), 16)
+  return out
+}
+
+function padded(bytes: Uint8Array, what: string): Uint8Array {
+  if (!(bytes instanceof Uint8Array)) throw new InvalidIdentifierError(`${what} must be a Uint8Array`)
+  if (bytes.length > IDENTIFIER_LENGTH) {
+    throw new InvalidIdentifierError(`${what} is ${bytes.length} bytes, at most ${IDENTIFIER_LENGTH} allowed`)
+  }
+  const out = new Uint8Array(IDENTIFIER_LENGTH)
+  out.set(bytes, IDENTIFIER_LENGTH - bytes.length)
+  return out
+}
+
+function randomBytes(): Uint8Array {
+  const out = new Uint8Array(IDENTIFIER_LENGTH)
+  globalThis.crypto.getRandomValues(out)
+  return out
+}
+
+function toHex(bytes: Uint8Array): string {
+  let s = ''
+  for (const b of bytes) s += b.toString(16).padStart(2, '0')
+  return s
+}
+
+function compareBytes(a: Uint8Array, b: Uint8Array): -1 | 0 | 1 {
+  for (let i = 0; i < IDENTIFIER_LENGTH; i++) {
+    const x = a[i]!
+    const y = b[i]!
+    if (x !== y) return x < y ? -1 : 1
+  }
+  return 0
+}
+
+/**
+ * A node's 32-byte identifier: the key a skip graph is ordered by, and the address the network sends to.
+ * Immutable; compare with {@link Identifier.equals} / {@link Identifier.compare}, never with `===`.
+ */
+export class Identifier {
+  /** The 32 bytes, big-endian. Treat as read-only. */
+  readonly bytes: Uint8Array
+  #hex: string | undefined
+
+  private constructor(bytes: Uint8Array) {
+    this.bytes = bytes
+  }
+
+  /**
+   * Parses hex (an optional `0x` prefix, at most 64 digits; shorter input is left-padded with zeros).
+   * @throws {InvalidIdentifierError} when the string is not hex or is longer than 32 bytes.
+   */
+  static fromHex(hex: string): Identifier {
+    if (typeof hex !== 'string') throw new InvalidIdentifierError('identifier hex must be a string')
+    return new Identifier(padded(bytesFromHex(hex), 'identifier'))
+  }
+
+  /**
+   * Copies up to 32 bytes (shorter input is left-padded with zeros).
+   * @throws {InvalidIdentifierError} when `bytes` is longer than 32 bytes or not a Uint8Array.
+   */
+  static fromBytes(bytes: Uint8Array): Identifier {
+    return new Identifier(padded(bytes, 'identifier'))
+  }
+
+  /** A uniformly random identifier (WebCrypto). */
+  static random(): Identifier {
+    return new Identifier(randomBytes())
+  }
+
+  /** Lower-case hex, 64 digits. */
+  toHex(): string {
+    this.#hex ??= toHex(this.bytes)
+    return this.#hex
+  }
+
+  toString(): string {
+    return this.toHex()
+  }
+
+  toJSON(): string {
+    return this.toHex()
+  }
+
+  /** Whether both identifiers have the same bytes. */
+  equals(other: Identifier): boolean {
+    return compareBytes(this.bytes, other.bytes) === 0
+  }
+
+  /** Byte-wise (big-endian) order: -1 if this is smaller, 0 if equal, 1 if larger. */
+  compare(other: Identifier): -1 | 0 | 1 {
+    return compareBytes(this.bytes, other.bytes)
+  }
+}
+
+/**
+ * A skip-graph node's 32-byte membership vector: random bits; nodes whose vectors share an i-bit prefix are
+ * linked in one list at level i. Bit 0 is the most significant bit of byte 0.
+ */
+export class MembershipVector {
+  /** The 32 bytes. Treat as read-only. */
+  readonly bytes: Uint8Array
+
+  private constructor(bytes: Uint8Array) {
+    this.bytes = bytes
+  }
+
+  /** @throws {InvalidIdentifierError} when the hex is malformed or longer than 32 bytes. */
+  static fromHex(hex: string): MembershipVector {
+    if (typeof hex !== 'string') throw new InvalidIdentifierError('membership vector hex must be a string')
+    return new MembershipVector(padded(bytesFromHex(hex), 'membership vector'))
+  }
+
+  /** @throws {InvalidIdentifierError} when `bytes` is longer than 32 bytes. */
+  static fromBytes(bytes: Uint8Array): MembershipVector {
+    return new MembershipVector(padded(bytes, 'membership vector'))
+  }
+
+  /** A uniformly random membership vector (WebCrypto). */
+  static random(): MembershipVector {
+    return new MembershipVector(randomBytes())
+  }
+
+  /** Bit `i` (0 = most significant bit of the first byte), 0 or 1. @throws {RangeError} outside 0–255. */
+  bit(i: number): 0 | 1 {
+    if (!Number.isInteger(i) || i < 0 || i >= IDENTIFIER_LENGTH * 8) throw new RangeError(`bit index ${i} out of range`)
+    return ((this.bytes[i >> 3]! >> (7 - (i & 7))) & 1) as 0 | 1
+  }
+
+  /** How many leading bits this vector shares with `other` (0–256). */
+  commonPrefixBits(other: MembershipVector): number {
+    for (let i = 0; i < IDENTIFIER_LENGTH; i++) {
+      const x = this.bytes[i]! ^ other.bytes[i]!
+      if (x !== 0) return i * 8 + Math.clz32(x) - 24
+    }
+    return IDENTIFIER_LENGTH * 8
+  }
+
+  equals(other: MembershipVector): boolean {
+    return compareBytes(this.bytes, other.bytes) === 0
+  }
+
+  toHex(): string {
+    return toHex(this.bytes)
+  }
+
+  toString(): string {
+    return this.toHex()
+  }
+
+  toJSON(): string {
+    return this.toHex()
+  }
+}
