@@ -197,11 +197,11 @@ export interface ServerToClientEvents {
   signal: (event: SignalEvent) => void
 }
 
-/** Events between server instances (through the adapter's `serverSideEmit`). */
-export interface InterServerEvents {
-  /** An instance announces it is alive (used for logging; liveness itself is a Redis key with a TTL). */
-  'instance-up': (instanceId: string) => void
-}
+/**
+ * Events between server instances: none. Instances coordinate only through the adapter's room broadcasts and the
+ * registry (Redis keys), so an instance that dies cannot leave a conversation half done.
+ */
+export type InterServerEvents = Record<never, never>
 
 /** Per-socket state the server keeps in `socket.data` (visible to `fetchSockets()` on every instance). */
 export interface SocketData {

@@ -1,0 +1,167 @@
+import { Identifier } from '@skipmesh/core'
+import { describe, expect, it } from 'vitest'
+import { bytesToHex, challengeBytes } from '../src/protocol.js'
+import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
+
+describe('join and discovery', () => {
+  it('lists the peers already in the room, sorted and without the joiner', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const c = await joinAs(server.url, 'lobby')
+    expect(a.page.peers).toEqual([])
+    expect(b.page.peers).toEqual([a.id])
+    expect(c.page.peers).toEqual([a.id, b.id].sort())
+    expect(c.page.nextCursor).toBeUndefined()
+  })
+
+  it('pages through a room larger than one page with list-peers', async () => {
+    const server = await startServer({ pageSize: 3 })
+    const others = []
+    for (let i = 0; i < 7; i++) others.push(await joinAs(server.url, 'big'))
+    const me = await joinAs(server.url, 'big')
+    const seen = [...me.page.peers]
+    expect(me.page.peers).toHaveLength(3)
+    let cursor = me.page.nextCursor
+    while (cursor !== undefined) {
+      const res = await me.socket.timeout(5000).emitWithAck('list-peers', { cursor })
+      if (!res.ok) throw new Error(res.error.code)
+      expect(res.peers.length).toBeLessThanOrEqual(3)
+      seen.push(...res.peers)
+      cursor = res.nextCursor
+    }
+    expect(seen).toEqual(others.map((p) => p.id).sort())
+  })
+
+  it('returns the first page again from list-peers without a cursor', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const res = await b.socket.timeout(5000).emitWithAck('list-peers', {})
+    expect(res).toEqual({ ok: true, peers: [a.id] })
+  })
+
+  it('announces peer-joined and peer-left to the others in the room', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const joined = nextEvent(a.socket, 'peer-joined')
+    const b = await joinAs(server.url, 'lobby')
+    expect(await joined).toEqual({ id: b.id })
+
+    const leftByLeave = nextEvent(a.socket, 'peer-left')
+    expect(await b.socket.timeout(5000).emitWithAck('leave', {})).toEqual({ ok: true })
+    expect(await leftByLeave).toEqual({ id: b.id })
+
+    const c = await joinAs(server.url, 'lobby')
+    const leftByDisconnect = nextEvent(a.socket, 'peer-left')
+    c.socket.disconnect()
+    expect(await leftByDisconnect).toEqual({ id: c.id })
+  })
+
+  it('lets a socket join again after leave', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'one')
+    await a.socket.timeout(5000).emitWithAck('leave', {})
+    const again = await joinAs(server.url, 'two', { socket: a.socket, keys: a.keys, id: a.id })
+    expect(again.page.peers).toEqual([])
+  })
+
+  it('refuses a second join on the same socket with already-joined', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const res = await a.socket
+      .timeout(5000)
+      .emitWithAck('join', { room: 'other', id: a.id, publicKey: bytesToHex(a.keys.publicKey) })
+    expect(res.ok === false && res.error.code).toBe('already-joined')
+  })
+
+  it('refuses signal and list-peers before authentication with not-joined', async () => {
+    const server = await startServer()
+    const socket = await connect(server.url)
+    const sig = await socket
+      .timeout(5000)
+      .emitWithAck('signal', { to: 'a'.repeat(64), session: 's', data: {} })
+    expect(sig.ok === false && sig.error.code).toBe('not-joined')
+    const list = await socket.timeout(5000).emitWithAck('list-peers', {})
+    expect(list.ok === false && list.error.code).toBe('not-joined')
+    const auth = await socket.timeout(5000).emitWithAck('authenticate', { signature: 'ab'.repeat(64) })
+    expect(auth.ok === false && auth.error.code).toBe('not-joined')
+  })
+
+  it('refuses a signature made by another key with bad-signature', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const socket = await connect(server.url)
+    const id = Identifier.random().toHex()
+    const joined = await socket
+      .timeout(5000)
+      .emitWithAck('join', { room: 'lobby', id, publicKey: bytesToHex(a.keys.publicKey) })
+    if (!joined.ok) throw new Error(joined.error.code)
+    const other = await (await import('@skipmesh/core')).generateKeyPair()
+    const signature = await other.sign(challengeBytes('lobby', id, joined.challenge))
+    const auth = await socket.timeout(5000).emitWithAck('authenticate', { signature: bytesToHex(signature) })
+    expect(auth.ok === false && auth.error.code).toBe('bad-signature')
+  })
+
+  it('refuses joins beyond maxPeersPerRoom with room-full', async () => {
+    const server = await startServer({ maxPeersPerRoom: 2 })
+    await joinAs(server.url, 'small')
+    await joinAs(server.url, 'small')
+    await expect(joinAs(server.url, 'small')).rejects.toMatchObject({ code: 'room-full' })
+    await joinAs(server.url, 'other-room')
+  })
+
+  it('disconnects a socket that does not authenticate within authTimeoutMs', async () => {
+    const server = await startServer({ authTimeoutMs: 200 })
+    const socket = await connect(server.url)
+    expect(await disconnected(socket)).toBe('io server disconnect')
+  })
+})
+
+describe('relay', () => {
+  it('relays signals both ways with from stamped from the authenticated identity', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const atB = nextEvent(b.socket, 'signal')
+    expect(
+      await a.socket
+        .timeout(5000)
+        .emitWithAck('signal', { to: b.id, session: 's1', data: { type: 'offer', sdp: 'v=0' } }),
+    ).toEqual({ ok: true })
+    expect(await atB).toEqual({ from: a.id, session: 's1', data: { type: 'offer', sdp: 'v=0' } })
+    const atA = nextEvent(a.socket, 'signal')
+    const candidate = {
+      candidate: { candidate: 'candidate:1 1 udp 1 127.0.0.1 5000 typ host', sdpMLineIndex: 0, sdpMid: '0' },
+    }
+    await b.socket.timeout(5000).emitWithAck('signal', { to: a.id, session: 's1', data: candidate })
+    expect(await atA).toEqual({ from: b.id, session: 's1', data: candidate })
+  })
+
+  it('keeps the order of the signals of one sender', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const received = collect(b.socket, 'signal')
+    const last = nextEvent(b.socket, 'signal', (s) => s.data.n === 49)
+    for (let n = 0; n < 50; n++) a.socket.emit('signal', { to: b.id, session: 's', data: { n } }, () => {})
+    await last
+    expect(received.map((s) => s.data.n)).toEqual([...Array(50).keys()])
+  })
+
+  it('isolates rooms: a peer neither sees nor can signal a peer of another room', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'room-a')
+    const aEvents = collect(a.socket, 'peer-joined')
+    const b = await joinAs(server.url, 'room-b')
+    expect(b.page.peers).toEqual([])
+    const bSignals = collect(b.socket, 'signal')
+    const res = await a.socket.timeout(5000).emitWithAck('signal', { to: b.id, session: 's', data: {} })
+    expect(res.ok === false && res.error.code).toBe('unknown-peer')
+    // a third peer in room-a proves events flow, and none of them came from room-b
+    const a2 = await joinAs(server.url, 'room-a')
+    await assertRelays(a2, a)
+    expect(aEvents).toEqual([{ id: a2.id }])
+    expect(bSignals).toEqual([])
+  })
+})
