@@ -15,7 +15,9 @@ export function throwIfAborted(signal: AbortSignal | undefined): void {
 export function toAbortError(signal: AbortSignal): AbortError {
   const reason: unknown = signal.reason
   if (reason instanceof AbortError) return reason
-  return new AbortError(reason instanceof Error ? reason.message : 'The operation was aborted', { cause: reason })
+  return new AbortError(reason instanceof Error ? reason.message : 'The operation was aborted', {
+    cause: reason,
+  })
 }
 
 /**

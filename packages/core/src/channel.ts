@@ -17,7 +17,8 @@ export function isChannel(name: unknown): name is Channel {
  * @throws {InvalidChannelError} when `name` is not 1–64 characters of `[a-z0-9._-]`.
  */
 export function channel(name: string): Channel {
-  if (!isChannel(name)) throw new InvalidChannelError(`invalid channel name: ${JSON.stringify(String(name).slice(0, 80))}`)
+  if (!isChannel(name))
+    throw new InvalidChannelError(`invalid channel name: ${JSON.stringify(String(name).slice(0, 80))}`)
   return name
 }
 

@@ -93,3 +93,8 @@ export class MessageTooLargeError extends ConduitError {
 export class ConduitClosedError extends ConduitError {
   override name = 'ConduitClosedError'
 }
+
+/** A transport already has a live endpoint with this identifier (e.g. a second `MemoryHub.connectionManager(id)`). */
+export class DuplicatePeerError extends SkipmeshError {
+  override name = 'DuplicatePeerError'
+}

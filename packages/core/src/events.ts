@@ -9,11 +9,18 @@
 // biome-ignore lint/suspicious/noExplicitAny: handler parameter lists are arbitrary per event
 export type EventMap = { [event: string]: (...args: any[]) => void }
 
+/**
+ * The constraint the event-map parameters use: every key of `T` maps to a handler. Unlike {@link EventMap}
+ * it accepts `interface` event maps (which have no implicit index signature).
+ */
+// biome-ignore lint/suspicious/noExplicitAny: handler parameter lists are arbitrary per event
+export type EventsOf<T> = { [K in keyof T]: (...args: any[]) => void }
+
 /** Removes the handler it was returned for. Calling it twice is harmless. */
 export type Unsubscribe = () => void
 
 /** Something that emits the events of `Events`. */
-export interface TypedEvents<Events extends EventMap> {
+export interface TypedEvents<Events extends EventsOf<Events>> {
   /** Subscribes `handler` to `event`; returns the function that unsubscribes it. */
   on<E extends keyof Events>(event: E, handler: Events[E]): Unsubscribe
 }
@@ -22,7 +29,7 @@ export interface TypedEvents<Events extends EventMap> {
  * A minimal synchronous emitter. A handler that throws does not stop the others; the error goes to
  * `onHandlerError` (by default it is rethrown asynchronously so that it is seen, never swallowed).
  */
-export class Emitter<Events extends EventMap> implements TypedEvents<Events> {
+export class Emitter<Events extends EventsOf<Events>> implements TypedEvents<Events> {
   readonly #handlers = new Map<keyof Events, Set<Events[keyof Events]>>()
   readonly #onHandlerError: (err: unknown) => void
 

@@ -7,7 +7,8 @@ const HEX = /^[0-9a-fA-F]*$/
 
 function bytesFromHex(hex: string): Uint8Array {
   const clean = hex.startsWith('0x') ? hex.slice(2) : hex
-  if (!HEX.test(clean)) throw new InvalidIdentifierError(`not a hex string: ${JSON.stringify(hex.slice(0, 80))}`)
+  if (!HEX.test(clean))
+    throw new InvalidIdentifierError(`not a hex string: ${JSON.stringify(hex.slice(0, 80))}`)
   const even = clean.length % 2 === 0 ? clean : `0${clean}`
   const out = new Uint8Array(even.length / 2)
   for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(even.slice(i * 2, i * 2 + 2), 16)
@@ -135,7 +136,8 @@ export class MembershipVector {
 
   /** Bit `i` (0 = most significant bit of the first byte), 0 or 1. @throws {RangeError} outside 0–255. */
   bit(i: number): 0 | 1 {
-    if (!Number.isInteger(i) || i < 0 || i >= IDENTIFIER_LENGTH * 8) throw new RangeError(`bit index ${i} out of range`)
+    if (!Number.isInteger(i) || i < 0 || i >= IDENTIFIER_LENGTH * 8)
+      throw new RangeError(`bit index ${i} out of range`)
     return ((this.bytes[i >> 3]! >> (7 - (i & 7))) & 1) as 0 | 1
   }
 

@@ -53,7 +53,11 @@ export async function generateKeyPair(): Promise<KeyPair> {
 /**
  * Verifies an Ed25519 signature. Malformed keys or signatures give `false`, never an exception.
  */
-export async function verifySignature(publicKey: Uint8Array, bytes: Uint8Array, signature: Uint8Array): Promise<boolean> {
+export async function verifySignature(
+  publicKey: Uint8Array,
+  bytes: Uint8Array,
+  signature: Uint8Array,
+): Promise<boolean> {
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false
   try {

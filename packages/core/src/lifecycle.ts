@@ -65,9 +65,9 @@ class Root extends ChildContext implements RootContext {
   readonly #waiters: Array<(err: Error) => void> = []
 
   constructor(onIrrecoverable: ((err: Error) => void) | undefined) {
-    let self: Root | undefined
-    super(undefined, (err) => self?.#record(err, onIrrecoverable))
-    self = this
+    super(undefined, (err) => {
+      if (this !== undefined) this.#record(err, onIrrecoverable)
+    })
   }
 
   #record(err: Error, onIrrecoverable: ((err: Error) => void) | undefined): void {
@@ -161,7 +161,8 @@ export abstract class AbstractComponent implements Component {
   }
 
   start(ctx?: ThrowableContext): void {
-    if (this.#state !== 'new') throw new ComponentAlreadyStartedError(`${this.constructor.name} was already started`)
+    if (this.#state !== 'new')
+      throw new ComponentAlreadyStartedError(`${this.constructor.name} was already started`)
     const parent = ctx ?? createRootContext()
     const own = parent.child((err) => {
       parent.throwIrrecoverable(err)

@@ -39,6 +39,11 @@ export type DecodeResult =
 
 /** Serializes envelopes. `decode` takes untrusted bytes and must never throw. */
 export interface Codec {
+  /**
+   * The largest encoded envelope this codec decodes, in bytes, if it has a limit. The network refuses to send
+   * (with `MessageTooLargeError`) an envelope larger than this or than the transport's `maxMessageSize`.
+   */
+  readonly maxEnvelopeSize?: number
   /** Serializes an envelope. */
   encode(envelope: MessageEnvelope): Uint8Array
   /** Parses untrusted bytes; every failure is a typed result, never a thrown error. */

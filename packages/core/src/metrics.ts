@@ -27,5 +27,12 @@ export interface NetworkMetrics {
 
 /** A zeroed {@link ChannelMetrics}. */
 export function emptyChannelMetrics(): ChannelMetrics {
-  return { messagesSent: 0, bytesSent: 0, messagesReceived: 0, bytesReceived: 0, sendFailures: 0, processorErrors: 0 }
+  return {
+    messagesSent: 0,
+    bytesSent: 0,
+    messagesReceived: 0,
+    bytesReceived: 0,
+    sendFailures: 0,
+    processorErrors: 0,
+  }
 }

@@ -37,7 +37,11 @@ export interface Conduit {
    */
   send(destination: Identifier, message: Message, options?: AbortOptions): Promise<void>
   /** Sends to every destination concurrently; one result per destination, in order. Never rejects. */
-  broadcast(destinations: readonly Identifier[], message: Message, options?: AbortOptions): Promise<SendResult[]>
+  broadcast(
+    destinations: readonly Identifier[],
+    message: Message,
+    options?: AbortOptions,
+  ): Promise<SendResult[]>
   /** Unregisters the channel's processor; further sends reject with {@link ConduitClosedError}. Idempotent. */
   close(): Promise<void>
 }
