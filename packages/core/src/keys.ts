@@ -51,7 +51,9 @@ export async function generateKeyPair(): Promise<KeyPair> {
 }
 
 /**
- * Verifies an Ed25519 signature. Malformed keys or signatures give `false`, never an exception.
+ * Verifies an Ed25519 signature (strict RFC 8032 rules: small-order public keys and non-canonical encodings
+ * are rejected, so a weak key cannot make one signature valid for every message). Malformed keys or
+ * signatures give `false`, never an exception.
  */
 export async function verifySignature(
   publicKey: Uint8Array,
@@ -61,7 +63,7 @@ export async function verifySignature(
   if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32) return false
   if (!(signature instanceof Uint8Array) || signature.length !== 64) return false
   try {
-    return ed25519.verify(signature, bytes, publicKey)
+    return ed25519.verify(signature, bytes, publicKey, { zip215: false })
   } catch {
     return false
   }

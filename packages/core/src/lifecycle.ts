@@ -55,7 +55,8 @@ class ChildContext implements ThrowableContext {
     return new ChildContext(this.signal, onIrrecoverable ?? ((err) => this.#report(err)))
   }
 
-  protected abort(reason: unknown): void {
+  /** Cancels this context (and its children). Module-internal: components cancel their own context on stop. */
+  abort(reason: unknown): void {
     this.#controller.abort(reason)
   }
 }
@@ -141,7 +142,7 @@ export abstract class AbstractComponent implements Component {
   readonly #ready = deferred<void>()
   readonly #done = deferred<void>()
   #state: 'new' | 'starting' | 'ready' | 'stopping' | 'stopped' = 'new'
-  #context: ThrowableContext | undefined
+  #context: ChildContext | undefined
   #stopping: Promise<void> | undefined
 
   /** Brings the component up; resolving makes it ready. The context's signal aborts on stop. */
@@ -164,7 +165,7 @@ export abstract class AbstractComponent implements Component {
     if (this.#state !== 'new')
       throw new ComponentAlreadyStartedError(`${this.constructor.name} was already started`)
     const parent = ctx ?? createRootContext()
-    const own = parent.child((err) => {
+    const own = new ChildContext(parent.signal, (err) => {
       parent.throwIrrecoverable(err)
       void this.stop()
     })
@@ -185,7 +186,8 @@ export abstract class AbstractComponent implements Component {
       },
       (err: unknown) => {
         this.#ready.reject(err)
-        own.throwIrrecoverable(err)
+        // a start cut short by stop() is not a failure worth surfacing
+        if (this.#state === 'starting') own.throwIrrecoverable(err)
       },
     )
   }
@@ -203,7 +205,11 @@ export abstract class AbstractComponent implements Component {
     const wasStarted = this.#state !== 'new'
     this.#state = 'stopping'
     this.#ready.reject(new ComponentStoppedError(`${this.constructor.name} stopped before it was ready`))
-    this.#stopping = (async () => {
+    // set before anything runs: aborting the context below re-enters stop() through its abort listener
+    this.#stopping = this.#done.promise
+    void (async () => {
+      // the context's signal aborts on stop, so work started under it is cancelled
+      this.#context?.abort(new ComponentStoppedError(`${this.constructor.name} stopped`))
       if (wasStarted) {
         try {
           await this.onStop()
@@ -225,6 +231,7 @@ export abstract class AbstractComponent implements Component {
  */
 export class ComponentManager extends AbstractComponent {
   readonly #children: readonly Component[]
+  readonly #contexts: ChildContext[] = []
   #failed = false
 
   constructor(children: readonly Component[]) {
@@ -234,18 +241,23 @@ export class ComponentManager extends AbstractComponent {
 
   protected async onStart(ctx: ThrowableContext): Promise<void> {
     for (const child of this.#children) {
-      child.start(
-        ctx.child((err) => {
-          if (this.#failed) return
-          this.#failed = true
-          ctx.throwIrrecoverable(err)
-        }),
-      )
+      // Not linked to `ctx`'s signal: when the tree is cancelled, this manager stops its children itself, in
+      // reverse order, rather than letting every child stop on its own at once.
+      const childCtx = new ChildContext(undefined, (err) => {
+        if (this.#failed) return
+        this.#failed = true
+        ctx.throwIrrecoverable(err)
+      })
+      this.#contexts.push(childCtx)
+      child.start(childCtx)
     }
     await Promise.all(this.#children.map((c) => c.ready()))
   }
 
   protected async onStop(): Promise<void> {
-    for (const child of [...this.#children].reverse()) await child.stop()
+    for (const [i, child] of [...this.#children.entries()].reverse()) {
+      await child.stop()
+      this.#contexts[i]?.abort(new ComponentStoppedError('component manager stopped'))
+    }
   }
 }
