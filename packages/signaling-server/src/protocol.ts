@@ -291,36 +291,51 @@ export function jsonSize(
 
 /** Signal data: a plain JSON object within the size and depth limits. */
 export const SignalDataSchema = v.pipe(
-  v.custom<SignalData>(
-    (x) => typeof x === 'object' && x !== null && !Array.isArray(x),
-    'data must be a JSON object',
-  ),
+  v.custom<SignalData>((x) => isPlainObject(x), 'data must be a JSON object'),
   v.check((x) => {
     const size = jsonSize(x)
     return size >= 0 && size <= MAX_SIGNAL_DATA_SIZE
   }, `data must be plain JSON, at most ${MAX_SIGNAL_DATA_SIZE} bytes and ${MAX_SIGNAL_DATA_DEPTH} levels deep`),
 )
 
+function isPlainObject(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false
+  const proto = Object.getPrototypeOf(x) as unknown
+  return proto === Object.prototype || proto === null
+}
+
+/** A payload object: a plain object (no array, binary or class instance) with `entries` (unknown keys stripped). */
+export function payloadSchema<const TEntries extends v.ObjectEntries>(entries: TEntries) {
+  return v.pipe(
+    v.custom<Record<string, unknown>>(isPlainObject, 'payload must be a plain object'),
+    v.object(entries),
+  )
+}
+
 /** `join` payload. */
-export const JoinRequestSchema = v.object({
+export const JoinRequestSchema = payloadSchema({
   room: RoomSchema,
   id: IdSchema,
   publicKey: v.pipe(v.string(), v.regex(HEX64, 'must be a 32-byte key as 64 lowercase hex digits')),
 })
 
 /** `authenticate` payload. */
-export const AuthenticateRequestSchema = v.object({
+export const AuthenticateRequestSchema = payloadSchema({
   signature: v.pipe(v.string(), v.regex(HEX128, 'must be a 64-byte signature as 128 lowercase hex digits')),
 })
 
 /** `list-peers` payload. */
-export const ListPeersRequestSchema = v.object({ cursor: v.optional(IdSchema) })
+export const ListPeersRequestSchema = payloadSchema({ cursor: v.optional(IdSchema) })
 
 /** `signal` payload (any client-supplied `from` is stripped). */
-export const SignalRequestSchema = v.object({ to: IdSchema, session: SessionSchema, data: SignalDataSchema })
+export const SignalRequestSchema = payloadSchema({
+  to: IdSchema,
+  session: SessionSchema,
+  data: SignalDataSchema,
+})
 
 /** `leave` payload. */
-export const LeaveRequestSchema = v.object({})
+export const LeaveRequestSchema = payloadSchema({})
 
 /** `peer-joined` / `peer-left` payload (clients should validate what the server pushes too). */
 export const PeerEventSchema = v.object({ id: IdSchema })

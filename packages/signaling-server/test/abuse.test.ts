@@ -1,0 +1,343 @@
+import { generateKeyPair, Identifier } from '@skipmesh/core'
+import { describe, expect, it } from 'vitest'
+import { WebSocket } from 'ws'
+import { bytesToHex, type ClientToServerEvents } from '../src/protocol.js'
+import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
+
+describe('identity', () => {
+  it('ignores a client-supplied from and stamps the authenticated id', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const c = await joinAs(server.url, 'lobby')
+    const got = nextEvent(b.socket, 'signal')
+    const spoofed = { to: b.id, from: c.id, session: 's', data: { type: 'offer', sdp: 'x' } }
+    expect(await a.socket.timeout(5000).emitWithAck('signal', spoofed)).toEqual({ ok: true })
+    expect((await got).from).toBe(a.id)
+  })
+
+  it('refuses signals to an unknown id, to itself and to a peer of another room', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const foreign = await joinAs(server.url, 'elsewhere')
+    const foreignSignals = collect(foreign.socket, 'signal')
+    for (const to of [Identifier.random().toHex(), a.id, foreign.id]) {
+      const res = await a.socket.timeout(5000).emitWithAck('signal', { to, session: 's', data: {} })
+      expect(res.ok === false && res.error.code).toBe('unknown-peer')
+    }
+    const b = await joinAs(server.url, 'lobby')
+    await assertRelays(a, b)
+    expect(foreignSignals).toEqual([])
+  })
+
+  it('refuses to let another key claim a registered id', async () => {
+    const server = await startServer()
+    const owner = await joinAs(server.url, 'lobby')
+    await expect(joinAs(server.url, 'lobby', { id: owner.id })).rejects.toMatchObject({ code: 'id-taken' })
+    const b = await joinAs(server.url, 'lobby')
+    await assertRelays(b, owner)
+  })
+
+  it('lets the same key replace a stale socket, which is disconnected, and re-announces the peer', async () => {
+    const server = await startServer()
+    const watcher = await joinAs(server.url, 'lobby')
+    const first = await joinAs(server.url, 'lobby')
+    const events: string[] = []
+    watcher.socket.on('peer-left', ({ id }) => id === first.id && events.push('left'))
+    watcher.socket.on('peer-joined', ({ id }) => id === first.id && events.push('joined'))
+    const rejoined = nextEvent(watcher.socket, 'peer-joined', ({ id }) => id === first.id)
+    const oldGone = disconnected(first.socket)
+    const second = await joinAs(server.url, 'lobby', { id: first.id, keys: first.keys })
+    expect(await oldGone).toBe('io server disconnect')
+    await rejoined
+    expect(events).toEqual(['left', 'joined'])
+    await assertRelays(watcher, second)
+  })
+
+  it('keeps an id for its key during the grace period after a disconnect', async () => {
+    const server = await startServer({ graceMs: 60_000 })
+    const watcher = await joinAs(server.url, 'lobby')
+    const owner = await joinAs(server.url, 'lobby')
+    const left = nextEvent(watcher.socket, 'peer-left')
+    owner.socket.disconnect()
+    await left
+    await expect(joinAs(server.url, 'lobby', { id: owner.id })).rejects.toMatchObject({ code: 'id-taken' })
+    const back = await joinAs(server.url, 'lobby', { id: owner.id, keys: owner.keys })
+    expect(back.page.peers).toEqual([watcher.id])
+  })
+})
+
+const ID = 'a'.repeat(64)
+const huge = 'x'.repeat(50_000)
+function nested(depth: number): unknown {
+  let x: unknown = { leaf: 1 }
+  for (let i = 0; i < depth; i++) x = { x }
+  return x
+}
+
+const malformed: Record<keyof ClientToServerEvents, unknown[]> = {
+  join: [
+    undefined,
+    null,
+    42,
+    'room',
+    [],
+    {},
+    { room: 'lobby', id: ID },
+    { room: 42, id: ID, publicKey: ID },
+    { room: 'bad room!', id: ID, publicKey: ID },
+    { room: huge, id: ID, publicKey: ID },
+    { room: 'lobby', id: ID.toUpperCase(), publicKey: ID },
+    { room: 'lobby', id: `${ID}00`, publicKey: ID },
+    { room: 'lobby', id: ID, publicKey: { nested: nested(50) } },
+    { room: ['lobby'], id: ID, publicKey: ID },
+    Buffer.from('binary'),
+    { room: Buffer.from('lobby'), id: ID, publicKey: ID },
+  ],
+  authenticate: [
+    undefined,
+    null,
+    7,
+    'sig',
+    [],
+    {},
+    { signature: 'zz' },
+    { signature: huge },
+    { signature: nested(30) },
+    Buffer.alloc(64),
+    { signature: Buffer.alloc(64) },
+  ],
+  'list-peers': [
+    null,
+    7,
+    'x',
+    [1],
+    { cursor: 'nope' },
+    { cursor: huge },
+    { cursor: nested(30) },
+    Buffer.alloc(8),
+  ],
+  signal: [
+    undefined,
+    null,
+    1,
+    'signal',
+    [],
+    {},
+    { to: ID, session: 's' },
+    { to: ID, data: {} },
+    { to: 1, session: 's', data: {} },
+    { to: ID, session: '', data: {} },
+    { to: ID, session: huge, data: {} },
+    { to: ID, session: 's', data: 'sdp' },
+    { to: ID, session: 's', data: [1, 2] },
+    { to: ID, session: 's', data: null },
+    { to: ID, session: 's', data: nested(50) },
+    { to: ID, session: 's', data: { blob: Buffer.alloc(16) } },
+    { to: ID, session: 's', data: { a: huge, b: huge.slice(0, 12_000) } },
+    Buffer.from('x'),
+  ],
+  leave: [null, 3, 'bye', [1], Buffer.from('x')],
+}
+
+describe('malformed input', () => {
+  it.each(Object.keys(malformed) as (keyof ClientToServerEvents)[])(
+    'answers every malformed %s payload with invalid-payload and keeps serving others',
+    async (event) => {
+      const server = await startServer({ rateLimit: { points: 1000 } })
+      const a = await joinAs(server.url, 'lobby')
+      const b = await joinAs(server.url, 'lobby')
+      const attacker = await joinAs(server.url, 'lobby')
+      const fresh = await connect(server.url)
+      for (const payload of malformed[event]) {
+        // authenticated socket for signal/list-peers/leave, an unjoined one for join/authenticate
+        const socket = event === 'join' || event === 'authenticate' ? fresh : attacker.socket
+        const emit = socket.timeout(5000).emitWithAck as (ev: string, ...args: unknown[]) => Promise<unknown>
+        const res = (await (payload === undefined
+          ? emit.call(socket, event)
+          : emit.call(socket, event, payload))) as {
+          ok: boolean
+          error?: { code: string }
+        }
+        expect({ payload: String(payload).slice(0, 40), code: res.error?.code }).toEqual({
+          payload: String(payload).slice(0, 40),
+          code: 'invalid-payload',
+        })
+      }
+      // too many arguments, and an unknown event
+      const emit = attacker.socket.timeout(5000).emitWithAck as (
+        ev: string,
+        ...args: unknown[]
+      ) => Promise<unknown>
+      expect(await emit.call(attacker.socket, event, {}, {})).toMatchObject({
+        ok: false,
+        error: { code: 'invalid-payload' },
+      })
+      expect(await emit.call(attacker.socket, 'no-such-event', {})).toMatchObject({
+        ok: false,
+        error: { code: 'invalid-payload' },
+      })
+      await assertRelays(a, b)
+      await assertRelays(b, a)
+    },
+  )
+
+  it('survives events without an ack callback', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const send = a.socket.emit as (ev: string, ...args: unknown[]) => unknown
+    send.call(a.socket, 'signal', { to: b.id, session: 'no-ack', data: {} })
+    send.call(a.socket, 'signal', 'junk')
+    send.call(a.socket, 'join', { room: 'x' })
+    send.call(a.socket, 'leave')
+    send.call(a.socket, 'unknown')
+    const c = await joinAs(server.url, 'lobby')
+    await assertRelays(c, b)
+  })
+
+  it('closes a connection that sends malformed Socket.IO packets and keeps serving others', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const wsUrl = `${server.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`
+    const outcomes: string[] = []
+    for (const garbage of [
+      '42[',
+      '42{"join":1}',
+      '4zzz',
+      '451-["join",{"_placeholder":true,"num":99}]',
+      '9',
+      '',
+    ]) {
+      const ws = new WebSocket(wsUrl)
+      const outcome = new Promise<string>((resolve) => {
+        ws.once('close', () => resolve('closed'))
+        // the ack of our well-formed probe (id 0): the server ignored the garbage and still answers correctly
+        ws.on('message', (m) => {
+          const text = String(m)
+          if (text.startsWith('430'))
+            resolve(text.includes('"code":"invalid-payload"') ? 'answered' : `bad ${text}`)
+        })
+      })
+      await new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve())
+        ws.once('error', reject)
+      })
+      ws.send('40')
+      ws.send(garbage)
+      ws.send('420["join",{"room":"lobby"}]')
+      outcomes.push(await outcome)
+      ws.close()
+    }
+    expect(outcomes.every((o) => o === 'closed' || o === 'answered')).toBe(true)
+    expect(outcomes).toContain('closed')
+    await assertRelays(a, b)
+  })
+
+  it('closes the socket of an oversize packet and keeps serving others', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const gone = disconnected(a.socket)
+    a.socket.emit('signal', { to: b.id, session: 's', data: { sdp: 'x'.repeat(100_000) } }, () => {})
+    expect(await gone).toBe('transport close')
+    const c = await joinAs(server.url, 'lobby')
+    await assertRelays(c, b)
+  })
+})
+
+describe('flooding', () => {
+  it('refuses requests beyond the budget with rate-limited and relays the ones within it', async () => {
+    const server = await startServer({ rateLimit: { points: 8, strikes: 100 } })
+    const a = await joinAs(server.url, 'lobby') // 2 points: join, authenticate
+    const b = await joinAs(server.url, 'lobby')
+    const received = collect(b.socket, 'signal')
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, n) =>
+        a.socket.timeout(5000).emitWithAck('signal', { to: b.id, session: 's', data: { n } }),
+      ),
+    )
+    expect(results.map((r) => (r.ok ? 'ok' : r.error.code))).toEqual([
+      ...Array<string>(6).fill('ok'),
+      ...Array<string>(4).fill('rate-limited'),
+    ])
+    await assertRelays(b, a)
+    expect(received.map((s) => s.data.n)).toEqual([0, 1, 2, 3, 4, 5])
+  })
+
+  it('throttles a socket that floods 10,000 signals, then disconnects it; others are unaffected', async () => {
+    const server = await startServer()
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    const flooder = await joinAs(server.url, 'lobby')
+    const received = collect(a.socket, 'signal')
+    const codes = new Map<string, number>()
+    const gone = disconnected(flooder.socket, 20_000)
+    for (let i = 0; i < 10_000; i++) {
+      flooder.socket.emit('signal', { to: a.id, session: 'flood', data: { i } }, (res) => {
+        const code = res.ok ? 'ok' : res.error.code
+        codes.set(code, (codes.get(code) ?? 0) + 1)
+      })
+    }
+    expect(await gone).toBe('io server disconnect')
+    expect(codes.get('rate-limited') ?? 0).toBeGreaterThan(0)
+    // default budget: 100 per second, 50 refusals: far fewer than 10,000 got through
+    expect(codes.get('ok') ?? 0).toBeLessThanOrEqual(300)
+    await assertRelays(b, a)
+    expect(received.filter((s) => s.from === flooder.id).length).toBe(codes.get('ok') ?? 0)
+    const metrics = await server.metrics()
+    expect(metrics).toMatch(/skipmesh_signal_rejections_total\{reason="flood-disconnect"\} 1/)
+  })
+})
+
+describe('origin allow-list', () => {
+  it.each(['polling', 'websocket'] as const)(
+    'refuses a foreign Origin over %s and admits an allowed one',
+    async (transport) => {
+      const server = await startServer({ origins: ['http://good.example'] })
+      await expect(
+        connect(server.url, { transports: [transport], extraHeaders: { origin: 'http://evil.example' } }),
+      ).rejects.toThrow()
+      const ok = await connect(server.url, {
+        transports: [transport],
+        extraHeaders: { origin: 'http://good.example' },
+      })
+      const keys = await generateKeyPair()
+      await joinAs(server.url, 'lobby', { socket: ok, keys })
+      expect(await server.metrics()).toMatch(/skipmesh_signal_rejections_total\{reason="origin"\} 1/)
+    },
+  )
+
+  it('admits requests without Origin unless requireOrigin is set', async () => {
+    const open = await startServer({ origins: ['http://good.example'] })
+    await connect(open.url)
+    const strict = await startServer({ origins: ['http://good.example'], requireOrigin: true })
+    await expect(connect(strict.url)).rejects.toThrow()
+  })
+
+  it('refuses the WebSocket upgrade itself for a foreign Origin', async () => {
+    const server = await startServer({ origins: ['http://good.example'] })
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, {
+      origin: 'http://evil.example',
+    })
+    const status = await new Promise<number>((resolve) => {
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))
+      ws.once('open', () => resolve(101))
+    })
+    expect(status).toBe(400)
+  })
+})
+
+describe('public key binding', () => {
+  it('accepts only 32-byte keys and 64-byte signatures as hex', async () => {
+    const server = await startServer()
+    const socket = await connect(server.url)
+    const res = await socket.timeout(5000).emitWithAck('join', {
+      room: 'lobby',
+      id: Identifier.random().toHex(),
+      publicKey: bytesToHex(new Uint8Array(31)),
+    })
+    expect(res.ok === false && res.error.code).toBe('invalid-payload')
+  })
+})

@@ -1,0 +1,67 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { createServer } from 'node:net'
+
+/** A redis-server started for a test file. */
+export interface RedisProcess {
+  readonly url: string
+  stop(): Promise<void>
+}
+
+/** A port that was free a moment ago (bind port 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const address = server.address()
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  if (address === null || typeof address === 'string') throw new Error('no port')
+  return address.port
+}
+
+/**
+ * Starts `redis-server` (no persistence) on a free port and resolves once it accepts connections.
+ * @throws {Error} with an explanation when redis-server is not installed: these tests need it.
+ */
+export async function startRedis(): Promise<RedisProcess> {
+  const bin = process.env.REDIS_SERVER ?? 'redis-server'
+  const port = await freePort()
+  const child: ChildProcess = spawn(
+    bin,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let output = ''
+  await new Promise<void>((resolve, reject) => {
+    const signal = AbortSignal.timeout(10_000)
+    signal.addEventListener('abort', () =>
+      reject(new Error(`redis-server did not start in 10 s:\n${output}`)),
+    )
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        new Error(
+          err.code === 'ENOENT'
+            ? `redis-server is not installed (set REDIS_SERVER or apt-get install redis-server): the scale-out tests need a real Redis`
+            : `cannot start redis-server: ${err.message}`,
+        ),
+      ),
+    )
+    child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}:\n${output}`)))
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk
+      if (output.includes('Ready to accept connections')) resolve()
+    })
+  })
+  child.stdout?.removeAllListeners('data')
+  child.stdout?.resume()
+  child.removeAllListeners('exit')
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      if (child.exitCode !== null) return
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+      child.kill('SIGKILL')
+      await exited
+    },
+  }
+}
