@@ -42,6 +42,7 @@ export class RecordingProcessor implements MessageProcessor {
     if (this.received.length >= n) return Promise.resolve()
     return new Promise<void>((resolve, reject) => {
       const onAbort = (): void => reject(new Error(`only ${this.received.length} of ${n} messages arrived`))
+      if (signal.aborted) return onAbort()
       signal.addEventListener('abort', onAbort, { once: true })
       this.#waiters.push({
         n,
