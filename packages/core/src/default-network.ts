@@ -9,6 +9,7 @@ import {
   ConnectionFailedError,
   InvalidChannelError,
   InvalidIdentifierError,
+  InvalidMessageError,
   MessageTooLargeError,
   ProcessorAlreadyRegisteredError,
   SendFailedError,
@@ -223,6 +224,7 @@ export class DefaultNetwork extends AbstractComponent implements Network {
   }
 
   #encode(conduit: DefaultConduit, message: Message): Uint8Array {
+    checkMessage(message)
     const envelope: MessageEnvelope = {
       channel: conduit.channel,
       sender: this.localId,
@@ -358,6 +360,24 @@ export class DefaultNetwork extends AbstractComponent implements Network {
       if (err instanceof ConduitError) throw err
       throw new SendFailedError(`could not send to ${dest.toHex()}`, { cause: err })
     }
+  }
+}
+
+const FORBIDDEN_METADATA_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+
+/** Rejects locally what every receiving codec would reject, so the sender learns of it. */
+function checkMessage(message: Message): void {
+  if (typeof message !== 'object' || message === null)
+    throw new InvalidMessageError('message must be an object')
+  if (!(message.payload instanceof Uint8Array)) throw new InvalidMessageError('payload must be a Uint8Array')
+  const metadata: unknown = message.metadata
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new InvalidMessageError('metadata must be an object of strings')
+  }
+  for (const [k, v] of Object.entries(metadata)) {
+    if (FORBIDDEN_METADATA_KEYS.has(k)) throw new InvalidMessageError(`metadata key ${k} is not allowed`)
+    if (typeof v !== 'string')
+      throw new InvalidMessageError(`metadata value of ${k.slice(0, 32)} is not a string`)
   }
 }
 

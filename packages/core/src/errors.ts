@@ -98,3 +98,8 @@ export class ConduitClosedError extends ConduitError {
 export class DuplicatePeerError extends SkipmeshError {
   override name = 'DuplicatePeerError'
 }
+
+/** A message handed to `Conduit.send` is not a `Message` (payload not a Uint8Array, metadata values not strings, a forbidden metadata key); nothing was sent. */
+export class InvalidMessageError extends SendFailedError {
+  override name = 'InvalidMessageError'
+}

@@ -32,6 +32,8 @@ export interface Conduit {
    * @throws {ConnectionFailedError} (or {@link PeerNotFoundError}) when no connection could be established.
    * @throws {SendFailedError} when the connection refused or lost the bytes.
    * @throws {MessageTooLargeError} when the encoded envelope exceeds the transport's maximum.
+   * @throws {InvalidMessageError} (a {@link SendFailedError}) when `message` is malformed, e.g. a metadata value
+   *   that is not a string.
    * @throws {ConduitClosedError} after `close()` or once the network stopped.
    * @throws {AbortError} when `options.signal` aborts.
    */

@@ -9,13 +9,15 @@ import {
   ConnectionFailedError,
   InvalidChannelError,
   InvalidIdentifierError,
+  InvalidMessageError,
   MessageTooLargeError,
   PeerNotFoundError,
   ProcessorAlreadyRegisteredError,
+  SendFailedError,
 } from '../src/errors.js'
 import { Identifier } from '../src/identifier.js'
 import { MemoryHub } from '../src/memory/hub.js'
-import type { MessageEnvelope } from '../src/message.js'
+import type { Message, MessageEnvelope } from '../src/message.js'
 import { idOf, msg, RecordingProcessor, startNetworks, stopAll } from './helpers.js'
 
 const noop = { processIncomingMessage: () => {} }
@@ -388,6 +390,27 @@ describe('error handling', () => {
     await p.waitFor(1)
     expect(p.received[0]!.message.payload.length).toBe(100)
     await stopAll([a!, b!, small])
+  })
+})
+
+describe('message validation', () => {
+  it('rejects a malformed message locally with InvalidMessageError, a SendFailedError', async () => {
+    const hub = new MemoryHub()
+    const [a, b] = await startNetworks(hub, [idOf(1), idOf(2)])
+    const conduit = await a!.register(Channels.Test, noop)
+    const bad = [
+      { payload: 'text', metadata: {} },
+      { payload: new Uint8Array(1), metadata: { n: 1 } },
+      { payload: new Uint8Array(1), metadata: JSON.parse('{"__proto__": "x"}') },
+      { payload: new Uint8Array(1), metadata: null },
+    ] as unknown as Message[]
+    for (const message of bad) {
+      const err = await conduit.send(idOf(2), message).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(InvalidMessageError)
+      expect(err).toBeInstanceOf(SendFailedError)
+    }
+    expect(a!.metrics().connections.opened).toBe(0)
+    await stopAll([a!, b!])
   })
 })
 
