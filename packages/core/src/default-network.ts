@@ -61,6 +61,7 @@ export class DefaultNetwork extends AbstractComponent implements Network {
   readonly #registrations = new Map<string, Registration>()
   readonly #channelMetrics = new Map<string, ChannelMetrics>()
   readonly #subscriptions: Unsubscribe[] = []
+  readonly #attached = new WeakSet<Connection>()
   readonly #counters = {
     decodeFailures: 0,
     spoofedEnvelopes: 0,
@@ -168,6 +169,8 @@ export class DefaultNetwork extends AbstractComponent implements Network {
   }
 
   #attach(conn: Connection): void {
+    if (this.#attached.has(conn)) return
+    this.#attached.add(conn)
     this.#counters.opened++
     const offMessage = conn.on('message', (channel, bytes) => this.#receive(conn, channel, bytes))
     const offClose = conn.on('close', () => {

@@ -170,6 +170,16 @@ export abstract class AbstractComponent implements Component {
       void this.stop()
     })
     this.#context = own
+    if (own.signal.aborted) {
+      // started with an already cancelled context: onStart never runs (nor onStop); it just ends up stopped
+      this.#stopping = this.#done.promise
+      this.#state = 'stopped'
+      this.#ready.reject(
+        new ComponentStoppedError(`${this.constructor.name} started with a cancelled context`),
+      )
+      this.#done.resolve()
+      return
+    }
     this.#state = 'starting'
     own.signal.addEventListener('abort', () => void this.stop(), { once: true })
     let started: Promise<void>

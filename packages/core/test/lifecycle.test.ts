@@ -131,6 +131,18 @@ describe('component lifecycle', () => {
     expect(c.ctx!.signal.reason).toBeInstanceOf(ComponentStoppedError)
   })
 
+  it('ends up stopped without running onStart when started with a cancelled context', async () => {
+    const log: string[] = []
+    const root = createRootContext()
+    root.cancel()
+    const c = new Probe('a', log)
+    c.start(root)
+    await expect(c.ready()).rejects.toBeInstanceOf(ComponentStoppedError)
+    await c.done()
+    expect(() => c.start()).toThrow(ComponentAlreadyStartedError)
+    expect(log).toEqual([])
+  })
+
   it('wraps a non-Error irrecoverable value in IrrecoverableError', async () => {
     const root = createRootContext()
     const c = new Probe('a', [])
