@@ -1,3 +1,4 @@
+import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { Channel, channel } from '../src/channel.js'
 import { createMsgpackCodec, DEFAULT_MAX_ENVELOPE_SIZE } from '../src/codec.js'
@@ -119,6 +120,17 @@ describe('msgpack envelope codec', () => {
     }
     // and nothing leaked into Object.prototype along the way
     expect(({} as Record<string, unknown>).polluted).toBeUndefined()
+  })
+
+  it('needs its own __proto__ check: msgpackr alone silently renames the key', () => {
+    // documents the library behaviour the scan guards against
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+    const raw = packr.unpack(mp.map([['__proto__', mp.map([['polluted', mp.str('yes')]])]])) as Record<
+      string,
+      unknown
+    >
+    expect(Object.keys(raw)).toEqual(['__proto_'])
+    expect(Object.getPrototypeOf(raw)).toBe(Object.prototype)
   })
 
   it('rejects non-string map keys', () => {

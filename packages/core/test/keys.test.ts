@@ -1,10 +1,32 @@
 import { ed25519 } from '@noble/curves/ed25519.js'
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import { generateKeyPair, verifySignature } from '../src/keys.js'
 
 const bytes = new TextEncoder().encode('skipmesh-signal-v1\nroom\nid\nchallenge')
 
 describe('Ed25519 keys', () => {
+  afterEach(() => {
+    vi.unstubAllGlobals()
+  })
+
+  it('falls back to the pure-JS implementation where WebCrypto lacks Ed25519', async () => {
+    const real = globalThis.crypto
+    let generateCalls = 0
+    vi.stubGlobal('crypto', {
+      getRandomValues: <T extends ArrayBufferView>(a: T) => real.getRandomValues(a),
+      subtle: {
+        generateKey: async () => {
+          generateCalls++
+          throw new DOMException('Ed25519 is not supported', 'NotSupportedError')
+        },
+      },
+    })
+    const keys = await generateKeyPair()
+    expect(generateCalls).toBe(1)
+    const sig = await keys.sign(bytes)
+    expect(await verifySignature(keys.publicKey, bytes, sig)).toBe(true)
+  })
+
   it('signs bytes that verify against the public key', async () => {
     const keys = await generateKeyPair()
     expect(keys.publicKey.length).toBe(32)
