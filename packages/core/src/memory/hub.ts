@@ -67,10 +67,11 @@ interface Entry extends PendingMessage {
   delivered: boolean
 }
 
-/** The messages in flight on one direction of one link and one channel, oldest first. */
+/** The messages in flight on one direction of one link and one channel, oldest first (from `head` on). */
 interface Queue {
-  readonly key: string
-  readonly items: Entry[]
+  items: Entry[]
+  /** Index of the oldest undelivered entry in `items`. */
+  head: number
   /** Delivery time of the last message put in this queue (to keep order under random latency). */
   lastAt: number
 }
@@ -103,7 +104,6 @@ export class MemoryHub {
   readonly #managers = new Map<string, MemoryConnectionManager>()
   readonly #active = new Set<string>()
   readonly #dials = new Map<string, Promise<void>>()
-  readonly #queues = new Map<string, Queue>()
   readonly #manualPending: Entry[] = []
   readonly #partitions: Array<{ a: Set<string>; b: Set<string> }> = []
   #seq = 0
@@ -194,11 +194,11 @@ export class MemoryHub {
    */
   deliverSome(predicate: (message: PendingMessage) => boolean): number {
     const snapshot = this.#manualPending.splice(0)
-    const held = new Set<string>()
+    const held = new Set<Queue>()
     let count = 0
     for (const e of snapshot) {
       if (e.delivered) continue
-      if (held.has(e.queue.key)) {
+      if (held.has(e.queue)) {
         this.#manualPending.push(e)
         continue
       }
@@ -206,7 +206,7 @@ export class MemoryHub {
       if (predicate(view)) {
         if (this.#deliverHeadUpTo(e)) count++
       } else {
-        held.add(e.queue.key)
+        held.add(e.queue)
         this.#manualPending.push(e)
       }
     }
@@ -273,11 +273,10 @@ export class MemoryHub {
     const target = conn.peer
     if (target === undefined) return
     if (this.#dropRate > 0 && this.#random() < this.#dropRate) return
-    const key = `${conn.link}:${conn.manager.localId.toHex()}:${channel}`
-    let queue = this.#queues.get(key)
+    let queue = conn.queues.get(channel)
     if (queue === undefined) {
-      queue = { key, items: [], lastAt: 0 }
-      this.#queues.set(key, queue)
+      queue = { items: [], head: 0, lastAt: 0 }
+      conn.queues.set(channel, queue)
     }
     const entry: Entry = {
       seq: ++this.#seq,
@@ -295,7 +294,7 @@ export class MemoryHub {
       return
     }
     const delay = this.#drawLatency()
-    if (delay <= 0 && queue.lastAt <= Date.now()) {
+    if (delay <= 0 && (queue.lastAt === 0 || queue.lastAt <= Date.now())) {
       queueMicrotask(() => this.#deliverHeadUpTo(entry))
       return
     }
@@ -309,25 +308,32 @@ export class MemoryHub {
     if (entry.delivered) return false
     const queue = entry.queue
     let arrived = false
-    while (queue.items.length > 0) {
-      const head = queue.items[0]!
+    while (queue.head < queue.items.length) {
+      const head = queue.items[queue.head]!
       if (head.seq > entry.seq) break
-      queue.items.shift()
+      queue.head++
       head.delivered = true
       const ok = head.target.receive(head.channel, head.bytes)
       if (head === entry) arrived = ok
     }
-    if (queue.items.length === 0 && this.#queues.get(queue.key) === queue) this.#queues.delete(queue.key)
+    if (queue.head === queue.items.length) {
+      queue.items = []
+      queue.head = 0
+    } else if (queue.head > 1024 && queue.head * 2 > queue.items.length) {
+      queue.items = queue.items.slice(queue.head)
+      queue.head = 0
+    }
     return arrived
   }
 
   /** Graceful close: delivers, now, whatever both sides of the link already sent. */
   #flushLink(conn: MemoryConnection): void {
-    const prefix = `${conn.link}:`
-    for (const queue of [...this.#queues.values()]) {
-      if (!queue.key.startsWith(prefix)) continue
-      const last = queue.items.at(-1)
-      if (last !== undefined) this.#deliverHeadUpTo(last)
+    for (const side of [conn, conn.peer]) {
+      if (side === undefined) continue
+      for (const queue of [...side.queues.values()]) {
+        const last = queue.items.at(-1)
+        if (last !== undefined) this.#deliverHeadUpTo(last)
+      }
     }
   }
 }
@@ -356,6 +362,8 @@ export class MemoryConnection implements Connection {
   readonly link: number
   /** @internal the other side. */
   peer: MemoryConnection | undefined
+  /** @internal what this side sent and the peer has not received yet, per channel. */
+  readonly queues = new Map<Channel, Queue>()
   readonly #maxMessageSize: number
   readonly #events = new Emitter<ConnectionEvents>()
   #status: 'open' | 'closing' | 'closed' = 'open'
