@@ -1,0 +1,36 @@
+// One server under benchmark, in its own process (so the load generator does not share its event loop).
+// Usage (forked with IPC): node server-child.mjs skipmesh|peerjs. Sends { port } once listening; answers 'cpu'
+// with process.cpuUsage(); exits on 'stop'.
+import { PeerServer } from 'peer'
+import { createSignalingServer, silentLogger } from '../dist/index.js'
+
+const kind = process.argv[2]
+let close = async () => {}
+if (kind === 'skipmesh') {
+  const server = await createSignalingServer({
+    logger: silentLogger,
+    // the benchmark measures capacity: lift the per-socket budget (100 requests/s by default) out of the way
+    rateLimit: { points: 1_000_000_000 },
+    maxPeersPerRoom: 0,
+  })
+  close = () => server.close()
+  process.send({ port: server.port })
+} else if (kind === 'peerjs') {
+  await new Promise((resolve) => {
+    PeerServer({ port: 0, host: '127.0.0.1', path: '/', concurrent_limit: 100_000 }, (server) => {
+      close = () => new Promise((r) => server.close(() => r()))
+      process.send({ port: server.address().port })
+      resolve()
+    })
+  })
+} else {
+  throw new Error(`unknown server kind ${kind}`)
+}
+
+process.on('message', async (msg) => {
+  if (msg === 'cpu') process.send({ cpu: process.cpuUsage() })
+  if (msg === 'stop') {
+    await Promise.race([close(), new Promise((r) => setTimeout(r, 2000))])
+    process.exit(0)
+  }
+})
