@@ -1,0 +1,100 @@
+/**
+ * `window.skipmesh`: the demo's automation API, for tests and curious users (documented in README.md).
+ *
+ * @module
+ */
+import type { SkipGraphMetrics } from '@skipmesh/skipgraph'
+import type { GraphSnapshot, NodeTable } from './graph.js'
+import type { SearchTrace, TabMesh, TabMetrics } from './mesh.js'
+
+/** One node hosted by this tab, with its lookup table read directly from the skip-graph node. */
+export interface LocalNodeInfo {
+  id: string
+  mv: string
+  joined: boolean
+  table: NodeTable
+  /** Remote ids of its open WebRTC connections. */
+  connections: string[]
+  /** The skip-graph node's counters (messages by kind, searches, conflicts, dropped frames). */
+  skipgraph: SkipGraphMetrics
+}
+
+/** The automation API installed on `window.skipmesh`. */
+export interface SkipmeshApi {
+  /** Resolves once every node this tab started with (and every node added so far) has joined the graph. */
+  ready(): Promise<void>
+  /** This tab's nodes. */
+  nodes(): LocalNodeInfo[]
+  /** Starts and joins one more node; resolves with its id (hex). */
+  addNode(): Promise<string>
+  /** Leaves the graph gracefully and stops the node. */
+  removeNode(id: string): Promise<void>
+  /** Searches `targetHex` from this tab's node `fromId`; the route is drawn. */
+  search(fromId: string, targetHex: string, options?: { show?: boolean }): Promise<SearchTrace>
+  /** Per-channel network counters summed over this tab's nodes. */
+  metrics(): TabMetrics
+  /** The snapshot the picture is currently drawn from. */
+  graph(): GraphSnapshot
+  /** Fetches every known node's lookup table now, redraws, and returns the new snapshot. */
+  refresh(): Promise<GraphSnapshot>
+  /** Recent searches, oldest first. */
+  history(): SearchTrace[]
+  /** The signaling problem shown to the user, or `null`. */
+  problem(): string | null
+}
+
+declare global {
+  interface Window {
+    skipmesh: SkipmeshApi
+  }
+}
+
+/** Installs `window.skipmesh` and starts `initialNodes` nodes. */
+export function installApi(
+  win: Window,
+  mesh: TabMesh,
+  initialNodes: number,
+  ui: { show(trace: SearchTrace): void },
+): SkipmeshApi {
+  const joins: Array<Promise<string>> = []
+  const addNode = (): Promise<string> => {
+    const p = mesh.addNode()
+    joins.push(p)
+    p.catch(() => {})
+    return p
+  }
+  const api: SkipmeshApi = {
+    ready: async () => {
+      let seen = -1
+      while (seen !== joins.length) {
+        seen = joins.length
+        await Promise.all(joins)
+      }
+    },
+    nodes: () =>
+      mesh.localNodes().map((n) => ({
+        id: n.hex,
+        mv: n.mvHex,
+        joined: n.joined,
+        table: n.describe(mesh.tab),
+        connections: n.connections(),
+        skipgraph: n.skipMetrics(),
+      })),
+    addNode,
+    removeNode: (id) => mesh.removeNode(id),
+    search: async (fromId, targetHex, options = {}) => {
+      const trace = await mesh.search(fromId, targetHex)
+      if (options.show !== false) ui.show(trace)
+      return trace
+    },
+    metrics: () => mesh.metrics(),
+    graph: () => mesh.snapshot(),
+    refresh: () => mesh.refresh(),
+    history: () => mesh.history(),
+    problem: () => mesh.problem(),
+  }
+  win.skipmesh = api
+  mesh.start()
+  for (let i = 0; i < initialNodes; i++) addNode()
+  return api
+}

@@ -1,0 +1,44 @@
+/** What the page was asked to do, from its URL and build-time environment. */
+export interface DemoConfig {
+  /** Socket.IO URL of the signaling server. */
+  signalingUrl: string
+  /** The room every node joins. */
+  room: string
+  /** How many nodes this tab starts with. */
+  nodes: number
+  /** ICE servers given to every RTCPeerConnection. */
+  iceServers: RTCIceServer[]
+  /** `memory` runs this tab's nodes on an in-tab hub (development aid; no other tab sees them). */
+  transport: 'webrtc' | 'memory'
+}
+
+const DEFAULT_STUN: RTCIceServer[] = [{ urls: 'stun:stun.l.google.com:19302' }]
+
+function isLoopback(hostname: string): boolean {
+  return hostname === 'localhost' || hostname === '127.0.0.1' || hostname === '[::1]' || hostname === '::1'
+}
+
+/**
+ * Reads the configuration:
+ * - `?signal=URL` or `VITE_SIGNALING_URL`, else the page's own origin (the signaling server serves the demo);
+ * - `?room=NAME` (default `skipmesh-demo`);
+ * - `?nodes=N` (default 1, at most 32);
+ * - `?transport=memory`: this tab's nodes on an in-tab `MemoryHub` (development aid);
+ * - `?ice=none` (no ICE servers) or `?ice=stun:host:port`; on a loopback origin the default is none, since
+ *   host candidates are enough there and public STUN may be unreachable.
+ */
+export function readConfig(location: Location): DemoConfig {
+  const params = new URLSearchParams(location.search)
+  const env = import.meta.env.VITE_SIGNALING_URL as string | undefined
+  const signalingUrl = params.get('signal') ?? (env !== undefined && env !== '' ? env : location.origin)
+  const room = params.get('room') ?? 'skipmesh-demo'
+  const requested = Number.parseInt(params.get('nodes') ?? '1', 10)
+  const nodes = Number.isFinite(requested) ? Math.min(32, Math.max(0, requested)) : 1
+  const ice = params.get('ice')
+  let iceServers: RTCIceServer[]
+  if (ice === 'none') iceServers = []
+  else if (ice !== null && ice !== '') iceServers = [{ urls: ice }]
+  else iceServers = isLoopback(location.hostname) ? [] : DEFAULT_STUN
+  const transport = params.get('transport') === 'memory' ? 'memory' : 'webrtc'
+  return { signalingUrl, room, nodes, iceServers, transport }
+}

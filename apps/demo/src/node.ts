@@ -1,0 +1,178 @@
+/**
+ * One skip-graph node hosted by this tab: a key pair, a WebRTC connection manager in the room, a `Network`
+ * over it, and a skip-graph node on that network. This module is the only place that knows the packages'
+ * factories; the rest of the demo sees {@link LocalNode}.
+ *
+ * @module
+ */
+import { Identifier, type MemoryHub, createNetwork } from '@skipmesh/core'
+import type { ConnectionManager, Network } from '@skipmesh/core'
+import { type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
+import type { NodeTable, TableLevel } from './graph.js'
+
+/** A search answer with ids as hex. */
+export interface SearchAnswer {
+  result: string
+  found: boolean
+  /** The nodes the search was forwarded to, in order, with the level of the link (the start not included). */
+  hops: Array<{ node: string; level: number }>
+  /** The level the search started at (the start node's top level). */
+  startLevel: number
+}
+
+/** A node of this tab, as the rest of the demo uses it. */
+export interface LocalNode {
+  readonly hex: string
+  readonly mvHex: string
+  readonly network: Network
+  /** Finished joining the graph. */
+  readonly joined: boolean
+  /** Decided to start the graph alone and is doing so. */
+  readonly bootstrapping: boolean
+  /** Starts the network (and so the connection manager: signaling join). */
+  start(): Promise<void>
+  /** Joins through `introducer` (hex), or starts the graph when `undefined`. */
+  join(introducer: string | undefined, options: { signal?: AbortSignal }): Promise<void>
+  search(target: string, options: { signal?: AbortSignal }): Promise<SearchAnswer>
+  /** The node's lookup table, read now. */
+  table(): TableLevel[]
+  /** The table as the describe channel sends it. */
+  describe(tab: string): NodeTable
+  /** Ids (hex) of the other peers in the signaling room, as last known. */
+  peers(): string[]
+  /** Remote ids (hex) of the open WebRTC connections. */
+  connections(): string[]
+  /** The skip-graph node's own counters. */
+  skipMetrics(): SkipGraphMetrics
+  leave(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** What {@link createLocalNode} needs. */
+export interface LocalNodeOptions {
+  /**
+   * `webrtc`: the real thing, through the signaling server. `memory`: every node of this tab on one in-tab
+   * `MemoryHub` (development only; `?transport=memory`).
+   */
+  transport:
+    | { kind: 'webrtc'; signalingUrl: string; room: string; iceServers: RTCIceServer[] }
+    | MemoryTransport
+  onConnection(remote: string, open: boolean): void
+  onNeighborChange(): void
+  onPeerLeft(id: string): void
+}
+
+/** The in-tab hub of the `memory` transport and the ids registered on it. */
+export interface MemoryTransport {
+  kind: 'memory'
+  hub: MemoryHub
+  ids: Set<string>
+}
+
+/** A node's connection manager and what the demo needs to know about its room. */
+export interface Transport {
+  cm: ConnectionManager
+  peers(): string[]
+  onPeerLeft(handler: (id: string) => void): () => void
+}
+
+function memoryTransport(localId: Identifier, t: MemoryTransport): Transport {
+  const cm = t.hub.connectionManager(localId)
+  const hex = localId.toHex()
+  t.ids.add(hex)
+  cm.done().then(() => t.ids.delete(hex))
+  return { cm, peers: () => [...t.ids].filter((id) => id !== hex), onPeerLeft: () => () => {} }
+}
+
+/** Creates (does not start) one node. */
+export async function createLocalNode(options: LocalNodeOptions): Promise<LocalNode> {
+  const localId = Identifier.random()
+  const transport =
+    options.transport.kind === 'memory'
+      ? memoryTransport(localId, options.transport)
+      : await (await import('./webrtc.js')).webrtcTransport(localId, options.transport)
+  const cm = transport.cm
+  const network = createNetwork({ connectionManager: cm })
+  const skip = createSkipGraphNode({ network })
+  const hex = localId.toHex()
+  let joined = false
+  let bootstrapping = false
+  const unsubscribe: Array<() => void> = []
+
+  cm.on('connection', (conn) => {
+    const remote = conn.remoteId.toHex()
+    options.onConnection(remote, true)
+    conn.on('close', () => options.onConnection(remote, false))
+  })
+
+  const table = (): TableLevel[] =>
+    skip.lookupTable().levels.map((l) => ({
+      left: l.left?.id.toHex() ?? null,
+      right: l.right?.id.toHex() ?? null,
+      leftDead: l.left !== null && !l.left.alive,
+      rightDead: l.right !== null && !l.right.alive,
+    }))
+
+  return {
+    hex,
+    get mvHex() {
+      return skip.identity.mv.toHex()
+    },
+    network,
+    get joined() {
+      return joined
+    },
+    get bootstrapping() {
+      return bootstrapping
+    },
+    async start() {
+      network.start()
+      await network.ready()
+      skip.start()
+      await skip.ready()
+      unsubscribe.push(skip.on('neighbor:change', () => options.onNeighborChange()))
+      unsubscribe.push(transport.onPeerLeft((id) => options.onPeerLeft(id)))
+    },
+    async join(introducer, opts) {
+      if (introducer === undefined) bootstrapping = true
+      try {
+        await skip.join(introducer === undefined ? undefined : Identifier.fromHex(introducer), opts)
+        joined = true
+      } finally {
+        bootstrapping = false
+      }
+    },
+    async search(target, opts) {
+      const startLevel = Math.max(0, skip.lookupTable().levels.length - 2)
+      const res = await skip.searchById(Identifier.fromHex(target), opts)
+      return {
+        result: res.result.toHex(),
+        found: res.found,
+        hops: res.hops.map((h) => ({ node: h.node.toHex(), level: h.level })),
+        startLevel,
+      }
+    },
+    table,
+    describe(tab) {
+      return { id: hex, mv: skip.identity.mv.toHex(), joined, levels: joined ? table() : [], tab }
+    },
+    peers() {
+      return transport.peers()
+    },
+    connections() {
+      return cm.connections().map((c) => c.remoteId.toHex())
+    },
+    skipMetrics() {
+      return skip.metrics()
+    },
+    async leave() {
+      if (joined) await skip.leave()
+      joined = false
+    },
+    async stop() {
+      for (const u of unsubscribe.splice(0)) u()
+      await skip.stop()
+      await network.stop()
+    },
+  }
+}
