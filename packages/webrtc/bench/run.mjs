@@ -1,0 +1,291 @@
+/**
+ * `npm run bench` of @skipmesh/webrtc: raw RTCDataChannel vs the skipmesh conduit (createNetwork over the
+ * WebRTC ConnectionManager), in Chromium (two browser contexts, Playwright) and in Node (@roamhq/wrtc and
+ * node-datachannel), in one run. Writes docs/benchmarks/webrtc.{json,md}.
+ *
+ * Both sides of every comparison are timed by the same code (bench/measure.mjs); raw and conduit runs are
+ * interleaved so that load from elsewhere on the machine hits both alike. Bounded to < 3 minutes.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { createJsonLogger, createSignalingServer } from '@skipmesh/signaling-server'
+import { nodeDatachannelWrtc } from '@skipmesh/webrtc'
+import { chromium } from 'playwright-core'
+import SimplePeer from 'simple-peer'
+import { build } from 'vite'
+import { launchOptions } from '../test-browser/chromium.mjs'
+import { connectRaw, openHarness, simplePeerHandshake } from '../test-browser/pages.mjs'
+import { createDriver, epochNow, quantile, serveSink } from './measure.mjs'
+import { startNode } from './node-conduit.mjs'
+import { linkRaw } from './node-raw.mjs'
+
+const HARD_LIMIT_MS = 175_000
+const KiB = 1024
+const MiB = 1024 * KiB
+const ROUNDS = 3
+const BULK_64K = 320 // 20 MiB per round
+const BULK_100 = 10_000
+const RTT_SAMPLES = 300
+const HANDSHAKES = 5
+const TARGET_64K = 0.95
+const TARGET_100 = 0.8
+
+const watchdog = setTimeout(() => {
+  console.error(`bench: exceeded ${HARD_LIMIT_MS} ms, aborting`)
+  process.exit(1)
+}, HARD_LIMIT_MS)
+watchdog.unref()
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+const log = (...args) => console.log('[bench]', ...args)
+const median = (xs) => quantile(xs, 0.5)
+const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
+
+/**
+ * Interleaved measurements of two drivers (`raw`, `conduit`), each `{ bulk(size, count), rtt(size, n) }`.
+ * @param {Record<'raw' | 'conduit', { bulk: (size: number, count: number) => Promise<{ ms: number, bytes: number, messages: number }>, rtt: (size: number, n: number) => Promise<number[]> }>} drivers
+ */
+async function throughputAndLatency(drivers) {
+  const kinds = /** @type {const} */ (['raw', 'conduit'])
+  /** @type {Record<string, { mibps: number[], msgps: number[], rtt: number[] }>} */
+  const acc = { raw: { mibps: [], msgps: [], rtt: [] }, conduit: { mibps: [], msgps: [], rtt: [] } }
+  for (const k of kinds) {
+    await drivers[k].bulk(64 * KiB, 64) // warm up the SCTP congestion window
+    await drivers[k].bulk(100, 2000)
+  }
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const k of r % 2 === 0 ? kinds : [...kinds].reverse()) {
+      const big = await drivers[k].bulk(64 * KiB, BULK_64K)
+      acc[k].mibps.push(big.bytes / MiB / (big.ms / 1000))
+      const small = await drivers[k].bulk(100, BULK_100)
+      acc[k].msgps.push(small.messages / (small.ms / 1000))
+    }
+  }
+  for (const k of kinds) acc[k].rtt = await drivers[k].rtt(100, RTT_SAMPLES)
+  const summarize = (a) => ({
+    mibps64KiB: round(median(a.mibps)),
+    msgsPerSec100B: Math.round(median(a.msgps)),
+    rttP50Ms: round(quantile(a.rtt, 0.5), 3),
+    rttP99Ms: round(quantile(a.rtt, 0.99), 3),
+    runs: { mibps64KiB: a.mibps.map((x) => round(x)), msgsPerSec100B: a.msgps.map((x) => Math.round(x)) },
+  })
+  return { raw: summarize(acc.raw), conduit: summarize(acc.conduit) }
+}
+
+function ratios(result) {
+  const r = {
+    throughput64KiB: round(result.conduit.mibps64KiB / result.raw.mibps64KiB, 3),
+    messages100B: round(result.conduit.msgsPerSec100B / result.raw.msgsPerSec100B, 3),
+    rttP50: round(result.conduit.rttP50Ms / result.raw.rttP50Ms, 3),
+    connectToFirstMessage: round(
+      result.conduit.connectToFirstMessageMs / result.raw.simplePeerHandshakeMs,
+      3,
+    ),
+  }
+  return { ...r, meets64KiB: r.throughput64KiB >= TARGET_64K, meets100B: r.messages100B >= TARGET_100 }
+}
+
+async function browserSuite(browser, url) {
+  const room = `bench-browser-${process.pid}`
+  const [a, b] = [await openHarness(browser, url), await openHarness(browser, url)]
+  await connectRaw(a, b, 'bench')
+  const idA = await a.evaluate(([u, r]) => window.harness.mesh.start('n', { url: u, room: r }), [url, room])
+  const idB = await b.evaluate(([u, r]) => window.harness.mesh.start('n', { url: u, room: r }), [url, room])
+  await b.evaluate(([peer]) => window.harness.mesh.pipe('n', 'bench', peer, 'sink'), [idA])
+  await a.evaluate(([peer]) => window.harness.mesh.pipe('n', 'bench', peer, 'driver'), [idB])
+  const drivers = {
+    raw: {
+      bulk: (size, count) => a.evaluate(([s, c]) => window.harness.raw.bulk('bench', s, c), [size, count]),
+      rtt: (size, n) => a.evaluate(([s, k]) => window.harness.raw.rtt('bench', s, k), [size, n]),
+    },
+    conduit: {
+      bulk: (size, count) =>
+        a.evaluate(([s, c]) => window.harness.mesh.bulk('n', 'bench', s, c), [size, count]),
+      rtt: (size, n) => a.evaluate(([s, k]) => window.harness.mesh.rtt('n', 'bench', s, k), [size, n]),
+    },
+  }
+  const result = await throughputAndLatency(drivers)
+
+  const sp = []
+  for (let i = 0; i < HANDSHAKES; i++) sp.push(await simplePeerHandshake(a, b, `sp${i}`))
+  const first = []
+  for (let i = 0; i < HANDSHAKES; i++) {
+    const name = `h${i}`
+    const ha = await a.evaluate(
+      ([u, r, n]) => window.harness.mesh.start(n, { url: u, room: r }),
+      [url, room, name],
+    )
+    const hb = await b.evaluate(
+      ([u, r, n]) => window.harness.mesh.start(n, { url: u, room: r }),
+      [url, room, name],
+    )
+    await b.evaluate((n) => window.harness.mesh.register(n, 'first', { hash: false }), name)
+    await a.evaluate((n) => window.harness.mesh.register(n, 'first', { hash: false }), name)
+    const t0 = await a.evaluate(([n, to]) => window.harness.mesh.timedFirstSend(n, 'first', to), [name, hb])
+    await b.evaluate((n) => window.harness.mesh.waitFor(n, 'first', 1, 20_000), name)
+    const [rec] = await b.evaluate((n) => window.harness.mesh.received(n, 'first'), name)
+    first.push(rec.at - t0)
+    void ha
+    await Promise.all([
+      a.evaluate((n) => window.harness.mesh.stop(n), name),
+      b.evaluate((n) => window.harness.mesh.stop(n), name),
+    ])
+  }
+  result.raw.simplePeerHandshakeMs = round(median(sp))
+  result.raw.simplePeerHandshakeSamples = sp.map((x) => round(x))
+  result.conduit.connectToFirstMessageMs = round(median(first))
+  result.conduit.connectToFirstMessageSamples = first.map((x) => round(x))
+  result.conduit.metrics = await a.evaluate(() => window.harness.mesh.metrics('n'))
+  await Promise.all([a.context().close(), b.context().close()])
+  return result
+}
+
+async function nodeSuite(implName, wrtc, url) {
+  const room = `bench-${implName.replace(/[^A-Za-z0-9]/g, '')}-${process.pid}`
+  const raw = await linkRaw(wrtc)
+  serveSink(raw.sink)
+  const na = await startNode({ url, room, wrtc })
+  const nb = await startNode({ url, room, wrtc })
+  serveSink(await nb.pipe('bench', na.id))
+  const conduitDriver = createDriver(await na.pipe('bench', nb.id))
+  const result = await throughputAndLatency({ raw: createDriver(raw.driver), conduit: conduitDriver })
+  raw.close()
+
+  const sp = []
+  for (let i = 0; i < HANDSHAKES; i++) {
+    const t0 = epochNow()
+    const pa = new SimplePeer({ initiator: true, wrtc, config: { iceServers: [] } })
+    const pb = new SimplePeer({ wrtc, config: { iceServers: [] } })
+    pa.on('signal', (d) => pb.signal(d))
+    pb.on('signal', (d) => pa.signal(d))
+    const t1 = await new Promise((resolve, reject) => {
+      pb.once('data', () => resolve(epochNow()))
+      pa.once('connect', () => pa.send(Uint8Array.of(7)))
+      pa.once('error', reject)
+      pb.once('error', reject)
+    })
+    sp.push(t1 - t0)
+    pa.destroy()
+    pb.destroy()
+  }
+  const first = []
+  for (let i = 0; i < HANDSHAKES; i++) {
+    const [ha, hb] = [await startNode({ url, room, wrtc }), await startNode({ url, room, wrtc })]
+    const arrival = await hb.firstArrival('first')
+    const t0 = await ha.timedFirstSend('first', hb.id)
+    first.push((await arrival) - t0)
+    await Promise.all([ha.stop(), hb.stop()])
+  }
+  result.raw.simplePeerHandshakeMs = round(median(sp))
+  result.raw.simplePeerHandshakeSamples = sp.map((x) => round(x))
+  result.conduit.connectToFirstMessageMs = round(median(first))
+  result.conduit.connectToFirstMessageSamples = first.map((x) => round(x))
+  result.conduit.metrics = { network: na.network.metrics(), manager: na.manager.metrics() }
+  await Promise.all([na.stop(), nb.stop()])
+  return result
+}
+
+function markdown(report) {
+  const rows = []
+  const f = (x) => (typeof x === 'number' ? String(x) : '–')
+  for (const [env, r] of Object.entries(report.results)) {
+    const q = r.ratios
+    rows.push(
+      `| ${env} | 64 KiB messages (MiB/s) | ${f(r.raw.mibps64KiB)} | ${f(r.conduit.mibps64KiB)} | **${f(q.throughput64KiB)}** | ≥ ${TARGET_64K} ${q.meets64KiB ? '✅' : '❌'} |`,
+      `| ${env} | 100 B messages (msgs/s) | ${f(r.raw.msgsPerSec100B)} | ${f(r.conduit.msgsPerSec100B)} | **${f(q.messages100B)}** | ≥ ${TARGET_100} ${q.meets100B ? '✅' : '❌'} |`,
+      `| ${env} | round trip p50 (ms) | ${f(r.raw.rttP50Ms)} | ${f(r.conduit.rttP50Ms)} | ${f(q.rttP50)} | |`,
+      `| ${env} | round trip p99 (ms) | ${f(r.raw.rttP99Ms)} | ${f(r.conduit.rttP99Ms)} | ${f(round(r.conduit.rttP99Ms / r.raw.rttP99Ms, 3))} | |`,
+      `| ${env} | bare simple-peer handshake vs connect → first message (ms) | ${f(r.raw.simplePeerHandshakeMs)} | ${f(r.conduit.connectToFirstMessageMs)} | ${f(q.connectToFirstMessage)} | |`,
+    )
+  }
+  return `# @skipmesh/webrtc benchmark
+
+Generated by \`npm run bench -w @skipmesh/webrtc\` (\`packages/webrtc/bench/run.mjs\`) on ${report.date}.
+Machine: ${report.machine.cpus} × ${report.machine.cpuModel}, Node ${report.machine.node}, ${report.machine.chromium}.
+
+**raw** = a plain \`RTCPeerConnection\` with one ordered \`RTCDataChannel\` (sends wait for \`bufferedamountlow\`
+above 1 MiB buffered, resuming at 256 KiB, like the conduit). **conduit** = \`createNetwork\` over
+\`createWebRtcConnectionManager\`: \`conduit.send(peer, { payload, metadata: {} })\` awaited one after another, the
+receiving side's \`MessageProcessor\` counting. Both are timed by the same code (\`bench/measure.mjs\`): the sender
+sends N messages and stops the clock when the receiver reports it got all N. Median of ${ROUNDS} interleaved
+rounds (${BULK_64K} × 64 KiB = ${(BULK_64K * 64) / 1024} MiB; ${BULK_100} × 100 B) after a warm-up; round trips: ${RTT_SAMPLES}
+sequential 100 B ping/pongs. Chromium: two browser contexts of one headless Chromium. Node: both peers in one
+process.
+
+Handshake row: **raw** = a bare simple-peer pair (default trickle ICE) from \`new SimplePeer()\` to the first message
+delivered, signals relayed directly (Node) or through the Playwright process (Chromium); **conduit** = from
+\`conduit.send()\` to a peer not yet connected (both already joined to the signaling server) until its processor
+receives the message: dial, signaling through the real Socket.IO server, channel set-up, delivery. Median of
+${HANDSHAKES}.
+
+| environment | metric | raw | conduit | conduit / raw | target |
+|---|---|---|---|---|---|
+${rows.join('\n')}
+
+Targets: conduit ≥ ${TARGET_64K}× raw for 64 KiB messages, ≥ ${TARGET_100}× raw for 100 B messages.
+${report.notes.length > 0 ? `\n## Notes\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`
+}
+
+async function main() {
+  const t0 = performance.now()
+  const dist = here('../test-browser/dist')
+  await build({ configFile: here('../test-browser/harness/vite.config.ts'), logLevel: 'warn' })
+  const server = await createSignalingServer({
+    port: 0,
+    host: '127.0.0.1',
+    staticDir: dist,
+    logger: createJsonLogger({ level: 'warn' }),
+  })
+  const browser = await chromium.launch(launchOptions())
+  const results = {}
+  const notes = []
+  try {
+    log('chromium…')
+    results.chromium = await browserSuite(browser, server.url)
+    log('node: node-datachannel…')
+    const ndc = await import('node-datachannel/polyfill')
+    results['node (node-datachannel)'] = await nodeSuite(
+      'node-datachannel',
+      nodeDatachannelWrtc(ndc),
+      server.url,
+    )
+    log('node: @roamhq/wrtc…')
+    const roam = (await import('@roamhq/wrtc')).default
+    results['node (@roamhq/wrtc)'] = await nodeSuite('roamhq-wrtc', roam, server.url)
+  } finally {
+    await browser.close().catch(() => {})
+    await server.close()
+  }
+  for (const r of Object.values(results)) r.ratios = ratios(r)
+  const report = {
+    date: new Date().toISOString(),
+    durationMs: Math.round(performance.now() - t0),
+    machine: {
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      chromium: `Chromium ${browser.version()}`,
+    },
+    targets: { throughput64KiB: TARGET_64K, messages100B: TARGET_100 },
+    results,
+    notes,
+  }
+  const out = here('../../../docs/benchmarks/')
+  await mkdir(out, { recursive: true })
+  await writeFile(`${out}webrtc.json`, `${JSON.stringify(report, null, 2)}\n`)
+  await writeFile(`${out}webrtc.md`, markdown(report))
+  log(`done in ${(report.durationMs / 1000).toFixed(1)} s`)
+  for (const [env, r] of Object.entries(results))
+    log(
+      env,
+      JSON.stringify({
+        raw: { ...r.raw, runs: undefined },
+        conduit: { ...r.conduit, runs: undefined, metrics: undefined },
+        ratios: r.ratios,
+      }),
+    )
+}
+
+await main()
+process.exit(0)

@@ -1,0 +1,26 @@
+import { expect, test } from '../fixtures.js'
+import { connectRaw, simplePeerHandshake } from '../pages.mjs'
+
+test.describe('raw baseline (no skipmesh code)', () => {
+  test('a plain RTCDataChannel links two browser contexts and delivers every message', async ({
+    openPeer,
+  }) => {
+    const [a, b] = [await openPeer(), await openPeer()]
+    await connectRaw(a, b, 'raw')
+    // the sink answers DONE only after it counted every DATA message, and echoes each PING
+    const bulk = await a.evaluate(() => window.harness.raw.bulk('raw', 64 * 1024, 64))
+    expect(bulk).toMatchObject({ bytes: 64 * 64 * 1024, messages: 64 })
+    const small = await a.evaluate(() => window.harness.raw.bulk('raw', 100, 2000))
+    expect(small.messages).toBe(2000)
+    const rtt = await a.evaluate(() => window.harness.raw.rtt('raw', 100, 20))
+    expect(rtt).toHaveLength(20)
+  })
+
+  test('a bare simple-peer handshake between two browser contexts delivers its first message', async ({
+    openPeer,
+  }) => {
+    const [a, b] = [await openPeer(), await openPeer()]
+    const ms = await simplePeerHandshake(a, b, 'sp')
+    expect(ms).toBeGreaterThan(0)
+  })
+})
