@@ -1,4 +1,7 @@
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { describe, expect, it } from 'vitest'
 import { joinAs, startServer } from './helpers.js'
@@ -102,5 +105,18 @@ describe('static files', () => {
       const res = await rawGet(server.url, path)
       expect({ path, secret: res.body.includes('secret') }).toEqual({ path, secret: false })
     }
+  })
+
+  it('does not follow symlinks out of the directory', async () => {
+    const base = mkdtempSync(join(tmpdir(), 'skipmesh-static-'))
+    const outside = mkdtempSync(join(tmpdir(), 'skipmesh-outside-'))
+    writeFileSync(join(base, 'index.html'), '<title>root</title>')
+    writeFileSync(join(outside, 'secret.txt'), 'secret')
+    symlinkSync(join(outside, 'secret.txt'), join(base, 'link.txt'))
+    symlinkSync(outside, join(base, 'dir'))
+    const server = await startServer({ staticDir: base })
+    expect((await rawGet(server.url, '/link.txt')).status).toBe(404)
+    expect((await rawGet(server.url, '/dir/secret.txt')).status).toBe(404)
+    expect((await rawGet(server.url, '/')).body).toContain('root')
   })
 })

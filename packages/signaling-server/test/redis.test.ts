@@ -8,24 +8,35 @@ import { assertRelays, disconnected, joinAs, nextEvent, startServer } from './he
 import { startRedis, type RedisProcess } from './redis-server.js'
 import { describeRegistry } from './registry-suite.js'
 
-let redis: RedisProcess
-let client: ReturnType<typeof createClient>
+let started: { redis: RedisProcess; client: ReturnType<typeof createClient> } | undefined
+let startError: unknown
+/** The Redis of this file; every test fails (none is skipped) with the reason when it could not start. */
+function need(): { redis: RedisProcess; client: ReturnType<typeof createClient> } {
+  if (started === undefined) throw startError ?? new Error('redis-server not started')
+  return started
+}
 let prefixes = 0
 const nextPrefix = (): string => `test${++prefixes}-${process.pid}`
 
 beforeAll(async () => {
-  redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
+  try {
+    const redis = await startRedis()
+    const client = createClient({ url: redis.url })
+    await client.connect()
+    started = { redis, client }
+  } catch (err) {
+    startError = err
+  }
 }, 20_000)
 
 afterAll(async () => {
-  await client?.quit()
-  await redis?.stop()
+  await started?.client.quit()
+  await started?.redis.stop()
 })
 
 const registries = (graceMs: number) => {
   const prefix = nextPrefix()
+  const { client } = need()
   const make = () =>
     new RedisRegistry({
       client: { sendCommand: (args) => client.sendCommand(args) },
@@ -40,6 +51,7 @@ describeRegistry('redis', async () => registries(30_000), { drivableClock: false
 
 describe('redis registry', () => {
   it('gives a released registration a TTL of the grace period', async () => {
+    const { client } = need()
     const { a, prefix } = registries(5000)
     const id = Identifier.random().toHex()
     await a.claim({ room: 'r', id, publicKey: '11'.repeat(32), socketId: 's', instanceId: 'i' }, 0)
@@ -51,6 +63,7 @@ describe('redis registry', () => {
   })
 
   it('releases the registrations of an instance whose liveness key expired, exactly once', async () => {
+    const { client } = need()
     const { a, b, prefix } = registries(5000)
     const id = Identifier.random().toHex()
     await a.heartbeat('dead')
@@ -67,6 +80,7 @@ describe('redis registry', () => {
 
 describe('scale-out over Redis', () => {
   it('lets peers on two instances discover and signal each other both ways', async () => {
+    const { redis } = need()
     const redisPrefix = nextPrefix()
     const s1 = await startServer({ redis: redis.url, redisPrefix })
     const s2 = await startServer({ redis: redis.url, redisPrefix })
@@ -83,6 +97,7 @@ describe('scale-out over Redis', () => {
   })
 
   it('refuses a hijack of an id registered on another instance and lets the owner move', async () => {
+    const { redis } = need()
     const redisPrefix = nextPrefix()
     const s1 = await startServer({ redis: redis.url, redisPrefix })
     const s2 = await startServer({ redis: redis.url, redisPrefix })
@@ -98,6 +113,7 @@ describe('scale-out over Redis', () => {
   })
 
   it('announces peer-left for the peers of a killed instance to the other instances', async () => {
+    const { redis } = need()
     const redisPrefix = nextPrefix()
     const survivor = await startServer({
       redis: redis.url,
@@ -146,6 +162,7 @@ describe('scale-out over Redis', () => {
   })
 
   it('announces peer-left to the other instances when an instance shuts down gracefully', async () => {
+    const { redis } = need()
     const redisPrefix = nextPrefix()
     const s1 = await startServer({ redis: redis.url, redisPrefix })
     const s2 = await startServer({ redis: redis.url, redisPrefix })
@@ -157,6 +174,7 @@ describe('scale-out over Redis', () => {
   })
 
   it('reports Redis in /healthz', async () => {
+    const { redis } = need()
     const server = await startServer({ redis: redis.url, redisPrefix: nextPrefix() })
     const res = await fetch(`${server.url}/healthz`)
     expect(res.status).toBe(200)
