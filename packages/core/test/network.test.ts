@@ -15,7 +15,10 @@ import {
   ProcessorAlreadyRegisteredError,
   SendFailedError,
 } from '../src/errors.js'
+import type { Connection, ConnectionManager, ConnectionManagerEvents } from '../src/connection.js'
+import { Emitter, type Unsubscribe } from '../src/events.js'
 import { Identifier } from '../src/identifier.js'
+import { AbstractComponent, ComponentManager, createRootContext } from '../src/lifecycle.js'
 import { MemoryHub } from '../src/memory/hub.js'
 import type { Message, MessageEnvelope } from '../src/message.js'
 import { idOf, msg, RecordingProcessor, startNetworks, stopAll } from './helpers.js'
@@ -493,6 +496,44 @@ describe('concurrent sending', () => {
     expect(receivedTotal).toBe(n * perNode)
     expect(bytesReceived).toBe(bytesSent)
     await stopAll(networks)
+  })
+})
+
+class FailingManager extends AbstractComponent implements ConnectionManager {
+  readonly localId = idOf(7)
+  readonly maxMessageSize = 1024
+  readonly #events = new Emitter<ConnectionManagerEvents>()
+  stopped = false
+  on<E extends keyof ConnectionManagerEvents>(event: E, handler: ConnectionManagerEvents[E]): Unsubscribe {
+    return this.#events.on(event, handler)
+  }
+  protected async onStart(): Promise<void> {
+    throw new Error('cannot open the transport')
+  }
+  protected async onStop(): Promise<void> {
+    this.stopped = true
+  }
+  async connect(): Promise<Connection> {
+    throw new ConnectionFailedError('never')
+  }
+  connections(): Connection[] {
+    return []
+  }
+}
+
+describe('network lifecycle', () => {
+  it('surfaces its connection manager’s failed start once at the root and stops', async () => {
+    const manager = new FailingManager()
+    const net = createNetwork({ connectionManager: manager })
+    const root = createRootContext()
+    const tree = new ComponentManager([net])
+    tree.start(root)
+    await expect(tree.ready()).rejects.toBeInstanceOf(Error)
+    const err = await root.irrecoverable()
+    expect(err.message).toBe('cannot open the transport')
+    await net.done()
+    await tree.done()
+    expect(manager.stopped).toBe(true)
   })
 })
 
