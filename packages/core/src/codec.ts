@@ -37,7 +37,8 @@ const utf8 = new TextDecoder('utf-8', { fatal: false })
 /**
  * Walks one MessagePack value without building it: checks that the bytes are exactly one well-formed value,
  * contain no extension types (msgpackr maps those to records, dates, errors, typed arrays, references...),
- * have only string map keys and none of {@link FORBIDDEN_KEYS} (msgpackr would silently rename `__proto__`).
+ * have only string map keys, no duplicate key in a map, and none of {@link FORBIDDEN_KEYS} (msgpackr would
+ * silently rename `__proto__`).
  * Linear in the input: every declared element consumes at least one byte, so bogus lengths fail as truncated.
  */
 function scan(bytes: Uint8Array): Reject | undefined {
@@ -155,20 +156,24 @@ function scan(bytes: Uint8Array): Reject | undefined {
     for (let i = 0; i < n; i++) value(depth + 1)
   }
   const map = (n: number, depth: number): void => {
+    // duplicate keys are rejected: decoders disagree on which one wins (a parser-differential hole)
+    const seen = n > 1 ? new Set<string>() : undefined
     for (let i = 0; i < n; i++) {
       need(1)
       const kl = strLength(bytes[pos++]!)
       if (kl === undefined) throw new Reject('wrong-type', 'map key is not a string')
       need(kl)
-      // the forbidden keys are 9–11 ASCII bytes long: decode only candidates
-      if (kl >= 9 && kl <= 11 && FORBIDDEN_KEYS.has(utf8.decode(bytes.subarray(pos, pos + kl)))) {
-        throw new Reject('forbidden-key', 'forbidden map key')
+      const key =
+        seen !== undefined || (kl >= 9 && kl <= 11) ? utf8.decode(bytes.subarray(pos, pos + kl)) : ''
+      if (FORBIDDEN_KEYS.has(key)) throw new Reject('forbidden-key', 'forbidden map key')
+      if (seen !== undefined) {
+        if (seen.has(key)) throw new Reject('malformed', 'duplicate map key')
+        seen.add(key)
       }
       pos += kl
       value(depth + 1)
     }
   }
-
   try {
     value(0)
     if (pos !== end) return new Reject('malformed', `${end - pos} trailing bytes`)
@@ -203,7 +208,7 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
  * `p` (payload, bin), `m` (metadata, map of string to string) and `t` (timestamp, number: ms since the epoch).
  *
  * `decode` never throws. It rejects: input larger than `maxEnvelopeSize` (`'oversize'`); truncated,
- * trailing or invalid bytes (`'malformed'`); extension types, non-string keys and wrongly typed fields
+ * trailing or invalid bytes, duplicate map keys (`'malformed'`); extension types, non-string keys and wrongly typed fields
  * (`'wrong-type'`); a missing or extra key (`'missing-field'` / `'unknown-field'`); `__proto__`,
  * `constructor` or `prototype` as a key at any depth (`'forbidden-key'`); an invalid channel name
  * (`'invalid-channel'`); a sender that is not 32 bytes (`'invalid-sender'`). Decoded byte fields are plain

@@ -133,6 +133,23 @@ describe('msgpack envelope codec', () => {
     expect(Object.getPrototypeOf(raw)).toBe(Object.prototype)
   })
 
+  it('rejects duplicate keys, at the top level and in metadata', () => {
+    const top = envelopeWith((fields) => [...fields, ['c', mp.str('consensus')]])
+    expect(failure(codec.decode(top))).toBe('malformed')
+    const inMetadata = envelopeWith((fields) =>
+      fields.map(([k, v]) => [
+        k,
+        k === 'm'
+          ? mp.map([
+              ['k', mp.str('a')],
+              ['k', mp.str('b')],
+            ])
+          : v,
+      ]),
+    )
+    expect(failure(codec.decode(inMetadata))).toBe('malformed')
+  })
+
   it('rejects non-string map keys', () => {
     const bytes = envelopeWith((fields) => [...fields, [mp.uint(1), mp.uint(2)]])
     expect(failure(codec.decode(bytes))).toBe('wrong-type')
