@@ -1,0 +1,45 @@
+import { WebRtcUnavailableError } from './errors.js'
+
+/** A constructor of standard `RTCPeerConnection`s. */
+export type RTCPeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection
+
+/**
+ * A WebRTC implementation as simple-peer takes it: browsers' globals, `@roamhq/wrtc`, or
+ * `nodeDatachannelWrtc(polyfill)`. Any standard implementation fits.
+ */
+export interface WrtcImplementation {
+  /** The `RTCPeerConnection` class. */
+  readonly RTCPeerConnection: RTCPeerConnectionConstructor
+  /** The `RTCSessionDescription` class (simple-peer wraps remote descriptions in it). */
+  readonly RTCSessionDescription: unknown
+  /** The `RTCIceCandidate` class (simple-peer wraps remote candidates in it). */
+  readonly RTCIceCandidate: unknown
+}
+
+/**
+ * The implementation to use: `given` when present, else the platform's globals.
+ * @throws {WebRtcUnavailableError} when nothing is given and there is no global `RTCPeerConnection`.
+ */
+export function resolveWrtc(given: WrtcImplementation | undefined): WrtcImplementation {
+  if (given !== undefined) {
+    if (typeof given.RTCPeerConnection !== 'function') {
+      throw new WebRtcUnavailableError('the wrtc option has no RTCPeerConnection constructor')
+    }
+    return given
+  }
+  const g = globalThis as {
+    RTCPeerConnection?: RTCPeerConnectionConstructor
+    RTCSessionDescription?: unknown
+    RTCIceCandidate?: unknown
+  }
+  if (typeof g.RTCPeerConnection !== 'function') {
+    throw new WebRtcUnavailableError(
+      'no global RTCPeerConnection: pass a WebRTC implementation as the wrtc option (in Node: @roamhq/wrtc or nodeDatachannelWrtc(polyfill))',
+    )
+  }
+  return {
+    RTCPeerConnection: g.RTCPeerConnection,
+    RTCSessionDescription: g.RTCSessionDescription,
+    RTCIceCandidate: g.RTCIceCandidate,
+  }
+}

@@ -1,0 +1,28 @@
+import { type ConnectionManager, Identifier } from '@skipmesh/core'
+import { describeConnectionManager } from '@skipmesh/core/testing'
+import type { SignalingServer } from '@skipmesh/signaling-server'
+import { afterAll, beforeAll } from 'vitest'
+import { implementations, managerFactory, startSignalingServer } from './helpers.js'
+
+let server: SignalingServer
+beforeAll(async () => {
+  server = await startSignalingServer()
+})
+afterAll(async () => {
+  await server.close()
+})
+
+for (const name of ['wrtc', 'node-datachannel'] as const) {
+  describeConnectionManager(
+    `WebRTC (${name}) through a real signaling server`,
+    async () => {
+      const factory = managerFactory(server, implementations[name]())
+      return {
+        create: (id: Identifier): Promise<ConnectionManager> => factory.make(id),
+        unknownId: () => Identifier.random(),
+        teardown: () => factory.stopAll(),
+      }
+    },
+    { timeoutMs: 20_000, largePayloadBytes: 1024 * 1024 },
+  )
+}

@@ -1,0 +1,103 @@
+import { generateKeyPair, Identifier } from '@skipmesh/core'
+import { createSignalingServer, type SignalingServer, silentLogger } from '@skipmesh/signaling-server'
+import wrtc from '@roamhq/wrtc'
+import * as ndc from 'node-datachannel/polyfill'
+import {
+  createWebRtcConnectionManager,
+  type WebRtcConnectionManager,
+  type WebRtcConnectionManagerOptions,
+} from '../src/manager.js'
+import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
+import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
+
+/** The two Node WebRTC implementations under test. */
+export const implementations: Record<'wrtc' | 'node-datachannel', () => WrtcImplementation> = {
+  wrtc: () => wrtc as unknown as WrtcImplementation,
+  'node-datachannel': () => nodeDatachannelWrtc(ndc),
+}
+
+/** A real signaling server on a free loopback port, with a rate limit that does not get in the way of tests. */
+export function startSignalingServer(): Promise<SignalingServer> {
+  return createSignalingServer({
+    port: 0,
+    host: '127.0.0.1',
+    logger: silentLogger,
+    rateLimit: { points: 10_000, durationMs: 1_000 },
+  })
+}
+
+/** Wraps an implementation so that every RTCPeerConnection it makes is counted (created and still open). */
+export function countingWrtc(impl: WrtcImplementation): WrtcImplementation & {
+  created: () => number
+  open: () => number
+} {
+  let created = 0
+  let closed = 0
+  const Base = impl.RTCPeerConnection
+  class Counting extends Base {
+    #closed = false
+    constructor(config?: RTCConfiguration) {
+      super(config)
+      created++
+    }
+    override close(): void {
+      if (!this.#closed) {
+        this.#closed = true
+        closed++
+      }
+      super.close()
+    }
+  }
+  return {
+    RTCPeerConnection: Counting as RTCPeerConnectionConstructor,
+    RTCSessionDescription: impl.RTCSessionDescription,
+    RTCIceCandidate: impl.RTCIceCandidate,
+    created: () => created,
+    open: () => created - closed,
+  }
+}
+
+/** Makes, starts and readies managers against one server; `stopAll` stops them. */
+export function managerFactory(
+  server: SignalingServer,
+  impl: WrtcImplementation,
+  room = `room-${Math.random().toString(36).slice(2)}`,
+  overrides: Partial<WebRtcConnectionManagerOptions> = {},
+): {
+  make(id?: Identifier, extra?: Partial<WebRtcConnectionManagerOptions>): Promise<WebRtcConnectionManager>
+  stopAll(): Promise<void>
+  room: string
+} {
+  const made: WebRtcConnectionManager[] = []
+  return {
+    room,
+    async make(id = Identifier.random(), extra = {}) {
+      const m = createWebRtcConnectionManager({
+        localId: id,
+        keyPair: await generateKeyPair(),
+        signaling: { url: server.url, room },
+        rtc: { iceServers: [] },
+        wrtc: impl,
+        ...overrides,
+        ...extra,
+      })
+      made.push(m)
+      m.start()
+      await m.ready()
+      return m
+    },
+    async stopAll() {
+      await Promise.all(made.splice(0).map((m) => m.stop()))
+    },
+  }
+}
+
+/** SHA-256 of bytes, hex. */
+export async function sha256(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await globalThis.crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>),
+  )
+  let s = ''
+  for (const b of digest) s += b.toString(16).padStart(2, '0')
+  return s
+}
