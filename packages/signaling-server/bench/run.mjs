@@ -302,7 +302,7 @@ signals is delivered). Latency is send-to-delivery on one clock (all clients liv
 server runs alone in a child process; the clients are raw WebSocket clients speaking each server's wire protocol,
 so client cost is the same for both and the servers are what is compared. skipmesh clients joined and
 authenticated (Ed25519 challenge) first and every signal is validated and acknowledged; skipmesh's per-socket
-rate limit (100 requests/s by default) is lifted for the run. PeerJS relays \`CANDIDATE\` messages with \`dst\` and
+rate limit (200 requests/s by default) is lifted for the run. PeerJS relays \`CANDIDATE\` messages with \`dst\` and
 has no acknowledgement, validation, identity proof or rooms. Each configuration ran ${REPS} times in alternating
 order; the table shows each server's better run (every run is in the JSON).
 

@@ -9,7 +9,7 @@ let close = async () => {}
 if (kind === 'skipmesh') {
   const server = await createSignalingServer({
     logger: silentLogger,
-    // the benchmark measures capacity: lift the per-socket budget (100 requests/s by default) out of the way
+    // the benchmark measures capacity: lift the per-socket budget (200 requests/s by default) out of the way
     rateLimit: { points: 1_000_000_000 },
     maxPeersPerRoom: 0,
   })

@@ -23,6 +23,7 @@ export type {
   Claim,
   ClaimResult,
   HeartbeatResult,
+  HeldRegistration,
   OrphanedRegistration,
   Owner,
   Registry,

@@ -18,6 +18,7 @@ import type {
   Claim,
   ClaimResult,
   HeartbeatResult,
+  HeldRegistration,
   OrphanedRegistration,
   Owner,
   Registry,
@@ -245,6 +246,28 @@ export class RedisRegistry implements Registry {
       for (const m of members) released.push(splitMember(m))
     }
     return { released, wasDeclaredDead }
+  }
+
+  async held(instanceId: string): Promise<HeldRegistration[]> {
+    const members = (await this.#client.sendCommand([
+      'SMEMBERS',
+      `${this.#p}:inst:${instanceId}:regs`,
+    ])) as string[]
+    const rows = await Promise.all(
+      members.map(
+        async (m) =>
+          (await this.#client.sendCommand(['HMGET', `${this.#p}:reg:${m}`, 'sid', 'inst', 'live'])) as Array<
+            string | null
+          >,
+      ),
+    )
+    const out: HeldRegistration[] = []
+    for (const [k, m] of members.entries()) {
+      const [sid, inst, live] = rows[k] ?? []
+      if (typeof sid === 'string' && inst === instanceId && live === '1')
+        out.push({ ...splitMember(m), socketId: sid })
+    }
+    return out
   }
 
   async retire(instanceId: string): Promise<OrphanedRegistration[]> {

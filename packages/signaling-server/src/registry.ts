@@ -90,6 +90,18 @@ export interface Registry {
   heartbeat(instanceId: string): Promise<HeartbeatResult>
   /** Releases every live registration of `instanceId` (graceful shutdown) and forgets the instance. */
   retire(instanceId: string): Promise<OrphanedRegistration[]>
+  /**
+   * The live registrations `instanceId` holds, with their sockets; the server compares them with its connected
+   * sockets and releases the ones whose release was lost (for example to a Redis outage).
+   */
+  held(instanceId: string): Promise<HeldRegistration[]>
+}
+
+/** A live registration and the socket holding it (see {@link Registry.held}). */
+export interface HeldRegistration {
+  readonly room: string
+  readonly id: string
+  readonly socketId: string
 }
 
 interface MemoryEntry {
@@ -210,6 +222,16 @@ export class MemoryRegistry implements Registry {
       if (entries.size === 0) this.#rooms.delete(room)
     }
     return { released: [], wasDeclaredDead: false }
+  }
+
+  async held(instanceId: string): Promise<HeldRegistration[]> {
+    const out: HeldRegistration[] = []
+    for (const [room, entries] of this.#rooms) {
+      for (const [id, entry] of entries) {
+        if (entry.live && entry.instanceId === instanceId) out.push({ room, id, socketId: entry.socketId })
+      }
+    }
+    return out
   }
 
   async retire(instanceId: string): Promise<OrphanedRegistration[]> {

@@ -36,7 +36,7 @@ import { createStaticHandler, type StaticHandler } from './static.js'
 export interface RateLimitOptions {
   /**
    * Requests (any event) a socket may send per `durationMs`; beyond that they are refused with `rate-limited`.
-   * @default 100
+   * @default 200
    */
   readonly points?: number
   /** Length of the budget window in milliseconds. @default 1000 */
@@ -97,8 +97,19 @@ export interface SignalingServerOptions {
   readonly connectTimeoutMs?: number
   /** Time a socket has to authenticate after connecting (or after `leave`) before it is disconnected. @default 30000 */
   readonly authTimeoutMs?: number
-  /** Per-socket rate limit. @default { points: 100, durationMs: 1000, strikes: 50, strikeWindowMs: 10000 } */
+  /** Per-socket rate limit. @default { points: 200, durationMs: 1000, strikes: 50, strikeWindowMs: 10000 } */
   readonly rateLimit?: RateLimitOptions
+  /**
+   * How often this instance compares the registrations it holds with its connected sockets and releases the ones
+   * whose release was lost (e.g. to a Redis outage), announcing `peer-left`. @default 30000
+   */
+  readonly reconcileIntervalMs?: number
+  /**
+   * A custom registration store (advanced: another database, or a test double). Unset: in memory, or in Redis
+   * when `redis` is set. All instances of one deployment must share it.
+   * @default undefined
+   */
+  readonly registry?: Registry
   /** Redis mode: how often this instance refreshes its liveness key and sweeps dead instances. @default 2000 */
   readonly heartbeatIntervalMs?: number
   /** Redis mode: TTL of the liveness key; an instance silent this long is declared dead. @default 6000 */
@@ -203,12 +214,13 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   const maxHttpBufferSize = positiveInt('maxHttpBufferSize', options.maxHttpBufferSize, 64 * 1024, 1024)
   const authTimeoutMs = positiveInt('authTimeoutMs', options.authTimeoutMs, 30_000, 1)
   const heartbeatIntervalMs = positiveInt('heartbeatIntervalMs', options.heartbeatIntervalMs, 2000, 10)
+  const reconcileIntervalMs = positiveInt('reconcileIntervalMs', options.reconcileIntervalMs, 30_000, 1)
   const instanceTtlMs = positiveInt('instanceTtlMs', options.instanceTtlMs, 6000, 10)
   if (instanceTtlMs <= heartbeatIntervalMs) {
     throw new InvalidServerOptionsError('instanceTtlMs must be larger than heartbeatIntervalMs')
   }
   const rate = {
-    points: positiveInt('rateLimit.points', options.rateLimit?.points, 100, 1),
+    points: positiveInt('rateLimit.points', options.rateLimit?.points, 200, 1),
     durationMs: positiveInt('rateLimit.durationMs', options.rateLimit?.durationMs, 1000, 1),
     strikes: positiveInt('rateLimit.strikes', options.rateLimit?.strikes, 50, 0),
     strikeWindowMs: positiveInt('rateLimit.strikeWindowMs', options.rateLimit?.strikeWindowMs, 10_000, 1),
@@ -231,9 +243,21 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   type RedisClient = ReturnType<typeof createClient>
   let pub: RedisClient | undefined
   let sub: RedisClient | undefined
+  /** Registry commands: fail fast while Redis is unreachable (an `internal` ack) instead of queueing. */
+  let cmd: RedisClient | undefined
   const quitRedis = async (): Promise<void> => {
-    await Promise.allSettled([pub, sub].map(async (c) => c?.isOpen && (await c.quit())))
-    for (const c of [pub, sub]) if (c?.isOpen) c.destroy()
+    const clients = [pub, sub, cmd]
+    await Promise.race([
+      Promise.allSettled(clients.map(async (c) => c?.isOpen && (await c.quit()))),
+      new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+    ])
+    for (const c of clients) {
+      try {
+        if (c?.isOpen) c.destroy()
+      } catch {
+        // already closed
+      }
+    }
   }
   if (options.redis !== undefined) {
     const connectTimeoutMs = positiveInt('redisConnectTimeoutMs', options.redisConnectTimeoutMs, 5000, 1)
@@ -245,9 +269,11 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
       },
     })
     sub = pub.duplicate()
+    cmd = pub.duplicate({ disableOfflineQueue: true })
     for (const [name, c] of [
       ['pub', pub],
       ['sub', sub],
+      ['cmd', cmd],
     ] as const) {
       c.on('error', (err: unknown) => log.warn('redis client error', { client: name, err: String(err) }))
     }
@@ -255,7 +281,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     let onAbort: (() => void) | undefined
     try {
       await Promise.race([
-        Promise.all([pub.connect(), sub.connect()]),
+        Promise.all([pub.connect(), sub.connect(), cmd.connect()]),
         new Promise((_, rejectRace) => {
           timer = setTimeout(
             () =>
@@ -269,7 +295,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
         }),
       ])
     } catch (err) {
-      for (const c of [pub, sub]) {
+      for (const c of [pub, sub, cmd]) {
         try {
           c.destroy()
         } catch {
@@ -285,15 +311,17 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     }
   }
 
+  const commandClient = cmd
   const registry: Registry =
-    pub === undefined
+    options.registry ??
+    (commandClient === undefined
       ? new MemoryRegistry({ graceMs })
       : new RedisRegistry({
-          client: { sendCommand: (args) => (pub as RedisClient).sendCommand(args) },
+          client: { sendCommand: (args) => commandClient.sendCommand(args) },
           graceMs,
           instanceTtlMs,
           prefix,
-        })
+        }))
 
   // ---- HTTP + Socket.IO
   let io: SignalingIo | undefined
@@ -320,10 +348,10 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     const path = (req.url ?? '/').split('?')[0]
     if (req.method === 'GET' && path === '/healthz') {
       let redis: 'ok' | 'error' | 'disabled' = 'disabled'
-      if (pub !== undefined) {
+      if (cmd !== undefined) {
         try {
           await Promise.race([
-            pub.ping(),
+            cmd.ping(),
             new Promise((_, rej) => setTimeout(() => rej(new Error('timeout')), 1000).unref()),
           ])
           redis = 'ok'
@@ -638,9 +666,26 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
   })
 
   // ---- liveness (Redis) and grace-period housekeeping (memory)
+  /** Releases registrations this instance holds for sockets it no longer has (a release lost to an outage). */
+  const reconcile = async (): Promise<void> => {
+    const sockets = server.of('/').sockets
+    const lost: OrphanedRegistration[] = []
+    for (const held of await registry.held(instanceId)) {
+      const s = sockets.get(held.socketId)
+      if (s !== undefined && s.data.room === held.room && s.data.id === held.id) continue
+      if (await registry.release(held.room, held.id, held.socketId)) lost.push(held)
+    }
+    if (lost.length > 0) {
+      log.warn('released registrations of sockets that are gone', { count: lost.length })
+      announceLeft(lost)
+    }
+  }
+  const reconcileEvery = Math.max(1, Math.round(reconcileIntervalMs / heartbeatIntervalMs))
+  let beats = 0
   let beating: Promise<void> = Promise.resolve()
   const beat = async (): Promise<void> => {
     try {
+      if (++beats % reconcileEvery === 0) await reconcile()
       const { released, wasDeclaredDead } = await registry.heartbeat(instanceId)
       if (released.length > 0) {
         metrics.peersReleasedByDeadInstance.inc(released.length)
@@ -700,7 +745,10 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
       await done
       clearTimeout(force)
       httpServer.closeAllConnections()
-      await Promise.allSettled([...inflight])
+      await Promise.race([
+        Promise.allSettled([...inflight]),
+        new Promise((resolve) => setTimeout(resolve, 2000).unref()),
+      ])
       await quitRedis()
       log.info('signaling server closed', { url })
     })()

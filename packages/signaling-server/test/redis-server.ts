@@ -21,9 +21,9 @@ export async function freePort(): Promise<number> {
  * Starts `redis-server` (no persistence) on a free port and resolves once it accepts connections.
  * @throws {Error} with an explanation when redis-server is not installed: these tests need it.
  */
-export async function startRedis(): Promise<RedisProcess> {
+export async function startRedis(options: { port?: number } = {}): Promise<RedisProcess> {
   const bin = process.env.REDIS_SERVER ?? 'redis-server'
-  const port = await freePort()
+  const port = options.port ?? (await freePort())
   const child: ChildProcess = spawn(
     bin,
     ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
@@ -58,7 +58,7 @@ export async function startRedis(): Promise<RedisProcess> {
   return {
     url: `redis://127.0.0.1:${port}`,
     stop: async () => {
-      if (child.exitCode !== null) return
+      if (child.exitCode !== null || child.signalCode !== null) return
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
       child.kill('SIGKILL')
       await exited

@@ -5,7 +5,7 @@ import { createClient } from 'redis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisRegistry } from '../src/redis-registry.js'
 import { assertRelays, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
-import { startRedis, type RedisProcess } from './redis-server.js'
+import { type RedisProcess, startRedis } from './redis-server.js'
 import { describeRegistry } from './registry-suite.js'
 
 let started: { redis: RedisProcess; client: ReturnType<typeof createClient> } | undefined
@@ -179,6 +179,35 @@ describe('scale-out over Redis', () => {
     const res = await fetch(`${server.url}/healthz`)
     expect(res.status).toBe(200)
     expect(await res.json()).toMatchObject({ status: 'ok', redis: 'ok', instanceId: server.instanceId })
+  })
+
+  it('answers internal while Redis is down and makes its peers register again once it is back', async () => {
+    need()
+    const own = await startRedis()
+    try {
+      const server = await startServer({ redis: own.url, heartbeatIntervalMs: 100, instanceTtlMs: 500 })
+      const a = await joinAs(server.url, 'lobby')
+      const b = await joinAs(server.url, 'lobby')
+      await own.stop()
+      const res = await a.socket.timeout(5000).emitWithAck('signal', { to: b.id, session: 's', data: {} })
+      expect(res.ok === false && res.error.code).toBe('internal')
+      expect((await fetch(`${server.url}/healthz`)).status).toBe(503)
+
+      // Redis comes back empty: the instance finds itself unknown and drops its sockets so they register again
+      const gone = disconnected(a.socket, 10_000)
+      const restarted = await startRedis({ port: Number(new URL(own.url).port) })
+      try {
+        expect(await gone).toBe('io server disconnect')
+        const a2 = await joinAs(server.url, 'lobby', { id: a.id, keys: a.keys })
+        const b2 = await joinAs(server.url, 'lobby', { id: b.id, keys: b.keys })
+        await assertRelays(a2, b2)
+        await server.close()
+      } finally {
+        await restarted.stop()
+      }
+    } finally {
+      await own.stop()
+    }
   })
 
   it('fails to start with RedisUnavailableError when Redis is unreachable', async () => {

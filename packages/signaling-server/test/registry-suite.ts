@@ -112,6 +112,19 @@ export function describeRegistry(
       expect(await a.list('empty-room', { limit: 5 })).toEqual({ peers: [] })
     })
 
+    it('lists the live registrations an instance holds, with their sockets', async () => {
+      const { a, b } = await setup()
+      const room = `held-${Identifier.random().toHex().slice(0, 8)}`
+      const [x, y] = [Identifier.random().toHex(), Identifier.random().toHex()]
+      await a.claim(claim(x, pk1, 'sx', 'holder', room), 0)
+      await a.claim(claim(y, pk1, 'sy', 'holder', room), 0)
+      await a.release(room, y, 'sy')
+      expect(await b.held('holder')).toEqual([{ room, id: x, socketId: 'sx' }])
+      // moved to another instance by the same key: no longer held here
+      await b.claim(claim(x, pk1, 'sx2', 'other-holder', room), 0)
+      expect(await a.held('holder')).toEqual([])
+    })
+
     it('releases every live registration of an instance when it retires', async () => {
       const { a, b } = await setup()
       const room = `ret-${Identifier.random().toHex().slice(0, 8)}`

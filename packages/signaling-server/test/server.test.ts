@@ -1,4 +1,5 @@
 import { Identifier } from '@skipmesh/core'
+import { MemoryRegistry, type Registry } from '../src/registry.js'
 import { describe, expect, it } from 'vitest'
 import { bytesToHex, challengeBytes } from '../src/protocol.js'
 import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
@@ -163,5 +164,38 @@ describe('relay', () => {
     await assertRelays(a2, a)
     expect(aEvents).toEqual([{ id: a2.id }])
     expect(bSignals).toEqual([])
+  })
+})
+
+describe('housekeeping', () => {
+  it('releases and announces a registration whose release was lost', async () => {
+    // a store that loses the first release (as during a Redis outage)
+    const store = new MemoryRegistry({ graceMs: 30_000 })
+    let lose = true
+    const registry: Registry = {
+      claim: (c, max) => store.claim(c, max),
+      owner: (room, id) => store.owner(room, id),
+      isLive: (room, id) => store.isLive(room, id),
+      list: (room, o) => store.list(room, o),
+      count: (room) => store.count(room),
+      heartbeat: () => store.heartbeat(),
+      retire: (i) => store.retire(i),
+      held: (i) => store.held(i),
+      release: async (room, id, socketId) => {
+        if (lose) {
+          lose = false
+          throw new Error('store unreachable')
+        }
+        return store.release(room, id, socketId)
+      },
+    }
+    const server = await startServer({ registry, heartbeatIntervalMs: 20, reconcileIntervalMs: 20 })
+    const watcher = await joinAs(server.url, 'lobby')
+    const ghost = await joinAs(server.url, 'lobby')
+    const left = nextEvent(watcher.socket, 'peer-left')
+    ghost.socket.disconnect()
+    expect(await left).toEqual({ id: ghost.id })
+    const res = await watcher.socket.timeout(5000).emitWithAck('list-peers', {})
+    expect(res).toEqual({ ok: true, peers: [] })
   })
 })
