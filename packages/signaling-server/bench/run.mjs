@@ -25,8 +25,13 @@ const CANDIDATE = {
 const outDir = fileURLToPath(new URL('../../../docs/benchmarks/', import.meta.url))
 
 function startServer(kind) {
+  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each server process there (for looking at hot paths)
+  const execArgv = process.env.BENCH_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
+    : []
   const child = fork(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [kind], {
     stdio: 'inherit',
+    execArgv,
   })
   return new Promise((resolve, reject) => {
     child.once('message', (m) => resolve({ child, port: m.port }))

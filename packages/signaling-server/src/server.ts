@@ -1,7 +1,7 @@
-import { randomBytes, randomUUID } from 'node:crypto'
+import { createPublicKey, randomBytes, randomUUID, verify as verifyNative } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { AbortError, verifySignature } from '@skipmesh/core'
+import { AbortError } from '@skipmesh/core'
 import { createAdapter } from '@socket.io/redis-adapter'
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
 import { createClient } from 'redis'
@@ -16,7 +16,6 @@ import {
   type ClientToServerEvents,
   challengeBytes,
   bytesToHex,
-  hexToBytes,
   type InterServerEvents,
   JoinRequestSchema,
   LeaveRequestSchema,
@@ -192,6 +191,22 @@ function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
 }
 
 type Ackable = (res: Ack<object>) => void
+
+/**
+ * Ed25519 verification with Node's native crypto (OpenSSL): about 20 times faster than the pure-JS fallback core's
+ * `verifySignature` uses, which matters when a thousand peers join at once. Malformed input gives false.
+ */
+function verifyEd25519(publicKey: string, message: Uint8Array, signature: string): boolean {
+  try {
+    const key = createPublicKey({
+      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey, 'hex').toString('base64url') },
+      format: 'jwk',
+    })
+    return verifyNative(null, message, key, Buffer.from(signature, 'hex'))
+  } catch {
+    return false
+  }
+}
 
 /**
  * Starts a signaling server and resolves once it listens (and, with `redis`, once Redis is connected).
@@ -572,11 +587,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
         throw new Refusal('not-joined', 'join first')
       }
       delete socket.data.challenge
-      const valid = await verifySignature(
-        hexToBytes(publicKey),
-        challengeBytes(room, id, challenge),
-        hexToBytes(signature),
-      )
+      const valid = verifyEd25519(publicKey, challengeBytes(room, id, challenge), signature)
       if (!valid) {
         resetJoin()
         throw new Refusal('bad-signature', 'signature does not verify; join again')
