@@ -450,7 +450,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
 
   const limiter = new RateLimiterMemory({ points: rate.points, duration: rate.durationMs / 1000 })
   const strikes = new RateLimiterMemory({
-    points: Math.max(rate.strikes, 1),
+    points: Math.max(rate.strikes, 1), // unused when strikes is 0: the first refusal disconnects
     duration: rate.strikeWindowMs / 1000,
   })
 
@@ -504,7 +504,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
           }
           if (ack !== undefined) refuse(ack, 'rate-limited', `retry in ${res.msBeforeNext} ms`)
           else reject('rate-limited')
-          strikes.consume(socket.id).catch(() => {
+          const disconnectFlooder = (): void => {
             if (!socket.connected) return
             reject('flood-disconnect')
             log.warn('disconnecting flooding socket', {
@@ -513,7 +513,9 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
               room: socket.data.room,
             })
             socket.disconnect(true)
-          })
+          }
+          if (rate.strikes === 0) disconnectFlooder()
+          else strikes.consume(socket.id).catch(disconnectFlooder)
         },
       )
     })

@@ -235,6 +235,15 @@ describe('malformed input', () => {
     await assertRelays(a, b)
   })
 
+  it('drops a connection that stops answering pings', async () => {
+    const server = await startServer({ pingIntervalMs: 50, pingTimeoutMs: 50 })
+    const ws = new WebSocket(`${server.url.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`)
+    const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()))
+    ws.once('open', () => ws.send('40')) // connect, then never answer the server's pings
+    await closed
+    expect(await server.metrics()).toMatch(/^skipmesh_signal_connected_sockets 0$/m)
+  })
+
   it('closes the socket of an oversize packet and keeps serving others', async () => {
     const server = await startServer()
     const a = await joinAs(server.url, 'lobby')
