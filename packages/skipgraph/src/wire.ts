@@ -1,0 +1,363 @@
+/**
+ * The skip-graph wire protocol: every message is a msgpack array `[kind, ...fields]` carried as the payload of
+ * a core `Message`. {@link decodeWire} validates untrusted bytes completely (kinds, field types, identifier
+ * and membership-vector lengths, level range, nonce format, list sizes) and never throws.
+ *
+ * @module
+ */
+import { IDENTIFIER_LENGTH, Identifier, MembershipVector } from '@skipmesh/core'
+import { Packr } from 'msgpackr'
+import { MAX_LEVEL } from './lookup-table.js'
+
+/** Message kinds. */
+export const Kind = {
+  Search: 1,
+  SearchResult: 2,
+  SearchFail: 3,
+  Lock: 4,
+  LockReply: 5,
+  Apply: 6,
+  ApplyAck: 7,
+  Release: 8,
+  Read: 9,
+} as const
+export type KindName = keyof typeof Kind
+
+/** Longest path a search may record; a longer one is treated as malformed (a routing loop or an attack). */
+export const MAX_HOPS = 1024
+/** Most levels one lock request may name. */
+export const MAX_LOCK_LEVELS = MAX_LEVEL + 1
+/** Most table writes one apply may carry. */
+export const MAX_WRITES = 2 * (MAX_LEVEL + 1)
+
+/** Nonces are 32 lower-case hex digits (128 bits). */
+const NONCE = /^[0-9a-f]{32}$/
+
+/** Why a search could not answer (carried by {@link Kind.SearchFail}). */
+export const FailReason = { Unreachable: 1, Stopped: 2 } as const
+
+/** Why a lock was refused. */
+export const DenyReason = { Locked: 1, Gone: 2, NotLinked: 3 } as const
+
+/** A hop of a search path as it travels: the raw identifier bytes and the level it was reached at. */
+export type WireHop = readonly [node: Uint8Array, level: number]
+
+/** A neighbour as carried in lock replies and applies. */
+export interface WireNeighbor {
+  readonly id: Identifier
+  readonly mv: MembershipVector
+}
+
+/** What a locked node reports about one level. */
+export interface WireLevelState {
+  readonly level: number
+  /** Whether the node is linked at this level (has joined it). */
+  readonly linked: boolean
+  readonly left: WireNeighbor | null
+  readonly right: WireNeighbor | null
+}
+
+export interface SearchMsg {
+  readonly kind: typeof Kind.Search
+  readonly nonce: string
+  readonly origin: Identifier
+  readonly target: Identifier
+  /** Highest level the receiver may use. */
+  readonly level: number
+  /** 1: toward larger identifiers, 0: toward smaller. */
+  readonly dir: 0 | 1
+  /** 1 when this is the reverse leg of a search routed around a dead neighbour (must end exactly on target). */
+  readonly reverse: 0 | 1
+  readonly hops: readonly WireHop[]
+}
+export interface SearchResultMsg {
+  readonly kind: typeof Kind.SearchResult
+  readonly nonce: string
+  readonly found: boolean
+  readonly hops: readonly WireHop[]
+}
+export interface SearchFailMsg {
+  readonly kind: typeof Kind.SearchFail
+  readonly nonce: string
+  readonly reason: number
+}
+export interface LockMsg {
+  readonly kind: typeof Kind.Lock
+  readonly rpc: string
+  readonly txn: string
+  /** The levels to lock, or 'all' (a leaving node's own lock). */
+  readonly levels: readonly number[]
+}
+/** Reads the state of some levels without locking them (the walks of the join protocol). */
+export interface ReadMsg {
+  readonly kind: typeof Kind.Read
+  readonly rpc: string
+  readonly levels: readonly number[]
+}
+/** The answer to a {@link LockMsg} or a {@link ReadMsg}: whether granted, and the state of the levels. */
+export interface LockReplyMsg {
+  readonly kind: typeof Kind.LockReply
+  readonly rpc: string
+  readonly granted: boolean
+  readonly reason: number
+  readonly mv: MembershipVector
+  readonly levels: readonly WireLevelState[]
+}
+export interface ApplyWrite {
+  readonly level: number
+  readonly side: 'left' | 'right'
+  readonly entry: WireNeighbor | null
+}
+export interface ApplyMsg {
+  readonly kind: typeof Kind.Apply
+  readonly rpc: string
+  readonly txn: string
+  readonly writes: readonly ApplyWrite[]
+}
+export interface ApplyAckMsg {
+  readonly kind: typeof Kind.ApplyAck
+  readonly rpc: string
+  readonly ok: boolean
+}
+export interface ReleaseMsg {
+  readonly kind: typeof Kind.Release
+  readonly txn: string
+}
+
+export type WireMessage =
+  | SearchMsg
+  | SearchResultMsg
+  | SearchFailMsg
+  | LockMsg
+  | ReadMsg
+  | LockReplyMsg
+  | ApplyMsg
+  | ApplyAckMsg
+  | ReleaseMsg
+
+/** The outcome of decoding untrusted bytes. */
+export type DecodeOutcome = { ok: true; msg: WireMessage } | { ok: false; reason: string }
+
+const packr = new Packr({ useRecords: false, mapsAsObjects: true, int64AsType: 'number' })
+
+function neighborOut(n: WireNeighbor | null): [Uint8Array, Uint8Array] | null {
+  return n === null ? null : [n.id.bytes, n.mv.bytes]
+}
+
+/** Encodes a message. */
+export function encodeWire(msg: WireMessage): Uint8Array {
+  let arr: unknown[]
+  switch (msg.kind) {
+    case Kind.Search:
+      arr = [
+        msg.kind,
+        msg.nonce,
+        msg.origin.bytes,
+        msg.target.bytes,
+        msg.level,
+        msg.dir,
+        msg.reverse,
+        msg.hops,
+      ]
+      break
+    case Kind.SearchResult:
+      arr = [msg.kind, msg.nonce, msg.found, msg.hops]
+      break
+    case Kind.SearchFail:
+      arr = [msg.kind, msg.nonce, msg.reason]
+      break
+    case Kind.Lock:
+      arr = [msg.kind, msg.rpc, msg.txn, msg.levels]
+      break
+    case Kind.Read:
+      arr = [msg.kind, msg.rpc, msg.levels]
+      break
+    case Kind.LockReply:
+      arr = [
+        msg.kind,
+        msg.rpc,
+        msg.granted,
+        msg.reason,
+        msg.mv.bytes,
+        msg.levels.map((s) => [s.level, s.linked, neighborOut(s.left), neighborOut(s.right)]),
+      ]
+      break
+    case Kind.Apply:
+      arr = [
+        msg.kind,
+        msg.rpc,
+        msg.txn,
+        msg.writes.map((w) => [w.level, w.side === 'left' ? 0 : 1, neighborOut(w.entry)]),
+      ]
+      break
+    case Kind.ApplyAck:
+      arr = [msg.kind, msg.rpc, msg.ok]
+      break
+    case Kind.Release:
+      arr = [msg.kind, msg.txn]
+      break
+  }
+  return packr.pack(arr)
+}
+
+class Invalid extends Error {}
+
+function fail(reason: string): never {
+  throw new Invalid(reason)
+}
+
+function nonce(v: unknown, what: string): string {
+  if (typeof v !== 'string' || !NONCE.test(v)) fail(`${what}: bad nonce`)
+  return v
+}
+
+function level(v: unknown): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > MAX_LEVEL) fail('level out of range')
+  return v
+}
+
+function bytes32(v: unknown, what: string): Uint8Array {
+  if (!(v instanceof Uint8Array) || v.length !== IDENTIFIER_LENGTH)
+    fail(`${what}: not ${IDENTIFIER_LENGTH} bytes`)
+  return v
+}
+
+function bool(v: unknown, what: string): boolean {
+  if (typeof v !== 'boolean') fail(`${what}: not a boolean`)
+  return v
+}
+
+function bit(v: unknown, what: string): 0 | 1 {
+  if (v !== 0 && v !== 1) fail(`${what}: not 0 or 1`)
+  return v
+}
+
+function array(v: unknown, max: number, what: string): unknown[] {
+  if (!Array.isArray(v) || v.length > max) fail(`${what}: not an array of at most ${max}`)
+  return v
+}
+
+function tuple(v: unknown, length: number, what: string): unknown[] {
+  if (!Array.isArray(v) || v.length !== length) fail(`${what}: not a ${length}-tuple`)
+  return v
+}
+
+function hops(v: unknown): WireHop[] {
+  return array(v, MAX_HOPS, 'hops').map((h) => {
+    const t = tuple(h, 2, 'hop')
+    return [bytes32(t[0], 'hop node'), level(t[1])] as const
+  })
+}
+
+function neighbor(v: unknown): WireNeighbor | null {
+  if (v === null) return null
+  const t = tuple(v, 2, 'neighbor')
+  return {
+    id: Identifier.fromBytes(bytes32(t[0], 'neighbor id')),
+    mv: MembershipVector.fromBytes(bytes32(t[1], 'neighbor mv')),
+  }
+}
+
+function parse(a: unknown[]): WireMessage {
+  switch (a[0]) {
+    case Kind.Search: {
+      if (a.length !== 8) fail('search: arity')
+      return {
+        kind: Kind.Search,
+        nonce: nonce(a[1], 'search'),
+        origin: Identifier.fromBytes(bytes32(a[2], 'origin')),
+        target: Identifier.fromBytes(bytes32(a[3], 'target')),
+        level: level(a[4]),
+        dir: bit(a[5], 'dir'),
+        reverse: bit(a[6], 'reverse'),
+        hops: hops(a[7]),
+      }
+    }
+    case Kind.SearchResult:
+      if (a.length !== 4) fail('search result: arity')
+      return {
+        kind: Kind.SearchResult,
+        nonce: nonce(a[1], 'result'),
+        found: bool(a[2], 'found'),
+        hops: hops(a[3]),
+      }
+    case Kind.SearchFail: {
+      if (a.length !== 3) fail('search fail: arity')
+      const reason = a[2]
+      if (reason !== FailReason.Unreachable && reason !== FailReason.Stopped) fail('search fail: reason')
+      return { kind: Kind.SearchFail, nonce: nonce(a[1], 'fail'), reason }
+    }
+    case Kind.Lock: {
+      if (a.length !== 4) fail('lock: arity')
+      const levels = array(a[3], MAX_LOCK_LEVELS, 'lock levels')
+      if (levels.length === 0) fail('lock: no levels')
+      return {
+        kind: Kind.Lock,
+        rpc: nonce(a[1], 'lock rpc'),
+        txn: nonce(a[2], 'lock txn'),
+        levels: levels.map(level),
+      }
+    }
+    case Kind.Read: {
+      if (a.length !== 3) fail('read: arity')
+      const levels = array(a[2], MAX_LOCK_LEVELS, 'read levels')
+      if (levels.length === 0) fail('read: no levels')
+      return { kind: Kind.Read, rpc: nonce(a[1], 'read rpc'), levels: levels.map(level) }
+    }
+    case Kind.LockReply: {
+      if (a.length !== 6) fail('lock reply: arity')
+      const reason = a[3]
+      if (typeof reason !== 'number' || !Number.isInteger(reason) || reason < 0 || reason > 3)
+        fail('lock reply: reason')
+      const states = array(a[5], MAX_LOCK_LEVELS, 'lock reply levels').map((s): WireLevelState => {
+        const t = tuple(s, 4, 'level state')
+        return {
+          level: level(t[0]),
+          linked: bool(t[1], 'linked'),
+          left: neighbor(t[2]),
+          right: neighbor(t[3]),
+        }
+      })
+      return {
+        kind: Kind.LockReply,
+        rpc: nonce(a[1], 'lock reply rpc'),
+        granted: bool(a[2], 'granted'),
+        reason,
+        mv: MembershipVector.fromBytes(bytes32(a[4], 'mv')),
+        levels: states,
+      }
+    }
+    case Kind.Apply: {
+      if (a.length !== 4) fail('apply: arity')
+      const writes = array(a[3], MAX_WRITES, 'writes').map((w): ApplyWrite => {
+        const t = tuple(w, 3, 'write')
+        return { level: level(t[0]), side: bit(t[1], 'side') === 0 ? 'left' : 'right', entry: neighbor(t[2]) }
+      })
+      return { kind: Kind.Apply, rpc: nonce(a[1], 'apply rpc'), txn: nonce(a[2], 'apply txn'), writes }
+    }
+    case Kind.ApplyAck:
+      if (a.length !== 3) fail('apply ack: arity')
+      return { kind: Kind.ApplyAck, rpc: nonce(a[1], 'ack rpc'), ok: bool(a[2], 'ok') }
+    case Kind.Release:
+      if (a.length !== 2) fail('release: arity')
+      return { kind: Kind.Release, txn: nonce(a[1], 'release txn') }
+    default:
+      return fail('unknown kind')
+  }
+}
+
+/** Decodes and validates untrusted bytes. Never throws. */
+export function decodeWire(bytes: Uint8Array): DecodeOutcome {
+  let value: unknown
+  try {
+    value = packr.unpack(bytes)
+  } catch {
+    return { ok: false, reason: 'not msgpack' }
+  }
+  if (!Array.isArray(value) || value.length < 1) return { ok: false, reason: 'not an array' }
+  try {
+    return { ok: true, msg: parse(value) }
+  } catch (err) {
+    return { ok: false, reason: err instanceof Invalid ? err.message : 'invalid' }
+  }
+}

@@ -1,0 +1,102 @@
+import {
+  createNetwork,
+  Identifier,
+  MemoryHub,
+  type MemoryHubOptions,
+  MembershipVector,
+  type Network,
+} from '@skipmesh/core'
+import { createSkipGraphNode, type SkipGraphNode, type SkipGraphNodeOptions } from '../src/index.js'
+
+/** mulberry32: a seedable PRNG in [0, 1). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export function randomBytes(random: () => number): Uint8Array {
+  const out = new Uint8Array(32)
+  for (let i = 0; i < 32; i++) out[i] = Math.floor(random() * 256)
+  return out
+}
+
+export interface Member {
+  readonly node: SkipGraphNode
+  readonly network: Network
+}
+
+export class Cluster {
+  readonly hub: MemoryHub
+  readonly random: () => number
+  readonly members: Member[] = []
+  readonly #nodeOptions: Partial<SkipGraphNodeOptions>
+
+  constructor(
+    seed: number,
+    hubOptions: MemoryHubOptions = {},
+    nodeOptions: Partial<SkipGraphNodeOptions> = {},
+  ) {
+    this.hub = new MemoryHub({ seed, ...hubOptions })
+    this.random = rng(seed * 7919 + 17)
+    this.#nodeOptions = nodeOptions
+  }
+
+  randomMv(): MembershipVector {
+    return MembershipVector.fromBytes(randomBytes(this.random))
+  }
+
+  randomId(): Identifier {
+    return Identifier.fromBytes(randomBytes(this.random))
+  }
+
+  /** A started node (not joined). */
+  async add(): Promise<Member> {
+    const id = this.randomId()
+    const mv = MembershipVector.fromBytes(randomBytes(this.random))
+    const network = createNetwork({ connectionManager: this.hub.connectionManager(id) })
+    network.start()
+    await network.ready()
+    const node = createSkipGraphNode({
+      random: this.random,
+      ...this.#nodeOptions,
+      network,
+      identity: { id, mv },
+    })
+    node.start()
+    await node.ready()
+    const member = { node, network }
+    this.members.push(member)
+    return member
+  }
+
+  pick<T>(items: readonly T[]): T {
+    return items[Math.floor(this.random() * items.length)]!
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(
+      this.members.map(async (m) => {
+        await m.node.stop()
+        await m.network.stop()
+      }),
+    )
+  }
+}
+
+export function sortedIds(nodes: readonly SkipGraphNode[]): Identifier[] {
+  return nodes.map((n) => n.identity.id).sort((a, b) => a.compare(b))
+}
+
+/** An identifier not in `present` (drawn from `random`). */
+export function absentId(random: () => number, present: ReadonlySet<string>): Identifier {
+  for (;;) {
+    const id = Identifier.fromBytes(randomBytes(random))
+    if (!present.has(id.toHex())) return id
+  }
+}

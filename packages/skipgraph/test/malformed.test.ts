@@ -1,0 +1,86 @@
+import { channel, createNetwork, Identifier } from '@skipmesh/core'
+import { Packr } from 'msgpackr'
+import { describe, expect, it } from 'vitest'
+import { Kind } from '../src/wire.js'
+import { Cluster } from './helpers.js'
+
+const packr = new Packr({ useRecords: false })
+const pack = (v: unknown): Uint8Array => packr.pack(v)
+const NONCE = 'ab'.repeat(16)
+const id32 = new Uint8Array(32).fill(7)
+
+describe('malformed messages', () => {
+  it('drops and counts junk sent from a raw conduit, and keeps working with an unchanged table', async () => {
+    const c = new Cluster(21)
+    const first = await c.add()
+    await first.node.join()
+    for (let i = 1; i < 16; i++) {
+      const m = await c.add()
+      await m.node.join(first.node.identity.id)
+    }
+    const victim = c.members[5]!.node
+    const before = JSON.stringify(victim.lookupTable())
+
+    const raw = createNetwork({ connectionManager: c.hub.connectionManager(Identifier.random()) })
+    raw.start()
+    await raw.ready()
+    const conduit = await raw.register(channel('skipgraph'), { processIncomingMessage: () => {} })
+
+    const junk: Uint8Array[] = [
+      new Uint8Array(0),
+      new Uint8Array([0xc1]),
+      Uint8Array.from({ length: 64 }, (_, i) => (i * 37) % 256),
+      pack({ kind: 1 }),
+      pack('hello'),
+      pack([]),
+      pack([99, NONCE]),
+      pack([Kind.Search, NONCE, id32.slice(1), id32, 3, 1, 0, []]),
+      pack([Kind.Search, NONCE, id32, id32, 256, 1, 0, []]),
+      pack([Kind.Search, NONCE, id32, id32, -1, 1, 0, []]),
+      pack([Kind.Search, NONCE, id32, id32, 1.5, 1, 0, []]),
+      pack([Kind.Search, 'not-a-nonce', id32, id32, 3, 1, 0, []]),
+      pack([Kind.Search, NONCE.toUpperCase(), id32, id32, 3, 1, 0, []]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 2, 0, []]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, Array.from({ length: 1025 }, () => [id32, 0])]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, [[id32, 300]]]),
+      pack([Kind.Search, NONCE, 'x'.repeat(32), id32, 3, 1, 0, []]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 1]),
+      pack([Kind.Lock, NONCE, NONCE, []]),
+      pack([Kind.Lock, NONCE, NONCE, Array.from({ length: 300 }, () => 0)]),
+      pack([Kind.Lock, NONCE, NONCE, [0, 512]]),
+      pack([Kind.LockReply, NONCE, true, 7, id32, []]),
+      pack([Kind.LockReply, NONCE, 'yes', 0, id32, []]),
+      pack([Kind.Apply, NONCE, NONCE, [[0, 2, null]]]),
+      pack([Kind.Apply, NONCE, NONCE, [[0, 1, [id32, id32.slice(4)]]]]),
+      pack([Kind.Release, 42]),
+      pack([Kind.SearchFail, NONCE, 9]),
+      pack([Kind.SearchResult, NONCE, 1, []]),
+      pack([Kind.Read, NONCE, [999]]),
+    ]
+    for (const payload of junk) await conduit.send(victim.identity.id, { payload, metadata: {} })
+
+    // well-formed but unsolicited or unauthorised
+    await conduit.send(victim.identity.id, {
+      payload: pack([Kind.LockReply, NONCE, true, 0, id32, []]),
+      metadata: {},
+    })
+    await conduit.send(victim.identity.id, {
+      payload: pack([Kind.SearchResult, NONCE, false, []]),
+      metadata: {},
+    })
+    const forged = pack([Kind.Apply, NONCE, NONCE, [[0, 1, [new Uint8Array(32).fill(255), id32]]]])
+    await conduit.send(victim.identity.id, { payload: forged, metadata: {} })
+
+    await new Promise((resolve) => setImmediate(resolve))
+    const m = victim.metrics()
+    expect(m.malformedDropped).toBe(junk.length)
+    expect(m.unexpectedDropped).toBe(2)
+    expect(m.rejectedApplies).toBe(1)
+    expect(JSON.stringify(victim.lookupTable())).toBe(before)
+    expect(victim.status).toBe('joined')
+    const got = await victim.searchById(c.members[9]!.node.identity.id)
+    expect(got.found).toBe(true)
+    await raw.stop()
+    await c.stopAll()
+  })
+})
