@@ -12,9 +12,13 @@ export type LogFields = Record<string, unknown>
 
 /** What the server logs to. Pass your own (pino, winston...) or use {@link createJsonLogger}. */
 export interface Logger {
+  /** Per-socket detail (joins, disconnects). */
   debug(msg: string, fields?: LogFields): void
+  /** Lifecycle (listening, closed) and refused origins. */
   info(msg: string, fields?: LogFields): void
+  /** Recoverable trouble: Redis errors, flooding sockets, released registrations of dead instances. */
   warn(msg: string, fields?: LogFields): void
+  /** Failures of the server itself (a handler threw, this instance was declared dead). */
   error(msg: string, fields?: LogFields): void
 }
 

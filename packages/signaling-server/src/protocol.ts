@@ -183,17 +183,25 @@ export interface SignalEvent {
 
 /** Events a client emits; each takes its payload and an ack callback. */
 export interface ClientToServerEvents {
+  /** Claims `id` in `room` for `publicKey`; answers the challenge to sign. Errors: `already-joined`, `id-taken`, `room-full`. */
   join: (payload: JoinRequest, ack: AckCallback<JoinResponse>) => void
+  /** Proves the key; answers the first page of peers. Errors: `not-joined`, `bad-signature`, `id-taken`, `room-full`. */
   authenticate: (payload: AuthenticateRequest, ack: AckCallback<PeersPage>) => void
+  /** The next page of peers after `cursor`. Errors: `not-joined`. */
   'list-peers': (payload: ListPeersRequest, ack: AckCallback<PeersPage>) => void
+  /** Relays `data` to `to` in the same room. Errors: `not-joined`, `unknown-peer`. */
   signal: (payload: SignalRequest, ack: AckCallback) => void
+  /** Leaves the room (the id stays owned by the key for the grace period). Errors: `not-joined`. */
   leave: (payload: LeaveRequest, ack: AckCallback) => void
 }
 
 /** Events the server pushes to a joined and authenticated client. */
 export interface ServerToClientEvents {
+  /** A peer authenticated in this room (again, after a `peer-left`, when it replaced a stale connection). */
   'peer-joined': (event: PeerEvent) => void
+  /** A peer left, disconnected, was replaced by a new connection, or its server instance died. */
   'peer-left': (event: PeerEvent) => void
+  /** A signal from a peer of this room; `from` is its authenticated id. */
   signal: (event: SignalEvent) => void
 }
 
@@ -391,7 +399,7 @@ export function hexToBytes(hex: string): Uint8Array {
   return out
 }
 
-/** Builds a failed ack. */
+/** Builds a failed ack with `code` and a human-readable `message`. */
 export function failure(code: SignalErrorCode, message: string): Ack<never> {
   return { ok: false, error: { code, message } }
 }

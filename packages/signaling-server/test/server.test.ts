@@ -199,3 +199,25 @@ describe('housekeeping', () => {
     expect(res).toEqual({ ok: true, peers: [] })
   })
 })
+
+describe('startup', () => {
+  it('refuses out-of-range options with InvalidServerOptionsError', async () => {
+    await expect(startServer({ pageSize: 1000 })).rejects.toMatchObject({ name: 'InvalidServerOptionsError' })
+    await expect(startServer({ port: -1 })).rejects.toMatchObject({ name: 'InvalidServerOptionsError' })
+    await expect(startServer({ heartbeatIntervalMs: 1000, instanceTtlMs: 500 })).rejects.toMatchObject({
+      name: 'InvalidServerOptionsError',
+    })
+    await expect(startServer({ origins: ['not a url'] })).rejects.toMatchObject({
+      name: 'InvalidServerOptionsError',
+    })
+  })
+
+  it('fails with ListenError when the port is taken', async () => {
+    const first = await startServer()
+    await expect(startServer({ port: first.port })).rejects.toMatchObject({ name: 'ListenError' })
+  })
+
+  it('rejects with AbortError when aborted before it starts', async () => {
+    await expect(startServer({ signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' })
+  })
+})
