@@ -174,7 +174,10 @@ export interface SkipGraphNodeOptions {
   requestTimeoutMs?: number
   /** Default timeout of a search (`searchById`, and the search `join` makes), in milliseconds. @default 10000 */
   searchTimeoutMs?: number
-  /** Attempts per level of a join (and of a leave) before it fails. @default 1000 */
+  /**
+   * Attempts per level of a join (and of a leave) before it fails. Independently, 5 attempts that fail on an
+   * unreachable participant (a send failure or a `requestTimeoutMs` timeout) fail it. @default 1000
+   */
   maxAttempts?: number
   /** Backoff after a conflicting attempt: uniform in `[0, min(maxMs, baseMs * 2^attempt)]` ms. @default { baseMs: 2, maxMs: 200 } */
   backoff?: { baseMs?: number; maxMs?: number }
@@ -291,6 +294,8 @@ interface Located {
 const KIND_NAMES = Object.keys(Kind) as KindName[]
 const KIND_NAME_BY_CODE = new Map<number, KindName>(KIND_NAMES.map((k) => [Kind[k], k]))
 const TOMBSTONES = 4096
+/** Attempts of one transaction that may fail on an unreachable participant (timeout, send failure). */
+const MAX_UNREACHABLE = 5
 
 function sameId(a: { id: Identifier } | null, b: { id: Identifier } | null): boolean {
   if (a === null || b === null) return a === b
@@ -515,6 +520,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     signal: AbortSignal | undefined,
   ): Promise<T> {
     let stale = 0
+    let unreachable = 0
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(signal)
       if (this.state !== 'ready') throw new NodeStoppedError('the skip-graph node stopped')
@@ -530,7 +536,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
           throw err
         if (err instanceof AbortError) throw err
         this.#metrics.conflicts++
-        if (attempt + 1 >= this.#maxAttempts) {
+        if (!(err instanceof Conflict)) unreachable++
+        if (attempt + 1 >= this.#maxAttempts || unreachable >= MAX_UNREACHABLE) {
           const E = what === 'join' ? JoinFailedError : LeaveFailedError
           throw new E(`${what} failed after ${attempt + 1} attempts`, { cause: err })
         }
