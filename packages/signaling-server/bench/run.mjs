@@ -13,8 +13,8 @@ import { bytesToHex, challengeBytes } from '../dist/protocol.js'
 const ROOM_SIZE = 10
 const WINDOW = 2 // signals each client keeps in flight
 const SCENARIOS = [
-  { clients: 100, signals: 20_000 },
-  { clients: 1000, signals: 40_000 },
+  { clients: 100, signals: 15_000 },
+  { clients: 1000, signals: 30_000 },
 ]
 const CANDIDATE = {
   candidate:
@@ -100,7 +100,7 @@ async function socketIoClient(port) {
   }
 }
 
-async function skipmeshPeer(port, room, keys) {
+async function skipmeshPeer(port, room, keys, withAck) {
   const id = Identifier.random().toHex()
   const c = await socketIoClient(port)
   const joined = await c.call('join', { room, id, publicKey: bytesToHex(keys.publicKey) })
@@ -111,7 +111,7 @@ async function skipmeshPeer(port, room, keys) {
   return {
     id,
     send(to, data, onAck) {
-      c.emit('signal', { to, session: 'bench', data }, onAck)
+      c.emit('signal', { to, session: 'bench', data }, withAck ? onAck : undefined)
     },
     onSignal(fn) {
       c.on('signal', (s) => fn(s.from, s.data))
@@ -161,13 +161,13 @@ function percentile(sorted, p) {
 }
 
 async function scenario(kind, { clients, signals }) {
-  const { child, port } = await startServer(kind)
+  const { child, port } = await startServer(kind === 'peerjs' ? 'peerjs' : 'skipmesh')
   try {
     const keys = await generateKeyPair()
     const t0 = performance.now()
     const peers = await inBatches(clients, 50, (i) => {
       const room = `room-${Math.floor(i / ROOM_SIZE)}`
-      return kind === 'skipmesh' ? skipmeshPeer(port, room, keys) : peerjsPeer(port)
+      return kind === 'peerjs' ? peerjsPeer(port) : skipmeshPeer(port, room, keys, kind === 'skipmesh')
     })
     const connectSeconds = (performance.now() - t0) / 1000
     console.error(`bench: ${kind} ${clients} connected in ${connectSeconds.toFixed(1)} s`)
@@ -241,7 +241,8 @@ const runs = []
 const loadBefore = loadavg()
 for (const s of SCENARIOS) {
   for (let rep = 0; rep < REPS; rep++) {
-    for (const kind of rep % 2 === 0 ? ['skipmesh', 'peerjs'] : ['peerjs', 'skipmesh']) {
+    const kinds = ['skipmesh', 'skipmesh-noack', 'peerjs']
+    for (const kind of rep % 2 === 0 ? kinds : [...kinds].reverse()) {
       const r = { ...(await scenario(kind, s)), rep }
       console.log(JSON.stringify(r))
       runs.push(r)
@@ -250,21 +251,22 @@ for (const s of SCENARIOS) {
 }
 const results = []
 for (const s of SCENARIOS) {
-  for (const kind of ['skipmesh', 'peerjs']) {
+  for (const kind of ['skipmesh', 'skipmesh-noack', 'peerjs']) {
     const mine = runs.filter((r) => r.server === kind && r.clients === s.clients)
     results.push(mine.reduce((a, b) => (b.signalsPerSecond > a.signalsPerSecond ? b : a)))
   }
 }
+const ratio = (a, b) => +(a / b).toFixed(2)
 const ratios = SCENARIOS.map(({ clients }) => {
-  const a = results.find((r) => r.server === 'skipmesh' && r.clients === clients)
-  const b = results.find((r) => r.server === 'peerjs' && r.clients === clients)
-  return {
-    clients,
-    throughput: +(a.signalsPerSecond / b.signalsPerSecond).toFixed(2),
-    p50: +(a.p50Ms / b.p50Ms).toFixed(2),
-    p99: +(a.p99Ms / b.p99Ms).toFixed(2),
-    cpuPerSignal: +(a.serverCpuUsPerSignal / b.serverCpuUsPerSignal).toFixed(2),
-  }
+  const pick = (server) => results.find((r) => r.server === server && r.clients === clients)
+  const [a, n, b] = [pick('skipmesh'), pick('skipmesh-noack'), pick('peerjs')]
+  const of = (x) => ({
+    throughput: ratio(x.signalsPerSecond, b.signalsPerSecond),
+    p50: ratio(x.p50Ms, b.p50Ms),
+    p99: ratio(x.p99Ms, b.p99Ms),
+    cpuPerSignal: ratio(x.serverCpuUsPerSignal, b.serverCpuUsPerSignal),
+  })
+  return { clients, ...of(a), noAck: of(n) }
 })
 const report = {
   date: new Date().toISOString(),
@@ -295,7 +297,8 @@ const rows = results.map(
     `| ${r.server} | ${r.clients} | ${r.rooms} | ${r.signals} | ${r.signalsPerSecond} | ${r.p50Ms} | ${r.p99Ms} | ${r.serverCpuUsPerSignal} | ${r.connectSeconds} |`,
 )
 const ratioRows = ratios.map(
-  (x) => `| ${x.clients} | ${x.throughput} | ${x.p50} | ${x.p99} | ${x.cpuPerSignal} |`,
+  (x) =>
+    `| ${x.clients} | ${x.throughput} (${x.noAck.throughput}) | ${x.p50} (${x.noAck.p50}) | ${x.p99} (${x.noAck.p99}) | ${x.cpuPerSignal} (${x.noAck.cpuPerSignal}) |`,
 )
 const md = `# Signaling server benchmark
 
@@ -308,14 +311,17 @@ server runs alone in a child process; the clients are raw WebSocket clients spea
 so client cost is the same for both and the servers are what is compared. skipmesh clients joined and
 authenticated (Ed25519 challenge) first and every signal is validated and acknowledged; skipmesh's per-socket
 rate limit (200 requests/s by default) is lifted for the run. PeerJS relays \`CANDIDATE\` messages with \`dst\` and
-has no acknowledgement, validation, identity proof or rooms. Each configuration ran ${REPS} times in alternating
-order; the table shows each server's better run (every run is in the JSON).
+has no acknowledgement, validation, identity proof or rooms. \`skipmesh-noack\` is the same skipmesh server with
+clients that emit signals without an ack callback (the protocol allows it; the server then writes no ack), which
+separates the cost of the acknowledgement (one more WebSocket write per signal) from the rest. Each configuration
+ran ${REPS} times in alternating order; the table shows each server's better run (every run is in the JSON).
 
 | server | clients | rooms | signals | relayed signals/s | p50 ms | p99 ms | server CPU µs/signal | connect s |
 |---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Ratio skipmesh / PeerJS (throughput > 1 is better for skipmesh; latency and CPU < 1 are better for skipmesh):
+Ratio skipmesh / PeerJS, with acks (and without, in parentheses); throughput > 1 is better for skipmesh, latency
+and CPU < 1 are better for skipmesh:
 
 | clients | throughput | p50 latency | p99 latency | CPU per signal |
 |---|---|---|---|---|

@@ -733,6 +733,8 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
     await cleanupOnFailure()
     throw err
   }
+  // after listening, a server error (e.g. out of file descriptors) must be logged, never crash the process
+  httpServer.on('error', (err) => log.error('http server error', { err: String(err) }))
   const heartbeatTimer = setInterval(() => {
     beating = beating.then(beat)
   }, heartbeatIntervalMs)
