@@ -23,7 +23,7 @@ const steps = { passed: 0, failed: 0 }
 const failures = []
 for (const [label, cmd, args] of [
   ['lint', 'npx', ['biome', 'ci', '.']],
-  ['typecheck', 'npx', ['tsc', '-b']],
+  ['typecheck', 'npx', ['turbo', 'run', 'typecheck', '--output-logs=errors-only']],
 ]) {
   if (run(label, cmd, args)) steps.passed++
   else {
