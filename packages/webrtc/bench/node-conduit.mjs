@@ -44,15 +44,20 @@ export async function startNode({ url, room, wrtc }) {
         },
       }
     },
-    /** Resolves with the epoch time the first message on `name` arrives. @param {string} name */
+    /**
+     * Registers `name`; `arrived` resolves with the epoch time its first message arrives.
+     * @param {string} name
+     * @returns {Promise<{ arrived: Promise<number> }>}
+     */
     async firstArrival(name) {
       /** @type {(t: number) => void} */
       let resolve = () => {}
+      /** @type {Promise<number>} */
       const arrived = new Promise((r) => {
         resolve = r
       })
       await network.register(channel(name), { processIncomingMessage: () => resolve(epochNow()) })
-      return arrived
+      return { arrived }
     },
     /** Epoch time just before a send that has to dial first. @param {string} name @param {Identifier} peer */
     async timedFirstSend(name, peer) {

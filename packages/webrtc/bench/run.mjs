@@ -21,6 +21,8 @@ import { startNode } from './node-conduit.mjs'
 import { linkRaw } from './node-raw.mjs'
 
 const HARD_LIMIT_MS = 175_000
+/** Per environment (Chromium, Node × 2); one that hangs is reported and skipped. */
+const ENV_LIMIT_MS = 50_000
 const KiB = 1024
 const MiB = 1024 * KiB
 const ROUNDS = 3
@@ -38,7 +40,8 @@ const watchdog = setTimeout(() => {
 watchdog.unref()
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
-const log = (...args) => console.log('[bench]', ...args)
+const started = performance.now()
+const log = (...args) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s]`, ...args)
 const median = (xs) => quantile(xs, 0.5)
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 
@@ -52,6 +55,7 @@ async function throughputAndLatency(drivers) {
   const acc = { raw: { mibps: [], msgps: [], rtt: [] }, conduit: { mibps: [], msgps: [], rtt: [] } }
   for (const k of kinds) {
     await drivers[k].bulk(64 * KiB, 64) // warm up the SCTP congestion window
+    if (process.env.BENCH_DEBUG) log(`  warm-up 64 KiB ${k} done`)
     await drivers[k].bulk(100, 2000)
   }
   for (let r = 0; r < ROUNDS; r++) {
@@ -71,6 +75,18 @@ async function throughputAndLatency(drivers) {
     runs: { mibps64KiB: a.mibps.map((x) => round(x)), msgsPerSec100B: a.msgps.map((x) => Math.round(x)) },
   })
   return { raw: summarize(acc.raw), conduit: summarize(acc.conduit) }
+}
+
+/** The headline figures of one environment, for the console. */
+function brief(result) {
+  const pick = (x) => ({
+    mibps64KiB: x.mibps64KiB,
+    msgsPerSec100B: x.msgsPerSec100B,
+    rttP50Ms: x.rttP50Ms,
+    rttP99Ms: x.rttP99Ms,
+    handshakeMs: x.simplePeerHandshakeMs ?? x.connectToFirstMessageMs,
+  })
+  return { raw: pick(result.raw), conduit: pick(result.conduit) }
 }
 
 function ratios(result) {
@@ -144,21 +160,25 @@ async function browserSuite(browser, url) {
 async function nodeSuite(implName, wrtc, url) {
   const room = `bench-${implName.replace(/[^A-Za-z0-9]/g, '')}-${process.pid}`
   const raw = await linkRaw(wrtc)
+  log(`  ${implName}: raw link up`)
   serveSink(raw.sink)
   const na = await startNode({ url, room, wrtc })
   const nb = await startNode({ url, room, wrtc })
+  log(`  ${implName}: nodes joined`)
   serveSink(await nb.pipe('bench', na.id))
   const conduitDriver = createDriver(await na.pipe('bench', nb.id))
   const result = await throughputAndLatency({ raw: createDriver(raw.driver), conduit: conduitDriver })
   raw.close()
+  log(`  ${implName}: throughput and latency done`)
 
   const sp = []
   for (let i = 0; i < HANDSHAKES; i++) {
     const t0 = epochNow()
     const pa = new SimplePeer({ initiator: true, wrtc, config: { iceServers: [] } })
     const pb = new SimplePeer({ wrtc, config: { iceServers: [] } })
-    pa.on('signal', (d) => pb.signal(d))
-    pb.on('signal', (d) => pa.signal(d))
+    // late trickle candidates may still come after the pair is destroyed
+    pa.on('signal', (d) => pb.destroyed || pb.signal(d))
+    pb.on('signal', (d) => pa.destroyed || pa.signal(d))
     const t1 = await new Promise((resolve, reject) => {
       pb.once('data', () => resolve(epochNow()))
       pa.once('connect', () => pa.send(Uint8Array.of(7)))
@@ -169,12 +189,13 @@ async function nodeSuite(implName, wrtc, url) {
     pa.destroy()
     pb.destroy()
   }
+  log(`  ${implName}: simple-peer handshakes done`)
   const first = []
   for (let i = 0; i < HANDSHAKES; i++) {
     const [ha, hb] = [await startNode({ url, room, wrtc }), await startNode({ url, room, wrtc })]
-    const arrival = await hb.firstArrival('first')
+    const { arrived } = await hb.firstArrival('first')
     const t0 = await ha.timedFirstSend('first', hb.id)
-    first.push((await arrival) - t0)
+    first.push((await arrived) - t0)
     await Promise.all([ha.stop(), hb.stop()])
   }
   result.raw.simplePeerHandshakeMs = round(median(sp))
@@ -240,19 +261,44 @@ async function main() {
   const browser = await chromium.launch(launchOptions())
   const results = {}
   const notes = []
+  /** Runs one environment; a failure (also one thrown asynchronously) is recorded and the others still run. */
+  const only = process.env.BENCH_ONLY
+  const environment = async (name, run) => {
+    if (only !== undefined && !name.includes(only)) return
+    log(`${name}…`)
+    let onUncaught = () => {}
+    const uncaught = new Promise((_, reject) => {
+      onUncaught = reject
+    })
+    process.on('uncaughtException', onUncaught)
+    let timer
+    const overdue = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not finished after ${ENV_LIMIT_MS} ms`)), ENV_LIMIT_MS)
+    })
+    const started = performance.now()
+    try {
+      results[name] = await Promise.race([run(), uncaught, overdue])
+      log(
+        `${name} (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+        JSON.stringify(brief(results[name])),
+      )
+    } catch (err) {
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err)
+      notes.push(`${name}: the run failed (${message}); no figures.`)
+      log(`${name} FAILED`, err)
+    } finally {
+      clearTimeout(timer)
+      process.off('uncaughtException', onUncaught)
+    }
+  }
   try {
-    log('chromium…')
-    results.chromium = await browserSuite(browser, server.url)
-    log('node: node-datachannel…')
+    await environment('chromium', () => browserSuite(browser, server.url))
     const ndc = await import('node-datachannel/polyfill')
-    results['node (node-datachannel)'] = await nodeSuite(
-      'node-datachannel',
-      nodeDatachannelWrtc(ndc),
-      server.url,
+    await environment('node (node-datachannel)', () =>
+      nodeSuite('node-datachannel', nodeDatachannelWrtc(ndc), server.url),
     )
-    log('node: @roamhq/wrtc…')
     const roam = (await import('@roamhq/wrtc')).default
-    results['node (@roamhq/wrtc)'] = await nodeSuite('roamhq-wrtc', roam, server.url)
+    await environment('node (@roamhq/wrtc)', () => nodeSuite('roamhq-wrtc', roam, server.url))
   } finally {
     await browser.close().catch(() => {})
     await server.close()
@@ -271,20 +317,17 @@ async function main() {
     results,
     notes,
   }
+  if (only !== undefined) {
+    log(`BENCH_ONLY=${only}: partial run, docs/benchmarks not written`)
+    for (const [env, r] of Object.entries(results)) log(env, JSON.stringify(r.ratios))
+    return
+  }
   const out = here('../../../docs/benchmarks/')
   await mkdir(out, { recursive: true })
   await writeFile(`${out}webrtc.json`, `${JSON.stringify(report, null, 2)}\n`)
   await writeFile(`${out}webrtc.md`, markdown(report))
   log(`done in ${(report.durationMs / 1000).toFixed(1)} s`)
-  for (const [env, r] of Object.entries(results))
-    log(
-      env,
-      JSON.stringify({
-        raw: { ...r.raw, runs: undefined },
-        conduit: { ...r.conduit, runs: undefined, metrics: undefined },
-        ratios: r.ratios,
-      }),
-    )
+  for (const [env, r] of Object.entries(results)) log(env, JSON.stringify(r.ratios))
 }
 
 await main()
