@@ -101,10 +101,9 @@ function renderHistory(): void {
   historyList.replaceChildren(
     ...items.slice(0, 20).map((t) => {
       const li = document.createElement('li')
-      li.value = t.seq
       li.dataset.seq = String(t.seq)
       if (t.seq === shownSeq) li.className = 'shown'
-      li.innerHTML = `<code>${short(t.from)}</code> → <code>${short(t.target, 6)}</code> ${
+      li.innerHTML = `<span class="muted">#${t.seq}</span> <code>${short(t.from)}</code> → <code>${short(t.target, 6)}</code> ${
         t.error !== null ? '<span class="fail">failed</span>' : t.found ? 'found' : 'closest'
       } · ${t.hops.length} hops · ${t.ms.toFixed(0)} ms`
       li.addEventListener('click', () => showTrace(t, true))

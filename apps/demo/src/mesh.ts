@@ -17,6 +17,9 @@ const DESCRIBE_TIMEOUT_MS = 3000
 const REFRESH_INTERVAL_MS = 1000
 const GONE_AFTER_FAILURES = 2
 const MAX_FRAME = 64 * 1024
+const SIGNALING_SLOW_MS = 5000
+/** A room peer silent this long is left out of the decision of who starts the graph. */
+const PRESUMED_DEAD_MS = 15_000
 
 /** One hop of a search as the UI shows it. */
 export interface TraceHop {
@@ -127,6 +130,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
   #refreshAgain = false
   #timer: ReturnType<typeof setInterval> | undefined
   #problem: string | null = null
+  readonly #signalingDown = new Set<string>()
 
   readonly #memory: MemoryTransport | undefined
 
@@ -195,14 +199,36 @@ export class TabMesh extends Emitter<TabMeshEvents> {
       },
       onNeighborChange: () => this.#scheduleRefresh(),
       onPeerLeft: (id) => this.#peerLeft(id),
+      onSignaling: (up) => {
+        if (up) this.#signalingDown.delete(node.hex)
+        else this.#signalingDown.add(node.hex)
+        this.#log(
+          up ? 'info' : 'error',
+          `node ${node.hex.slice(0, 6)} ${up ? 'is back in' : 'lost'} the signaling room`,
+        )
+        this.#setProblem(
+          this.#signalingDown.size === 0
+            ? null
+            : `Lost the signaling server at ${this.#options.signalingUrl}: open WebRTC connections keep working, new peers cannot connect until it is back (retrying).`,
+        )
+      },
     })
     const hex = node.hex
     this.#nodes.set(hex, node)
     this.emit('nodes')
+    // the signaling client retries by itself: say so when it takes long, keep waiting
+    const slow = setTimeout(() => {
+      this.#setProblem(
+        `Cannot reach the signaling server at ${this.#options.signalingUrl} — retrying. Is it running? (\`npm start\` serves it together with this page.)`,
+      )
+      this.#log('error', `node ${hex.slice(0, 6)} cannot reach the signaling server yet`)
+    }, SIGNALING_SLOW_MS)
     try {
       await raceSignal(node.start(), options.signal)
-      this.#setProblem(null)
+      clearTimeout(slow)
+      if (this.#signalingDown.size === 0) this.#setProblem(null)
     } catch (err) {
+      clearTimeout(slow)
       this.#nodes.delete(hex)
       await node.stop()
       this.emit('nodes')
@@ -235,6 +261,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
     }
     this.#nodes.delete(id)
     this.#conduits.delete(id)
+    this.#signalingDown.delete(id)
     await node.stop()
     this.#tables.delete(id)
     this.emit('nodes')
@@ -374,6 +401,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
    * retry until a joined node appears.
    */
   async #join(node: LocalNode, signal: AbortSignal | undefined): Promise<void> {
+    const silentSince = new Map<string, number>()
     for (let attempt = 0; ; attempt++) {
       if (signal?.aborted === true) throw new AbortError()
       const candidates = this.#joinedCandidates(node.hex)
@@ -403,18 +431,39 @@ export class TabMesh extends Emitter<TabMeshEvents> {
         ),
       )
       const joined = answers.filter((t): t is NodeTable => t?.joined === true)
-      if (joined.length > 0) continue // candidates now include them
-      const unjoined = answers.filter((t): t is NodeTable => t !== undefined).map((t) => t.id)
-      const lowest = [node.hex, ...unjoined].sort()[0]
-      if (lowest === node.hex && !this.#anyLocalJoining(node)) {
+      if (joined.length > 0) {
+        for (const t of joined) this.#tables.set(t.id, t) // candidates of the next round
+        continue
+      }
+      // Nobody has joined: the lowest identifier starts the graph. A peer that does not answer may be starting
+      // it right now, so wait for it, unless it stayed silent so long that it is presumably dead. Peers that
+      // entered the room while we asked are asked in the next round.
+      const now = Date.now()
+      const answered = new Set<string>()
+      peers.forEach((p, i) => {
+        if (answers[i] === undefined) silentSince.set(p, silentSince.get(p) ?? now)
+        else {
+          silentSince.delete(p)
+          answered.add(p)
+        }
+      })
+      const waitingFor = peers.filter((p) => !answered.has(p) && now - silentSince.get(p)! < PRESUMED_DEAD_MS)
+      const newcomers = node.peers().filter((p) => p !== node.hex && !this.#gone.has(p) && !peers.includes(p))
+      const lowest = [node.hex, ...answered].sort()[0]
+      if (
+        waitingFor.length === 0 &&
+        newcomers.length === 0 &&
+        lowest === node.hex &&
+        !this.#anyLocalJoining(node)
+      ) {
         await node.join(undefined, {})
         this.#log(
           'info',
-          `node ${node.hex.slice(0, 6)} has the lowest id among ${unjoined.length + 1} waiting nodes and started the graph`,
+          `node ${node.hex.slice(0, 6)} has the lowest id among ${answered.size + 1} waiting nodes and started the graph`,
         )
         return
       }
-      await new Promise((r) => setTimeout(r, 200 + Math.min(attempt, 10) * 100))
+      await new Promise((r) => setTimeout(r, 150 + Math.min(attempt, 10) * 50))
     }
   }
 

@@ -9,6 +9,7 @@ import { Identifier, type MemoryHub, createNetwork } from '@skipmesh/core'
 import type { ConnectionManager, Network } from '@skipmesh/core'
 import { type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
+import { webrtcTransport } from './webrtc.js'
 
 /** A search answer with ids as hex. */
 export interface SearchAnswer {
@@ -60,6 +61,7 @@ export interface LocalNodeOptions {
   onConnection(remote: string, open: boolean): void
   onNeighborChange(): void
   onPeerLeft(id: string): void
+  onSignaling(up: boolean): void
 }
 
 /** The in-tab hub of the `memory` transport and the ids registered on it. */
@@ -74,6 +76,8 @@ export interface Transport {
   cm: ConnectionManager
   peers(): string[]
   onPeerLeft(handler: (id: string) => void): () => void
+  /** Calls `handler(false)` when the signaling server connection is lost, `handler(true)` once rejoined. */
+  onSignaling(handler: (up: boolean) => void): () => void
 }
 
 function memoryTransport(localId: Identifier, t: MemoryTransport): Transport {
@@ -81,7 +85,12 @@ function memoryTransport(localId: Identifier, t: MemoryTransport): Transport {
   const hex = localId.toHex()
   t.ids.add(hex)
   cm.done().then(() => t.ids.delete(hex))
-  return { cm, peers: () => [...t.ids].filter((id) => id !== hex), onPeerLeft: () => () => {} }
+  return {
+    cm,
+    peers: () => [...t.ids].filter((id) => id !== hex),
+    onPeerLeft: () => () => {},
+    onSignaling: () => () => {},
+  }
 }
 
 /** Creates (does not start) one node. */
@@ -90,7 +99,7 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
   const transport =
     options.transport.kind === 'memory'
       ? memoryTransport(localId, options.transport)
-      : await (await import('./webrtc.js')).webrtcTransport(localId, options.transport)
+      : await webrtcTransport(localId, options.transport)
   const cm = transport.cm
   const network = createNetwork({ connectionManager: cm })
   const skip = createSkipGraphNode({ network })
@@ -132,6 +141,7 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
       await skip.ready()
       unsubscribe.push(skip.on('neighbor:change', () => options.onNeighborChange()))
       unsubscribe.push(transport.onPeerLeft((id) => options.onPeerLeft(id)))
+      unsubscribe.push(transport.onSignaling((up) => options.onSignaling(up)))
     },
     async join(introducer, opts) {
       if (introducer === undefined) bootstrapping = true
@@ -154,7 +164,9 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
     },
     table,
     describe(tab) {
-      return { id: hex, mv: skip.identity.mv.toHex(), joined, levels: joined ? table() : [], tab }
+      // a node starting the graph counts as joined at once: nobody else may start another one meanwhile
+      const member = joined || bootstrapping
+      return { id: hex, mv: skip.identity.mv.toHex(), joined: member, levels: member ? table() : [], tab }
     },
     peers() {
       return transport.peers()

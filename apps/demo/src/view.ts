@@ -16,7 +16,7 @@ const MAX_ROW_H = 34
 const MIN_ROW_H = 22
 const BAND_GAP = 16
 const MARGIN_LEFT = 92
-const MARGIN_RIGHT = 28
+const MARGIN_RIGHT = 96
 const MARGIN_TOP = 26
 const CONN_SPACE = 70
 const LABEL_SPACE = 30
@@ -148,11 +148,15 @@ export class GraphView {
         },
         bands,
       )
-      const label = el('text', { x: 14, y: top + 16, class: 'level-label' }, bands)
+      const label = el('text', { x: 14, y: (top + bottom) / 2 + 4, class: 'level-label' }, bands)
       label.textContent = `level ${level}`
       for (const r of levelRows) {
         if (level === 0) continue
-        const p = el('text', { x: 14, y: r.y + 12, class: 'prefix-label' }, bands)
+        const p = el(
+          'text',
+          { x: width - 12, y: r.y + 4, class: 'prefix-label', 'text-anchor': 'end' },
+          bands,
+        )
         p.textContent = `mv ${r.prefix}…`
       }
     }
@@ -340,7 +344,7 @@ export class GraphView {
       sg.dataset.id = trace.from
       el('circle', { r: R + 5 }, sg)
       const t = el('text', { y: -R - 8, 'text-anchor': 'middle' }, sg)
-      t.textContent = `start · L${trace.startLevel}`
+      t.textContent = `start L${trace.startLevel}`
     }
     for (let i = 0; i < shown; i++) {
       const p = points[i + 1]
@@ -358,7 +362,7 @@ export class GraphView {
       hg.setAttribute('transform', `translate(${p.x} ${p.y})`)
       el('circle', { r: R + 5 }, hg)
       const t = el('text', { y: -R - 8, 'text-anchor': 'middle' }, hg)
-      t.textContent = `${i + 1}${hop.detour ? '↯' : ''} · L${hop.level}`
+      t.textContent = `${hop.detour ? '↯' : ''}#${i + 1} L${hop.level}`
     }
   }
 }

@@ -2,7 +2,7 @@ import { type Identifier, generateKeyPair } from '@skipmesh/core'
 import { createWebRtcConnectionManager } from '@skipmesh/webrtc'
 import type { Transport } from './node.js'
 
-/** A WebRTC connection manager in the signaling room (loaded on demand: the memory transport needs none). */
+/** A WebRTC connection manager in the signaling room. */
 export async function webrtcTransport(
   localId: Identifier,
   t: { signalingUrl: string; room: string; iceServers: RTCIceServer[] },
@@ -18,6 +18,14 @@ export async function webrtcTransport(
     cm,
     peers: () => cm.peers().map((p: Identifier) => p.toHex()),
     onPeerLeft: (handler) => cm.on('peer:left', (id: Identifier) => handler(id.toHex())),
+    onSignaling: (handler) => {
+      const offs = [
+        cm.signaling.on('disconnected', () => handler(false)),
+        cm.signaling.on('authenticated', () => handler(true)),
+      ]
+      return () => {
+        for (const off of offs) off()
+      }
+    },
   }
 }
-
