@@ -22,10 +22,10 @@ import {
   type ControlMessage,
   encodeControl,
   FIRST_CHANNEL_ID,
+  IN_BAND_CHANNEL_IDS,
   MAX_CHANNEL_ID,
   PEER_PROTOCOL_VERSION,
   parseControl,
-  SIMPLE_PEER_CHANNEL_ID,
 } from './control.js'
 import { HeartbeatTimeoutError, ProtocolViolationError, TransportClosedError } from './errors.js'
 import { encodeFrame, FRAME_OVERHEAD, Reassembler } from './framing.js'
@@ -117,9 +117,11 @@ function macrotask(): Promise<void> {
 
 /** Poll interval of the `bufferedamountlow` fallback (some implementations never fire the event). */
 const DRAIN_POLL_MS = 5
+/** Bytes sent between two reads of `bufferedAmount` (at most). */
+const BUFFER_CHECK_BYTES = 64 * 1024
 
 /**
- * A skipmesh {@link Connection} over one `RTCPeerConnection`: a negotiated control channel (id 0) and one ordered,
+ * A skipmesh {@link Connection} over one `RTCPeerConnection`: a negotiated control channel (id 2) and one ordered,
  * reliable negotiated data channel per skipmesh channel. Made by the `WebRtcConnectionManager`.
  */
 export class WebRtcConnection implements Connection {
@@ -138,7 +140,7 @@ export class WebRtcConnection implements Connection {
   readonly #control: RTCDataChannel
   readonly #byName = new Map<Channel, ChannelEntry>()
   readonly #byId = new Map<number, ChannelEntry>()
-  readonly #usedIds = new Set<number>([CONTROL_CHANNEL_ID, SIMPLE_PEER_CHANNEL_ID])
+  readonly #usedIds = new Set<number>([CONTROL_CHANNEL_ID, ...IN_BAND_CHANNEL_IDS])
   readonly #closed = deferred<void>()
   #phase: ConnectionPhase = 'connecting'
   #controlOpen = false
@@ -485,18 +487,27 @@ export class WebRtcConnection implements Connection {
   async #runPump(entry: ChannelEntry): Promise<void> {
     const { dc } = entry
     const high = this.#limits.highWaterMark
+    // reading bufferedAmount crosses into the WebRTC stack (costly per message in some): read it every
+    // `checkEvery` bytes, so the buffer exceeds the high-water mark by less than that
+    const checkEvery = Math.min(BUFFER_CHECK_BYTES, high)
     let burst = 0
+    let unchecked = checkEvery
     try {
       while (entry.queue.length > 0 && this.#phase !== 'closed') {
-        if (dc.bufferedAmount > high) {
-          await this.#drained(entry)
-          burst = 0
-          continue
+        if (unchecked >= checkEvery) {
+          unchecked = 0
+          if (dc.bufferedAmount > high) {
+            await this.#drained(entry)
+            burst = 0
+            unchecked = checkEvery
+            continue
+          }
         }
         if (burst >= high) {
           // some stacks update bufferedAmount only between tasks: never push more than the mark in one go
           await macrotask()
           burst = 0
+          unchecked = checkEvery
           continue
         }
         const item = entry.queue[0]!
@@ -511,6 +522,7 @@ export class WebRtcConnection implements Connection {
         item.offset += frame.length - FRAME_OVERHEAD
         entry.sentFrames++
         burst += frame.length
+        unchecked += frame.length
         if (item.offset >= item.bytes.length) {
           entry.queue.shift()
           item.unsubscribeAbort?.()
@@ -624,6 +636,13 @@ export class WebRtcConnection implements Connection {
     this.#peer.removeAllListeners('close')
     this.#peer.removeAllListeners('error')
     this.#peer.on('error', () => {})
+    try {
+      // close the RTCPeerConnection now (simple-peer's destroy closes it only in a microtask), so that resources
+      // are released when 'close' fires
+      this.#pc.close()
+    } catch {
+      // already closed
+    }
     try {
       this.#peer.destroy()
     } catch {

@@ -1,5 +1,5 @@
 /**
- * Control-channel messages (negotiated data channel id 0, JSON text). Every message from the remote is untrusted:
+ * Control-channel messages (negotiated data channel id 2, JSON text). Every message from the remote is untrusted:
  * {@link parseControl} validates it and returns `undefined` for anything malformed.
  *
  * @module
@@ -8,12 +8,15 @@ import { type Channel, isChannel } from '@skipmesh/core'
 
 /** Version of the peer-to-peer protocol, sent in `hello`. */
 export const PEER_PROTOCOL_VERSION = 1
-/** Stream id of the control channel. */
-export const CONTROL_CHANNEL_ID = 0
-/** Stream id of simple-peer's own in-band data channel: the stack allocates 0 or 1; 0 is taken, so 1. Never used. */
-export const SIMPLE_PEER_CHANNEL_ID = 1
-/** Smallest stream id of a skipmesh channel (0 is the control channel, 1 simple-peer's). */
-export const FIRST_CHANNEL_ID = 2
+/**
+ * Stream ids 0 and 1 are left to simple-peer's own in-band data channel: the WebRTC stack allocates it 0 or 1 (and
+ * libdatachannel may shift a provisional 1 to 0 once the DTLS role is known), so skipmesh never uses either.
+ */
+export const IN_BAND_CHANNEL_IDS: readonly number[] = [0, 1]
+/** Stream id of the negotiated control channel. */
+export const CONTROL_CHANNEL_ID = 2
+/** Smallest stream id of a skipmesh channel: the lower identifier allocates 4, 6, …; the higher 5, 7, …. */
+export const FIRST_CHANNEL_ID = 4
 /** Largest stream id skipmesh allocates (SCTP allows 65534; implementations negotiate fewer streams). */
 export const MAX_CHANNEL_ID = 1023
 /** Longest control message accepted, in characters. */

@@ -18,7 +18,12 @@ import {
 import type { SignalData } from '@skipmesh/signaling-server/protocol'
 import SimplePeer from 'simple-peer'
 import { type ConnectionCounters, type ConnectionLimits, WebRtcConnection } from './connection.js'
-import { InvalidOptionsError, TransportClosedError } from './errors.js'
+import {
+  InvalidOptionsError,
+  SignalingRejectedError,
+  SignalingUnavailableError,
+  TransportClosedError,
+} from './errors.js'
 import { SignalingClient, type SignalingClientOptions } from './signaling-client.js'
 import { resolveWrtc, type WrtcImplementation } from './wrtc.js'
 
@@ -130,6 +135,8 @@ interface Slot {
 
 type Outgoing = { dial: true } | { bye: true } | { batch: SignalData[] }
 const MAX_BATCH = 64
+/** Fresh attempts after an attempt failed while connecting (within `connectTimeoutMs`). */
+const DIAL_RETRIES = 2
 const ALLOWED_SIGNAL_TYPES = new Set(['offer', 'answer', 'candidate'])
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -329,16 +336,16 @@ export class WebRtcConnectionManager
   }
 
   async #dial(slot: Slot): Promise<WebRtcConnection> {
-    let waiter!: Waiter
-    const opened = new Promise<WebRtcConnection>((resolve, reject) => {
-      waiter = { resolve, reject }
-    })
-    slot.waiters.add(waiter)
+    let waiter: Waiter | undefined
+    let timedOut = false
     const timer = setTimeout(() => {
-      slot.waiters.delete(waiter)
-      waiter.reject(
-        new ConnectionFailedError(`no connection to ${slot.hex} within ${this.#connectTimeoutMs} ms`),
-      )
+      timedOut = true
+      if (waiter !== undefined) {
+        slot.waiters.delete(waiter)
+        waiter.reject(
+          new ConnectionFailedError(`no connection to ${slot.hex} within ${this.#connectTimeoutMs} ms`),
+        )
+      }
       const attempt = slot.connection
       if (attempt?.phase === 'connecting') {
         attempt.destroy(new ConnectionFailedError('connect timeout'))
@@ -346,20 +353,43 @@ export class WebRtcConnectionManager
       }
     }, this.#connectTimeoutMs)
     try {
-      const current = slot.connection
-      if (current !== undefined && current.phase !== 'connecting') {
-        // closing (or an open one the caller raced with): wait for it to go, then dial afresh
-        if (current.phase === 'open') return current
-        await current.whenClosed()
+      for (let retry = 0; ; retry++) {
+        const opened = new Promise<WebRtcConnection>((resolve, reject) => {
+          waiter = { resolve, reject }
+        })
+        slot.waiters.add(waiter!)
+        try {
+          const current = slot.connection
+          if (current !== undefined && current.phase !== 'connecting') {
+            // closing (or an open one the caller raced with): wait for it to go, then dial afresh
+            if (current.phase === 'open') return current
+            await current.whenClosed()
+          }
+          if (timedOut)
+            throw new ConnectionFailedError(
+              `no connection to ${slot.hex} within ${this.#connectTimeoutMs} ms`,
+            )
+          if (slot.connection === undefined) {
+            if (this.#isInitiatorFor(slot.remoteId)) this.#startAttempt(slot, randomSession())
+            else await this.#send(slot.remoteId, randomSession(), { dial: true })
+          }
+          return await opened
+        } catch (err) {
+          slot.waiters.delete(waiter!)
+          waiter = undefined
+          // an attempt that failed while connecting (ICE, DTLS or a WebRTC stack error) is retried with a fresh
+          // peer connection while time is left; a missing peer, a timeout or a stopping manager is final
+          const final =
+            timedOut ||
+            retry >= DIAL_RETRIES ||
+            !(err instanceof ConnectionFailedError) ||
+            err instanceof PeerNotFoundError ||
+            err instanceof SignalingRejectedError ||
+            err instanceof SignalingUnavailableError ||
+            this.state !== 'ready'
+          if (final) throw err
+        }
       }
-      if (slot.connection === undefined) {
-        if (this.#isInitiatorFor(slot.remoteId)) this.#startAttempt(slot, randomSession())
-        else await this.#send(slot.remoteId, randomSession(), { dial: true })
-      }
-      return await opened
-    } catch (err) {
-      slot.waiters.delete(waiter)
-      throw err
     } finally {
       clearTimeout(timer)
     }

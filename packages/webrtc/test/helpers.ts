@@ -8,6 +8,7 @@ import {
   type WebRtcConnectionManagerOptions,
 } from '../src/manager.js'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
+import type { WebRtcConnection } from '../src/connection.js'
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 
 /** The two Node WebRTC implementations under test. */
@@ -100,4 +101,82 @@ export async function sha256(bytes: Uint8Array): Promise<string> {
   let s = ''
   for (const b of digest) s += b.toString(16).padStart(2, '0')
   return s
+}
+
+/** Two started managers of `factory` and both sides of a connection between them. */
+export async function connectedPair(
+  factory: ReturnType<typeof managerFactory>,
+  extra: Partial<WebRtcConnectionManagerOptions> = {},
+): Promise<{
+  a: WebRtcConnectionManager
+  b: WebRtcConnectionManager
+  ab: WebRtcConnection
+  ba: WebRtcConnection
+}> {
+  const a = await factory.make(undefined, extra)
+  const b = await factory.make(undefined, extra)
+  const incoming = nextConnection(b)
+  const ab = await a.connect(b.localId, { signal: AbortSignal.timeout(15_000) })
+  const ba = await incoming
+  return { a, b, ab, ba }
+}
+
+/** The next `'connection'` of `manager`. */
+export function nextConnection(
+  manager: WebRtcConnectionManager,
+  timeoutMs = 15_000,
+): Promise<WebRtcConnection> {
+  return new Promise<WebRtcConnection>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off()
+      reject(new Error('no connection event'))
+    }, timeoutMs)
+    const off = manager.on('connection', (c) => {
+      clearTimeout(timer)
+      off()
+      resolve(c)
+    })
+  })
+}
+
+/** Resolves with the close reason once `connection` fired `'close'` (and counts how often it fired). */
+export function closeWatcher(connection: WebRtcConnection): {
+  closed: Promise<Error | undefined>
+  count: () => number
+  at: () => number | undefined
+} {
+  let count = 0
+  let at: number | undefined
+  const closed = new Promise<Error | undefined>((resolve) => {
+    connection.on('close', (reason) => {
+      count++
+      at ??= performance.now()
+      resolve(reason)
+    })
+  })
+  return { closed, count: () => count, at: () => at }
+}
+
+/** Collects `n` messages of `connection` (all channels), resolving with them. */
+export function collectMessages(
+  connection: WebRtcConnection,
+  n: number,
+  timeoutMs = 60_000,
+): { done: Promise<Array<{ channel: string; bytes: Uint8Array }>>; received: () => number } {
+  const got: Array<{ channel: string; bytes: Uint8Array }> = []
+  const done = new Promise<Array<{ channel: string; bytes: Uint8Array }>>((resolve, reject) => {
+    if (n === 0) return resolve(got)
+    const timer = setTimeout(
+      () => reject(new Error(`only ${got.length} of ${n} messages arrived`)),
+      timeoutMs,
+    )
+    connection.on('message', (channel, bytes) => {
+      got.push({ channel, bytes })
+      if (got.length === n) {
+        clearTimeout(timer)
+        resolve(got)
+      }
+    })
+  })
+  return { done, received: () => got.length }
 }
