@@ -60,10 +60,42 @@ export function tabColors(s: GraphSnapshot): Map<string, string> {
 }
 
 interface RowInfo {
+  /** The lowest level the row stands for. */
   level: number
+  /** The highest (rows of consecutive levels with identical lists and links are drawn once). */
+  levelTo: number
   prefix: string
   y: number
   members: Set<string>
+}
+
+/** A run of consecutive levels whose lists and links are identical: drawn as one band. */
+interface LevelGroup {
+  from: number
+  to: number
+}
+
+/**
+ * Groups consecutive levels (level 0 always alone) whose multi-node lists and links are identical, e.g. two
+ * nodes whose membership vectors share 20 bits would otherwise draw 20 identical rows.
+ */
+function levelGroups(s: GraphSnapshot): LevelGroup[] {
+  const signature = (level: number): string =>
+    JSON.stringify([
+      s.lists.filter((l) => l.level === level).map((l) => l.members),
+      s.edges.filter((e) => e.level === level).map((e) => [e.from, e.to]),
+      s.deadEdges.filter((e) => e.level === level).map((e) => [e.from, e.to]),
+    ])
+  const groups: LevelGroup[] = [{ from: 0, to: 0 }]
+  let prev = ''
+  for (let level = 1; level <= s.topLevel; level++) {
+    const sig = signature(level)
+    const last = groups[groups.length - 1]!
+    if (last.from > 0 && sig === prev) last.to = level
+    else groups.push({ from: level, to: level })
+    prev = sig
+  }
+  return groups
 }
 
 /** Draws snapshots and routes into one `<svg>`. */
@@ -101,16 +133,24 @@ export class GraphView {
     this.#x = new Map(s.nodes.map((node, i) => [node.id, MARGIN_LEFT + colW * (i + 0.5)]))
 
     // rows, top level first; rows shrink when there are many
-    const rowCount = s.lists.filter((l) => l.level <= s.topLevel).length
+    const groups = levelGroups(s)
+    const rowCount = groups.reduce((sum, g) => sum + s.lists.filter((l) => l.level === g.from).length, 0)
     const ROW_H = Math.max(MIN_ROW_H, Math.min(MAX_ROW_H, Math.floor(620 / Math.max(1, rowCount))))
     const colors = tabColors(s)
     const rows: RowInfo[] = []
     let y = MARGIN_TOP
-    for (let level = s.topLevel; level >= 0; level--) {
-      const lists = s.lists.filter((l) => l.level === level)
+    for (const g of [...groups].reverse()) {
+      const lists = s.lists.filter((l) => l.level === g.from)
       if (lists.length === 0) continue
       for (const list of lists) {
-        rows.push({ level, prefix: list.prefix, y: y + ROW_H / 2, members: new Set(list.members) })
+        const top = s.lists.find((l) => l.level === g.to && l.members[0] === list.members[0])
+        rows.push({
+          level: g.from,
+          levelTo: g.to,
+          prefix: top?.prefix ?? list.prefix,
+          y: y + ROW_H / 2,
+          members: new Set(list.members),
+        })
         y += ROW_H
       }
       y += BAND_GAP
@@ -121,6 +161,8 @@ export class GraphView {
     svg.setAttribute('viewBox', `0 0 ${width} ${height}`)
     svg.setAttribute('width', String(width))
     svg.setAttribute('height', String(height))
+    // fill the panel, but never blow a small graph up by more than a third
+    svg.style.width = `min(100%, ${Math.round(width * 1.35)}px)`
     svg.dataset.nodes = String(n)
 
     if (n === 0) {
@@ -131,7 +173,8 @@ export class GraphView {
 
     // level bands
     const bands = el('g', { class: 'bands' }, svg)
-    for (let level = s.topLevel; level >= 0; level--) {
+    for (const g of [...groups].reverse()) {
+      const level = g.from
       const levelRows = rows.filter((r) => r.level === level)
       if (levelRows.length === 0) continue
       const top = levelRows[0]!.y - ROW_H / 2
@@ -149,7 +192,7 @@ export class GraphView {
         bands,
       )
       const label = el('text', { x: 14, y: (top + bottom) / 2 + 4, class: 'level-label' }, bands)
-      label.textContent = `level ${level}`
+      label.textContent = g.to > g.from ? `levels ${g.from}–${g.to}` : `level ${level}`
       for (const r of levelRows) {
         if (level === 0) continue
         const p = el(
@@ -157,7 +200,7 @@ export class GraphView {
           { x: width - 12, y: r.y + 4, class: 'prefix-label', 'text-anchor': 'end' },
           bands,
         )
-        p.textContent = `mv ${r.prefix}…`
+        p.textContent = `mv ${r.prefix.length > 12 ? `${r.prefix.slice(0, 12)}…(${r.prefix.length})` : `${r.prefix}…`}`
       }
     }
 
@@ -198,20 +241,21 @@ export class GraphView {
       const row = this.#rowOf(e.from, e.level)
       const x1 = this.#x.get(e.from)
       const x2 = this.#x.get(e.to)
-      if (row === undefined || x1 === undefined || x2 === undefined) continue
+      if (row === undefined || x1 === undefined || x2 === undefined || row.level !== e.level) continue
       const line = el(
         'line',
         { x1: x1 + R, x2: x2 - R, y1: row.y, y2: row.y, class: 'edge', 'marker-end': 'url(#arrow)' },
         edges,
       )
       line.dataset.level = String(e.level)
+      line.dataset.levelTo = String(row.levelTo)
       line.dataset.from = e.from
       line.dataset.to = e.to
     }
     for (const e of s.deadEdges) {
       const row = this.#rowOf(e.from, e.level)
       const x1 = this.#x.get(e.from)
-      if (row === undefined || x1 === undefined) continue
+      if (row === undefined || x1 === undefined || row.level !== e.level) continue
       const dir = e.to > e.from ? 1 : -1
       const stub = el(
         'line',
@@ -219,6 +263,7 @@ export class GraphView {
         edges,
       )
       stub.dataset.level = String(e.level)
+      stub.dataset.levelTo = String(row.levelTo)
       stub.dataset.from = e.from
       stub.dataset.to = e.to
       const x = el(
@@ -257,6 +302,7 @@ export class GraphView {
         const g = el('g', { class: classes.join(' '), transform: `translate(${x} ${r.y})` }, nodes)
         g.dataset.id = node.id
         g.dataset.level = String(r.level)
+        g.dataset.levelTo = String(r.levelTo)
         el('circle', { r: R, fill: colors.get(node.tab) ?? LOCAL_COLOR }, g)
         if (node.local) el('circle', { r: R + 3.5, class: 'local-ring' }, g)
         const title = el('title', {}, g)
@@ -277,7 +323,7 @@ export class GraphView {
   }
 
   #rowOf(id: string, level: number): RowInfo | undefined {
-    return this.#rows.find((r) => r.level === level && r.members.has(id))
+    return this.#rows.find((r) => r.level <= level && level <= r.levelTo && r.members.has(id))
   }
 
   /** The row a hop is drawn at: its level's list, or the node's highest row below it. */
