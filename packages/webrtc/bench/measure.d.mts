@@ -18,5 +18,5 @@ export declare function createDriver(pipe: Pipe): Driver
 export declare function quantile(samples: number[], q: number): number
 export declare function dataChannelPipe(
   channel: RTCDataChannel,
-  options?: { highWater?: number; lowWater?: number },
+  options?: { highWater?: number; lowWater?: number; pollMs?: number },
 ): Pipe

@@ -125,13 +125,14 @@ export function quantile(samples, q) {
  * Wraps an `RTCDataChannel` as a {@link Pipe} with the usual backpressure: above `highWater` buffered bytes
  * the send waits for `bufferedamountlow` (threshold `lowWater`).
  * @param {RTCDataChannel} channel
- * @param {{ highWater?: number, lowWater?: number }} [options]
+ * @param {{ highWater?: number, lowWater?: number, pollMs?: number }} [options]
  * @returns {Pipe}
  */
 export function dataChannelPipe(channel, options = {}) {
   const highWater = options.highWater ?? 1024 * 1024
   channel.binaryType = 'arraybuffer'
   const lowWater = options.lowWater ?? 256 * 1024
+  const pollMs = options.pollMs ?? 2
   channel.bufferedAmountLowThreshold = lowWater
   return {
     send(bytes) {
@@ -146,7 +147,7 @@ export function dataChannelPipe(channel, options = {}) {
         }
         const poll = setInterval(() => {
           if (channel.bufferedAmount <= lowWater || channel.readyState !== 'open') finish()
-        }, 2)
+        }, pollMs)
         channel.onbufferedamountlow = finish
       })
     },

@@ -35,8 +35,9 @@ function opened(channel) {
 /**
  * Links two peer connections of `wrtc`; resolves with a pipe per side once the channel is open on both.
  * @param {Wrtc} wrtc
+ * @param {{ highWater?: number, lowWater?: number, pollMs?: number }} [pipeOptions] see `dataChannelPipe`
  */
-export async function linkRaw(wrtc) {
+export async function linkRaw(wrtc, pipeOptions = {}) {
   const config = { iceServers: [] }
   const a = new wrtc.RTCPeerConnection(config)
   const b = new wrtc.RTCPeerConnection(config)
@@ -50,8 +51,8 @@ export async function linkRaw(wrtc) {
   await a.setRemoteDescription(await gathered(b))
   const [ca, cb] = await Promise.all([channelA, channelB])
   return {
-    driver: dataChannelPipe(ca),
-    sink: dataChannelPipe(/** @type {RTCDataChannel} */ (cb)),
+    driver: dataChannelPipe(ca, pipeOptions),
+    sink: dataChannelPipe(/** @type {RTCDataChannel} */ (cb), pipeOptions),
     close() {
       a.close()
       b.close()

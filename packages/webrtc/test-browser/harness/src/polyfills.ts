@@ -7,7 +7,6 @@
  *
  * @module
  */
-// biome-ignore lint/style/useNodejsImportProtocol: the npm `process` polyfill for the browser, not Node's module
 import process from 'process'
 
 const g = globalThis as unknown as { process?: unknown }
