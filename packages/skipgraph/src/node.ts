@@ -197,6 +197,8 @@ export interface SkipGraphNode extends Component, TypedEvents<SkipGraphNodeEvent
   readonly identity: Identity
   /** Where the node stands in the graph. */
   readonly status: NodeStatus
+  /** The component lifecycle state (`'stopped'` after `leave()` or `stop()`). */
+  readonly state: 'new' | 'starting' | 'ready' | 'stopping' | 'stopped'
   /**
    * Joins the graph: without `introducer`, as its first node; otherwise through `introducer` (a node already in
    * the graph). Resolves once the node is linked at every level up to the one where it is alone. Safe under any
@@ -272,6 +274,8 @@ interface Txn {
   readonly id: string
   readonly key: string
   readonly contacted: Map<string, Identifier>
+  /** Nodes that applied our writes (which released our locks there). */
+  readonly applied: Set<string>
   /** Aborts the lock phase only: once the commit started it runs to its end. */
   readonly signal: AbortSignal | undefined
   aborted: boolean
@@ -374,6 +378,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   readonly #lockWaitMs: number
   readonly #rpcs = new Map<string, PendingRpc>()
   readonly #searches = new Map<string, PendingSearch>()
+  readonly #activeTxns = new Set<Txn>()
 
   constructor(options: SkipGraphNodeOptions) {
     super()
@@ -409,6 +414,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   }
 
   protected async onStop(): Promise<void> {
+    // release what unfinished joins or leaves hold at other nodes before the conduit closes
+    await Promise.allSettled([...this.#activeTxns].map((txn) => this.#finishTxn(txn)))
     const err = new NodeStoppedError('the skip-graph node stopped')
     for (const p of [...this.#rpcs.values()]) p.reject(err)
     for (const s of [...this.#searches.values()]) s.reject(err)
@@ -510,7 +517,14 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
 
   #newTxn(signal: AbortSignal | undefined): Txn {
     const id = this.#nonce()
-    return { id, key: `${this.#selfHex}:${id}`, contacted: new Map(), signal, aborted: false }
+    return {
+      id,
+      key: `${this.#selfHex}:${id}`,
+      contacted: new Map(),
+      applied: new Set(),
+      signal,
+      aborted: false,
+    }
   }
 
   /** Runs `body` as a transaction: retried with backoff on conflicts, released on every exit. */
@@ -525,13 +539,14 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       throwIfAborted(signal)
       if (this.state !== 'ready') throw new NodeStoppedError('the skip-graph node stopped')
       const txn = this.#newTxn(signal)
+      this.#activeTxns.add(txn)
       this.#metrics.transactions++
       try {
         const out = await body(txn)
-        this.#finishTxn(txn)
+        void this.#finishTxn(txn)
         return out
       } catch (err) {
-        this.#finishTxn(txn)
+        void this.#finishTxn(txn)
         if (!(err instanceof Conflict || err instanceof RequestTimeoutError || err instanceof ConduitError))
           throw err
         if (err instanceof AbortError) throw err
@@ -551,14 +566,18 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     }
   }
 
-  /** Releases every lock of `txn`, here and at every node it contacted. Idempotent. */
-  #finishTxn(txn: Txn): void {
-    if (txn.aborted) return
+  /** Releases every lock of `txn`, here and at every node it contacted. Idempotent; never rejects. */
+  #finishTxn(txn: Txn): Promise<unknown> {
+    if (txn.aborted) return Promise.resolve()
     txn.aborted = true
+    this.#activeTxns.delete(txn)
     this.#releaseLocal(txn.key)
-    for (const id of txn.contacted.values()) {
-      this.#send(id, { kind: Kind.Release, txn: txn.id }).catch(() => {})
+    const sends: Promise<void>[] = []
+    for (const [hex, id] of txn.contacted) {
+      if (txn.applied.has(hex)) continue
+      sends.push(this.#send(id, { kind: Kind.Release, txn: txn.id }).catch(() => {}))
     }
+    return Promise.all(sends)
   }
 
   /** Locks `levels` of `node` for `txn` and reads its state there. @throws {Conflict} when refused. */
@@ -594,6 +613,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       undefined,
     )
     if (ack.kind !== Kind.ApplyAck || !ack.ok) throw new JoinFailedError('a neighbour refused a table write')
+    txn.applied.add(node.toHex())
   }
 
   /** Reads `levels` of `node` without locking (a hint: every decision is validated under lock later). */
@@ -725,26 +745,33 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
    */
   async #linkLevel(txn: Txn, level: number): Promise<boolean> {
     if (this.#tryLock(txn.key, [level]) !== 0) throw new Conflict('own lock refused')
-    let walk = await this.#walkBoth(txn, level)
-    if (walk.left.found === null && walk.right.found === null) {
-      const head = walk.left.end
-      const s = (await this.#lock(txn, head, [level - 1])).levels[0]!
+    let gap = await this.#findGap(txn, level)
+    if (gap.left === null && gap.right === null) {
+      const s = (await this.#lock(txn, gap.head, [level - 1])).levels[0]!
       if (!s.linked || s.left !== null) throw new Conflict('not the head of the list')
-      walk = await this.#walkBoth(txn, level)
-      if (walk.left.found === null && walk.right.found === null) {
+      gap = await this.#findGap(txn, level)
+      if (gap.left === null && gap.right === null) {
         this.#height = MAX_LEVEL
         return true
       }
     }
-    await this.#insertBetween(txn, level, walk.left.found, walk.right.found)
+    await this.#insertBetween(txn, level, gap.left, gap.right)
     return false
   }
 
-  async #walkBoth(txn: Txn, level: number): Promise<{ left: WalkEnd; right: WalkEnd }> {
-    const [l, r] = await Promise.allSettled([this.#walk(txn, level, 'left'), this.#walk(txn, level, 'right')])
-    if (l.status === 'rejected') throw l.reason
-    if (r.status === 'rejected') throw r.reason
-    return { left: l.value, right: r.value }
+  /**
+   * The walks of level `level`: left first; only when nothing is found there, right (a found left node's right
+   * pointer is read again under its lock, so the right walk would be wasted). `head` is where the left walk
+   * ended: the head of our level-1 list when nothing was found.
+   */
+  async #findGap(
+    txn: Txn,
+    level: number,
+  ): Promise<{ left: Identifier | null; right: Identifier | null; head: Identifier }> {
+    const l = await this.#walk(txn, level, 'left')
+    if (l.found !== null) return { left: l.found, right: null, head: l.end }
+    const r = await this.#walk(txn, level, 'right')
+    return { left: null, right: r.found, head: l.end }
   }
 
   /** Follows the level-1 pointers on `side` to the first node sharing `level` bits with us and linked at `level`. */

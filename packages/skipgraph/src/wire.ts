@@ -21,6 +21,7 @@ export const Kind = {
   Release: 8,
   Read: 9,
 } as const
+/** The name of a message kind (the keys of `SkipGraphMetrics.sentByKind`). */
 export type KindName = keyof typeof Kind
 
 /** Longest path a search may record; a longer one is treated as malformed (a routing loop or an attack). */

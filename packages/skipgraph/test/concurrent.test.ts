@@ -7,7 +7,11 @@ const SEEDS = Array.from({ length: 20 }, (_, i) => i + 1)
 describe.concurrent('concurrent joins', () => {
   for (const seed of SEEDS) {
     it(`256 nodes joining at once through random introducers end in a correct skip graph (seed ${seed})`, async () => {
-      const c = new Cluster(seed, { latency: { min: 0, max: 2 } })
+      const c = new Cluster(
+        seed,
+        { latency: { min: 0, max: 1 } },
+        { requestTimeoutMs: 30_000, searchTimeoutMs: 30_000 },
+      )
       const first = await c.add()
       await first.node.join()
       for (let i = 1; i < 16; i++) {

@@ -1,6 +1,6 @@
 import { AbortError, type Identifier } from '@skipmesh/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { SearchFailedError, SearchTimeoutError } from '../src/index.js'
+import { JoinFailedError, LeaveFailedError, SearchFailedError, SearchTimeoutError } from '../src/index.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
 import { absentId, Cluster, type Member, sortedIds } from './helpers.js'
 
@@ -82,7 +82,7 @@ describe('crashes', () => {
   })
 
   it('5% of nodes stopping without leaving: searches answer exactly for live targets or fail with a typed error', async () => {
-    const c = new Cluster(11, {}, { searchTimeoutMs: 2000 })
+    const c = new Cluster(11, {}, { searchTimeoutMs: 10_000 })
     await buildGraph(c, 256)
     const crashed = new Set<Member>()
     while (crashed.size < 13) crashed.add(c.pick(c.members.slice(1)))
@@ -137,6 +137,21 @@ describe('crashes', () => {
         n.lookupTable().levels.some((l) => l.left?.alive === false || l.right?.alive === false),
       ),
     ).toBe(true)
+    // a leave that needs a crashed neighbour, and a join through a crashed introducer, fail with typed errors
+    const crashedIds = new Set(deadIds.map((id) => id.toHex()))
+    const besideDead = c.members.find(
+      (m) =>
+        !crashed.has(m) &&
+        m.node
+          .lookupTable()
+          .levels.some((l) => [l.left, l.right].some((e) => e !== null && crashedIds.has(e.id.toHex()))),
+    )!
+    await expect(besideDead.node.leave()).rejects.toBeInstanceOf(LeaveFailedError)
+    expect(besideDead.node.status).toBe('joined')
+    const late = await c.add()
+    await expect(late.node.join(deadIds[0]!)).rejects.toBeInstanceOf(JoinFailedError)
+    expect(late.node.status).toBe('new')
+
     await new Promise((resolve) => setImmediate(resolve))
     expect(rejections).toEqual([])
     await c.stopAll()
