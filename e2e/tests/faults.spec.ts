@@ -5,6 +5,7 @@ import {
   allReady,
   attachScreenshot,
   closeAll,
+  drawnRoute,
   expectGraphsConverge,
   freePort,
   openTabs,
@@ -26,7 +27,13 @@ test('a browser context closed mid-run disappears from every picture and searche
     const before = await realTables(tabs)
 
     // searches are in flight in the survivors while two contexts close without leaving
-    const [victimA, victimB] = [tabs[2]!, tabs[5]!]
+    // the victims hold the 3rd and 6th smallest ids, so that many searches must get past them
+    const hosted = await Promise.all(
+      tabs.map(async (t) => (await t.page.evaluate(() => window.skipmesh.nodes()))[0]!.id),
+    )
+    const sorted = [...hosted].sort()
+    const victimA = tabs[hosted.indexOf(sorted[2]!)]!
+    const victimB = tabs[hosted.indexOf(sorted[5]!)]!
     const gone = new Set<string>()
     for (const v of [victimA, victimB])
       for (const n of await v.page.evaluate(() => window.skipmesh.nodes())) gone.add(n.id)
@@ -68,7 +75,8 @@ test('a browser context closed mid-run disappears from every picture and searche
     // - a search whose level-0 stretch between start and target holds no closed node must find the target;
     // - any other search must find the target or fail with the typed SearchFailedError: never a wrong
     //   answer, never a node that is gone on the route, never a timeout (the transport saw the close).
-    const tally = { crossing: 0, crossingFound: 0, clear: 0 }
+    const tally = { crossing: 0, crossingFound: 0, clear: 0, detours: 0 }
+    let detoured: { tab: Tab; from: string; target: string; detours: number } | undefined
     for (const t of survivors) {
       const [from] = await t.page.evaluate(() => window.skipmesh.nodes().map((n) => n.id))
       const traces = await searchMany(
@@ -86,6 +94,11 @@ test('a browser context closed mid-run disappears from every picture and searche
           expect(tr.result, where).toBe(tr.target)
           expect(tr.found, where).toBe(true)
           if (crossing) tally.crossingFound++
+          const detours = tr.hops.filter((h) => h.detour).length
+          if (detours > 0) {
+            tally.detours++
+            detoured ??= { tab: t, from: tr.from, target: tr.target, detours }
+          }
         } else {
           expect(tr.error, where).toBe('SearchFailedError')
         }
@@ -93,13 +106,21 @@ test('a browser context closed mid-run disappears from every picture and searche
       }
     }
     expect(tally.clear).toBeGreaterThan(0)
-    const summary = `searches after the crash: ${tally.clear} with no closed node in between, all found; ${tally.crossingFound}/${tally.crossing} across a closed node found, the rest SearchFailedError`
+    const summary = `searches after the crash: ${tally.clear} with no closed node in between, all found; ${tally.crossingFound}/${tally.crossing} across a closed node found (${tally.detours} marked as routed around a dead neighbour), the rest SearchFailedError`
     console.log(summary)
     await testInfo.attach('searches-after-crash', { body: summary, contentType: 'text/plain' })
-    const shown = survivors[0]!
+    // a route that went around a dead neighbour is drawn so (when one happened in this run)
+    const shown = detoured?.tab ?? survivors[0]!
     const [from] = await shown.page.evaluate(() => window.skipmesh.nodes().map((n) => n.id))
-    const target = liveIds.find((id) => id !== from)!
-    await shown.page.evaluate(([f, t]) => window.skipmesh.search(f!, t!), [from, target] as const)
+    const again = detoured ?? { from: from!, target: liveIds.find((id) => id !== from)!, detours: 0 }
+    const trace = await shown.page.evaluate(([f, t]) => window.skipmesh.search(f, t), [
+      again.from,
+      again.target,
+    ] as const)
+    await drawnRoute(shown.page, trace.seq)
+    await expect(shown.page.locator('svg#graph #route g.hop.detour')).toHaveCount(
+      trace.hops.filter((h) => h.detour).length,
+    )
     await expect(shown.page.locator('#log')).toContainText('gone')
     await attachScreenshot(shown.page, testInfo, 'after-crash')
   } finally {
