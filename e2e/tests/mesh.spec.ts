@@ -65,6 +65,19 @@ for (const shape of [
       expect(metrics.channels['demo.graph']?.messagesReceived ?? 0).toBeGreaterThan(0)
       expect(metrics.connections.active).toBeGreaterThan(0)
 
+      if (shape.nodes > 1) {
+        // a node leaves gracefully and disappears from both pictures; the "+ node" button adds one that appears
+        const [leaving] = await tabs[1]!.page.evaluate(() => window.skipmesh.nodes().map((n) => n.id))
+        await tabs[1]!.page.evaluate((id) => window.skipmesh.removeNode(id!), leaving)
+        await expectGraphsConverge(tabs, total - 1)
+        await expect(tabs[0]!.page.locator(`svg#graph g.node[data-id="${leaving}"]`)).toHaveCount(0)
+        await tabs[0]!.page.locator('#add-node').click()
+        await expect
+          .poll(() => tabs[0]!.page.evaluate(() => window.skipmesh.nodes().filter((n) => n.joined).length))
+          .toBe(shape.nodes + 1)
+        await expectGraphsConverge(tabs, total)
+      }
+
       expectNoConsoleErrors(tabs)
     } finally {
       await closeAll(tabs)
