@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import * as v from 'valibot'
 import { describe, expect, expectTypeOf, it } from 'vitest'
 import {
@@ -12,6 +13,15 @@ import {
 } from '../src/protocol.js'
 
 describe('protocol', () => {
+  it('imports nothing but valibot, so browsers can load it', () => {
+    const source = readFileSync(new URL('../src/protocol.ts', import.meta.url), 'utf8')
+    const imports = [...source.matchAll(/^\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]/gm)].map(
+      (m) => m[1],
+    )
+    expect(imports).toEqual(['valibot'])
+    expect(source).not.toMatch(/\b(?:Buffer|process|require)\b/)
+  })
+
   it('signs the UTF-8 of skipmesh-signal-v1, room, id and challenge separated by newlines', () => {
     const bytes = challengeBytes('lobby', 'ab'.repeat(32), 'cd'.repeat(32))
     expect(new TextDecoder().decode(bytes)).toBe(
