@@ -212,6 +212,7 @@ export class WebRtcConnection implements Connection {
     return this.#closed.promise
   }
 
+  /** Subscribes to `'message'` or `'close'`; returns the function that unsubscribes. */
   on<E extends keyof ConnectionEvents>(event: E, handler: ConnectionEvents[E]): Unsubscribe {
     return this.#events.on(event, handler)
   }

@@ -170,7 +170,9 @@ export class WebRtcConnectionManager
   extends AbstractComponent
   implements ConnectionManager, TypedEvents<WebRtcConnectionManagerEvents>
 {
+  /** This peer's identifier (also its id in the signaling room). */
   readonly localId: Identifier
+  /** The largest payload one `send` accepts, in bytes (the `maxMessageSize` option). */
   readonly maxMessageSize: number
   /** The manager's signaling client (started and stopped with the manager). */
   readonly signaling: SignalingClient
@@ -199,6 +201,7 @@ export class WebRtcConnectionManager
   >()
   readonly #subscriptions: Unsubscribe[] = []
   readonly #opened = new WeakSet<WebRtcConnection>()
+  readonly #abandonedByRemote = new WeakSet<WebRtcConnection>()
 
   /** @throws {InvalidOptionsError} @throws {WebRtcUnavailableError} */
   constructor(options: WebRtcConnectionManagerOptions) {
@@ -237,6 +240,7 @@ export class WebRtcConnectionManager
     })
   }
 
+  /** Subscribes to `'connection'`, `'peer:joined'` or `'peer:left'`; returns the function that unsubscribes. */
   on<E extends keyof WebRtcConnectionManagerEvents>(
     event: E,
     handler: WebRtcConnectionManagerEvents[E],
@@ -347,10 +351,7 @@ export class WebRtcConnectionManager
         )
       }
       const attempt = slot.connection
-      if (attempt?.phase === 'connecting') {
-        attempt.destroy(new ConnectionFailedError('connect timeout'))
-        this.#send(slot.remoteId, attempt.session, { bye: true }).catch(() => {})
-      }
+      if (attempt?.phase === 'connecting') attempt.destroy(new ConnectionFailedError('connect timeout'))
     }, this.#connectTimeoutMs)
     try {
       for (let retry = 0; ; retry++) {
@@ -425,8 +426,7 @@ export class WebRtcConnectionManager
     peer.on('signal', (data: SimplePeer.SignalData) =>
       this.#queueSignal(slot, connection, data as SignalData),
     )
-    if (!initiator) return connection
-    // the initiator also times out an attempt nobody waits for (a dial request from the remote)
+    // an attempt nobody waits for (a dial request from the remote, an incoming offer) times out too
     const timer = setTimeout(() => {
       if (connection.phase === 'connecting') connection.destroy(new ConnectionFailedError('connect timeout'))
     }, this.#connectTimeoutMs)
@@ -447,11 +447,17 @@ export class WebRtcConnectionManager
 
   #onClosed(slot: Slot, connection: WebRtcConnection, reason: Error | undefined): void {
     this.#outboxes.delete(connection)
-    if (slot.connection === connection) slot.connection = undefined
+    const wasCurrent = slot.connection === connection
+    if (wasCurrent) slot.connection = undefined
     if (this.#opened.delete(connection)) {
       this.#metrics.connectionsClosed++
       this.#metrics.connectionsActive--
-    } else {
+    } else if (wasCurrent) {
+      // an attempt failed: tell the remote at once (it frees its side and, if it dials, retries) …
+      if (this.state === 'ready' && !this.#abandonedByRemote.has(connection)) {
+        this.#send(slot.remoteId, connection.session, { bye: true }).catch(() => {})
+      }
+      // … and fail the local dials waiting for it (they retry while time is left)
       const err =
         reason instanceof PeerNotFoundError || reason instanceof ConnectionFailedError
           ? reason
@@ -512,6 +518,7 @@ export class WebRtcConnectionManager
     }
     if (data.bye === true) {
       if (current?.session === session && current.phase === 'connecting') {
+        this.#abandonedByRemote.add(current)
         current.destroy(new ConnectionFailedError('the remote abandoned the attempt'))
       }
       return
@@ -532,7 +539,11 @@ export class WebRtcConnectionManager
       if (weInitiate || (batch[0] as { type?: unknown }).type !== 'offer')
         return void this.#metrics.signalsDropped++
       // a new offer from the initiator supersedes whatever this pair had
-      if (current !== undefined) current.destroy(new TransportClosedError('superseded by a new session'))
+      if (current !== undefined) {
+        // not a failure of the pair: the dials waiting for it wait for the new session
+        slot.connection = undefined
+        current.destroy(new TransportClosedError('superseded by a new session'))
+      }
       target = this.#startAttempt(slot, session)
     }
     for (const item of batch) target.signal(item as SimplePeer.SignalData)

@@ -150,6 +150,7 @@ export class SignalingClient extends AbstractComponent implements TypedEvents<Si
     this.#socketOptions = options.socketOptions ?? {}
   }
 
+  /** Subscribes to an event of {@link SignalingClientEvents}; returns the function that unsubscribes. */
   on<E extends keyof SignalingClientEvents>(event: E, handler: SignalingClientEvents[E]): Unsubscribe {
     return this.#events.on(event, handler)
   }
