@@ -143,6 +143,10 @@ test('when the signaling server is killed and restarted, open data channels keep
 
     await server.kill()
     server = undefined
+    // every tab notices and says so
+    for (const t of tabs) {
+      await expect(t.page.locator('#banner')).toContainText('signaling server')
+    }
 
     // over the data channels that were already open: every node still finds every other node
     for (const t of tabs) {
@@ -163,6 +167,12 @@ test('when the signaling server is killed and restarted, open data channels keep
     await expectGraphsConverge(tabs, 4)
 
     server = await startServer(port)
+    // the nodes rejoin the room by themselves (the banner goes away); only then can a newcomer find them
+    for (const t of tabs) {
+      await expect
+        .poll(() => t.page.evaluate(() => window.skipmesh.problem()), { timeout: 60_000 })
+        .toBeNull()
+    }
     const [late] = await openTabs(browser, { baseURL: server.url, room, count: 1, nodes: 1 })
     tabs.push(late!)
     await late!.page.evaluate(() => window.skipmesh.ready())

@@ -7,6 +7,7 @@
  */
 import { AbortError, Emitter, Identifier, MemoryHub, channel, raceSignal } from '@skipmesh/core'
 import type { Conduit, Message, NetworkMetrics } from '@skipmesh/core'
+import { DescribeFailedError, NotLocalNodeError } from './errors.js'
 import { type GraphSnapshot, type NodeTable, buildSnapshot, parseTable } from './graph.js'
 import { type LocalNode, type MemoryTransport, createLocalNode } from './node.js'
 
@@ -82,16 +83,6 @@ export interface TabMeshEvents {
 interface Pending {
   resolve(table: NodeTable): void
   reject(err: Error): void
-}
-
-/** Thrown when a node answered a describe request with something that is not a table. */
-export class DescribeFailedError extends Error {
-  override name = 'DescribeFailedError'
-}
-
-/** Thrown by `search` when `from` is not a node of this tab. */
-export class NotLocalNodeError extends Error {
-  override name = 'NotLocalNodeError'
 }
 
 /** What a tab needs to run its nodes. */
