@@ -371,6 +371,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   #status: NodeStatus = 'new'
   /** Levels 0..height are linked; MAX_LEVEL once joined (a joined node is, alone, in every level above). */
   #height = -1
+  /** Bumped by every table write (a leave checks nothing linked in between its read and its own lock). */
+  #tableVersion = 0
   readonly #levelLocks = new Map<number, string>()
   #allLock: string | undefined
   readonly #tombstones = new Set<string>()
@@ -810,10 +812,14 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     }
   }
 
-  /** Leave: lock ourselves entirely and every neighbour at its levels, check they point at us, relink them. */
+  /**
+   * Leave: lock every neighbour at the levels where it is our neighbour and ourselves at all levels, in ascending
+   * identifier order (as joins do, so leaves and joins never wait on each other in a cycle), check that each
+   * neighbour points back at us, then relink them around us.
+   */
   async #unlinkAll(txn: Txn): Promise<void> {
-    if (this.#tryLock(txn.key, 'all') !== 0) throw new Conflict('own lock refused')
     const me = this.identity.id
+    const version = this.#tableVersion
     const top = Math.min(this.#table.topLevel, this.#height)
     const byNode = new Map<string, { id: Identifier; levels: number[]; sides: Side[] }>()
     for (let level = 0; level <= top; level++) {
@@ -830,19 +836,26 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         g.sides.push(side)
       }
     }
-    const groups = [...byNode.values()]
-    const replies = await Promise.allSettled(groups.map((g) => this.#lock(txn, g.id, g.levels)))
-    for (let gi = 0; gi < groups.length; gi++) {
-      const rep = replies[gi]!
-      if (rep.status === 'rejected') throw rep.reason
-      const g = groups[gi]!
+    const groups = [...byNode.values()].sort((a, b) => a.id.compare(b.id))
+    let selfLocked = false
+    const lockSelf = (): void => {
+      if (this.#tryLock(txn.key, 'all') !== 0) throw new Conflict('own lock refused')
+      // a neighbour that linked in before we held our own lock would be missing from what we locked
+      if (this.#tableVersion !== version) throw new Conflict('table changed', true)
+      selfLocked = true
+    }
+    for (const g of groups) {
+      if (!selfLocked && g.id.compare(me) > 0) lockSelf()
+      const reply = await this.#lock(txn, g.id, g.levels)
       for (let k = 0; k < g.levels.length; k++) {
-        const s = rep.value.levels[k]!
+        const st = reply.levels[k]!
         // g is our neighbour on side g.sides[k], so its pointer on the other side must be us
-        const back = g.sides[k] === 'left' ? s.right : s.left
-        if (back === null || !back.id.equals(me)) throw new Conflict('neighbour does not point back')
+        const back = g.sides[k] === 'left' ? st.right : st.left
+        if (back === null || !back.id.equals(me)) throw new Conflict('neighbour does not point back', true)
       }
     }
+    if (!selfLocked) lockSelf()
+    if (this.#tableVersion !== version) throw new Conflict('table changed', true)
     const writes = new Map<string, { id: Identifier; writes: ApplyWrite[] }>()
     for (let level = 0; level <= top; level++) {
       const l = this.#table.get(level, 'left')
@@ -1004,6 +1017,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   }
 
   #setEntry(level: number, side: Side, entry: NeighborEntry | null): void {
+    this.#tableVersion++
     const previous = this.#table.set(level, side, entry)
     if (
       previous === entry ||
