@@ -17,7 +17,18 @@ export interface MsgpackCodecOptions {
 export const DEFAULT_MAX_ENVELOPE_SIZE = 16 * 1024 * 1024 + 4 * 1024
 
 /** Keys rejected anywhere in a decoded map (prototype pollution). */
-const FORBIDDEN_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
+const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'].map((k) => new TextEncoder().encode(k))
+
+function isForbiddenKey(bytes: Uint8Array, at: number, length: number): boolean {
+  if (length !== 9 && length !== 11) return false
+  for (const key of FORBIDDEN_KEYS) {
+    if (key.length !== length) continue
+    let same = true
+    for (let i = 0; i < length && same; i++) same = bytes[at + i] === key[i]
+    if (same) return true
+  }
+  return false
+}
 
 /** The wire keys of an envelope map, in encoding order. */
 const ENVELOPE_KEYS = ['c', 's', 'p', 'm', 't'] as const
@@ -32,16 +43,16 @@ class Reject {
   ) {}
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false })
-
 /**
  * Walks one MessagePack value without building it: checks that the bytes are exactly one well-formed value,
  * contain no extension types (msgpackr maps those to records, dates, errors, typed arrays, references...),
- * have only string map keys, no duplicate key in a map, and none of {@link FORBIDDEN_KEYS} (msgpackr would
- * silently rename `__proto__`).
+ * have only string map keys and none of `__proto__`, `constructor`, `prototype` as a key (msgpackr would
+ * silently rename `__proto__`). Returns the declared entry counts of the maps, in order of appearance, so that
+ * duplicate keys (which collapse when decoded) can be detected afterwards.
  * Linear in the input: every declared element consumes at least one byte, so bogus lengths fail as truncated.
  */
-function scan(bytes: Uint8Array): Reject | undefined {
+function scan(bytes: Uint8Array): Reject | number[] {
+  const mapSizes: number[] = []
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
   const end = bytes.length
   let pos = 0
@@ -156,28 +167,22 @@ function scan(bytes: Uint8Array): Reject | undefined {
     for (let i = 0; i < n; i++) value(depth + 1)
   }
   const map = (n: number, depth: number): void => {
-    // duplicate keys are rejected: decoders disagree on which one wins (a parser-differential hole)
-    const seen = n > 1 ? new Set<string>() : undefined
+    mapSizes.push(n)
     for (let i = 0; i < n; i++) {
       need(1)
       const kl = strLength(bytes[pos++]!)
       if (kl === undefined) throw new Reject('wrong-type', 'map key is not a string')
       need(kl)
-      const key =
-        seen !== undefined || (kl >= 9 && kl <= 11) ? utf8.decode(bytes.subarray(pos, pos + kl)) : ''
-      if (FORBIDDEN_KEYS.has(key)) throw new Reject('forbidden-key', 'forbidden map key')
-      if (seen !== undefined) {
-        if (seen.has(key)) throw new Reject('malformed', 'duplicate map key')
-        seen.add(key)
-      }
+      if (isForbiddenKey(bytes, pos, kl)) throw new Reject('forbidden-key', 'forbidden map key')
       pos += kl
       value(depth + 1)
     }
   }
+
   try {
     value(0)
     if (pos !== end) return new Reject('malformed', `${end - pos} trailing bytes`)
-    return undefined
+    return mapSizes
   } catch (err) {
     if (err instanceof Reject) return err
     return new Reject('malformed', String(err))
@@ -255,8 +260,8 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
       if (!(bytes instanceof Uint8Array)) return fail('wrong-type', 'input is not a Uint8Array')
       if (bytes.length > maxEnvelopeSize)
         return fail('oversize', `${bytes.length} > ${maxEnvelopeSize} bytes`)
-      const rejected = scan(bytes)
-      if (rejected !== undefined) return fail(rejected.reason, rejected.detail)
+      const scanned = scan(bytes)
+      if (scanned instanceof Reject) return fail(scanned.reason, scanned.detail)
       let raw: unknown
       try {
         raw = packr.unpack(bytes)
@@ -285,6 +290,16 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
       }
       if (typeof t !== 'number' || !Number.isFinite(t))
         return fail('wrong-type', 'timestamp is not a finite number')
+      // Duplicate keys collapse when decoded (and decoders disagree on which one wins): compare with the declared
+      // entry counts. A valid envelope has exactly two maps, itself and `m`.
+      const [declaredTop, declaredMetadata] = scanned
+      if (
+        scanned.length !== 2 ||
+        declaredTop !== Object.keys(raw).length ||
+        declaredMetadata !== Object.keys(metadata).length
+      ) {
+        return fail('malformed', 'duplicate map key')
+      }
       return {
         ok: true,
         envelope: { channel: c, sender: Identifier.fromBytes(s), payload: plain(p), metadata, timestamp: t },
