@@ -53,8 +53,11 @@ import {
   type LockReplyMsg,
   MAX_HOPS,
   type ReadMsg,
+  appendHop,
+  hopAt,
+  hopCount,
   type SearchMsg,
-  type WireHop,
+  type WireHops,
   type WireLevelState,
   type WireMessage,
   type WireNeighbor,
@@ -266,7 +269,7 @@ interface PendingRpc {
 
 interface PendingSearch {
   readonly target: Identifier
-  resolve(out: { result: Identifier; found: boolean; hops: readonly WireHop[] }): void
+  resolve(out: { result: Identifier; found: boolean; hops: WireHops }): void
   reject(err: unknown): void
 }
 
@@ -482,7 +485,10 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     return {
       result: out.result,
       found: out.found,
-      hops: out.hops.map(([node, level]) => ({ node: Identifier.fromBytes(node), level })),
+      hops: Array.from({ length: hopCount(out.hops) }, (_, i) => {
+        const h = hopAt(out.hops, i)
+        return { node: Identifier.fromBytes(h.node), level: h.level }
+      }),
     }
   }
 
@@ -1095,8 +1101,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         return
       case Kind.SearchResult: {
         const p = this.#searches.get(msg.nonce)
-        const last = msg.hops.at(-1)
-        if (p === undefined || (last !== undefined && !Identifier.fromBytes(last[0]).equals(origin))) {
+        const n = hopCount(msg.hops)
+        if (p === undefined || (n > 0 && !Identifier.fromBytes(hopAt(msg.hops, n - 1).node).equals(origin))) {
           this.#metrics.unexpectedDropped++
           return
         }
@@ -1162,7 +1168,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     via: Identifier | undefined,
     signal: AbortSignal | undefined,
     timeoutMs: number,
-  ): Promise<{ result: Identifier; found: boolean; hops: readonly WireHop[] }> {
+  ): Promise<{ result: Identifier; found: boolean; hops: WireHops }> {
     const nonce = this.#nonce()
     this.#metrics.searchesStarted++
     return new Promise((resolve, reject) => {
@@ -1202,7 +1208,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         level: MAX_LEVEL,
         dir: target.compare(start) >= 0 ? 1 : 0,
         reverse: 0,
-        hops: [],
+        hops: new Uint8Array(0),
       }
       if (via === undefined) this.#searchStep(msg, true)
       else {
@@ -1228,7 +1234,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         target: msg.target,
         node: me,
         level: msg.level,
-        hop: msg.hops.length,
+        hop: hopCount(msg.hops),
       })
     }
     const cmp = msg.target.compare(me)
@@ -1238,7 +1244,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     }
     const right = msg.dir === 1
     const side: Side = right ? 'right' : 'left'
-    if ((right && cmp < 0) || (!right && cmp > 0) || msg.hops.length >= MAX_HOPS) {
+    if ((right && cmp < 0) || (!right && cmp > 0) || hopCount(msg.hops) >= MAX_HOPS) {
       // we are past the target: only a corrupted table or a forged message gets here
       this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Unreachable })
       return
@@ -1296,7 +1302,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     dir: 0 | 1,
     linkLevel = level,
   ): void {
-    const next: SearchMsg = { ...msg, level, reverse, dir, hops: [...msg.hops, [to.id.bytes, linkLevel]] }
+    const next: SearchMsg = { ...msg, level, reverse, dir, hops: appendHop(msg.hops, to.id.bytes, linkLevel) }
     this.#metrics.searchesForwarded++
     this.#send(to.id, next).catch((err: unknown) => {
       if (err instanceof ConduitClosedError || this.state !== 'ready') return

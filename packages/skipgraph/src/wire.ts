@@ -40,8 +40,34 @@ export const FailReason = { Unreachable: 1, Stopped: 2 } as const
 /** Why a lock was refused. */
 export const DenyReason = { Locked: 1, Gone: 2, NotLinked: 3 } as const
 
-/** A hop of a search path as it travels: the raw identifier bytes and the level it was reached at. */
-export type WireHop = readonly [node: Uint8Array, level: number]
+/** Bytes per hop in a search path: the 32-byte identifier, then the level (one byte). */
+export const HOP_BYTES = 33
+
+/**
+ * A search path as it travels: {@link HOP_BYTES} per hop (identifier, then level), flat, so that forwarding and
+ * validating a search allocate nothing per hop.
+ */
+export type WireHops = Uint8Array
+
+/** The number of hops in a path. */
+export function hopCount(hops: WireHops): number {
+  return hops.length / HOP_BYTES
+}
+
+/** A copy of `hops` with one more hop. */
+export function appendHop(hops: WireHops, node: Uint8Array, level: number): WireHops {
+  const out = new Uint8Array(hops.length + HOP_BYTES)
+  out.set(hops)
+  out.set(node, hops.length)
+  out[hops.length + IDENTIFIER_LENGTH] = level
+  return out
+}
+
+/** Hop `i`: its identifier bytes (a view) and level. */
+export function hopAt(hops: WireHops, i: number): { node: Uint8Array; level: number } {
+  const at = i * HOP_BYTES
+  return { node: hops.subarray(at, at + IDENTIFIER_LENGTH), level: hops[at + IDENTIFIER_LENGTH]! }
+}
 
 /** A neighbour as carried in lock replies and applies. */
 export interface WireNeighbor {
@@ -69,13 +95,13 @@ export interface SearchMsg {
   readonly dir: 0 | 1
   /** 1 when this is the reverse leg of a search routed around a dead neighbour (must end exactly on target). */
   readonly reverse: 0 | 1
-  readonly hops: readonly WireHop[]
+  readonly hops: WireHops
 }
 export interface SearchResultMsg {
   readonly kind: typeof Kind.SearchResult
   readonly nonce: string
   readonly found: boolean
-  readonly hops: readonly WireHop[]
+  readonly hops: WireHops
 }
 export interface SearchFailMsg {
   readonly kind: typeof Kind.SearchFail
@@ -243,11 +269,12 @@ function tuple(v: unknown, length: number, what: string): unknown[] {
   return v
 }
 
-function hops(v: unknown): WireHop[] {
-  return array(v, MAX_HOPS, 'hops').map((h) => {
-    const t = tuple(h, 2, 'hop')
-    return [bytes32(t[0], 'hop node'), level(t[1])] as const
-  })
+function hops(v: unknown): WireHops {
+  if (!(v instanceof Uint8Array) || v.length % HOP_BYTES !== 0 || v.length > MAX_HOPS * HOP_BYTES) {
+    fail('hops: not a path of at most 1024 hops')
+  }
+  // every level byte is within 0–255 = MAX_LEVEL by construction
+  return v
 }
 
 function neighbor(v: unknown): WireNeighbor | null {

@@ -8,6 +8,7 @@ const packr = new Packr({ useRecords: false })
 const pack = (v: unknown): Uint8Array => packr.pack(v)
 const NONCE = 'ab'.repeat(16)
 const id32 = new Uint8Array(32).fill(7)
+const noHops = new Uint8Array(0)
 
 describe('malformed messages', () => {
   it('drops and counts junk sent from a raw conduit, and keeps working with an unchanged table', async () => {
@@ -34,16 +35,17 @@ describe('malformed messages', () => {
       pack('hello'),
       pack([]),
       pack([99, NONCE]),
-      pack([Kind.Search, NONCE, id32.slice(1), id32, 3, 1, 0, []]),
-      pack([Kind.Search, NONCE, id32, id32, 256, 1, 0, []]),
-      pack([Kind.Search, NONCE, id32, id32, -1, 1, 0, []]),
-      pack([Kind.Search, NONCE, id32, id32, 1.5, 1, 0, []]),
-      pack([Kind.Search, 'not-a-nonce', id32, id32, 3, 1, 0, []]),
-      pack([Kind.Search, NONCE.toUpperCase(), id32, id32, 3, 1, 0, []]),
-      pack([Kind.Search, NONCE, id32, id32, 3, 2, 0, []]),
-      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, Array.from({ length: 1025 }, () => [id32, 0])]),
-      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, [[id32, 300]]]),
-      pack([Kind.Search, NONCE, 'x'.repeat(32), id32, 3, 1, 0, []]),
+      pack([Kind.Search, NONCE, id32.slice(1), id32, 3, 1, 0, noHops]),
+      pack([Kind.Search, NONCE, id32, id32, 256, 1, 0, noHops]),
+      pack([Kind.Search, NONCE, id32, id32, -1, 1, 0, noHops]),
+      pack([Kind.Search, NONCE, id32, id32, 1.5, 1, 0, noHops]),
+      pack([Kind.Search, 'not-a-nonce', id32, id32, 3, 1, 0, noHops]),
+      pack([Kind.Search, NONCE.toUpperCase(), id32, id32, 3, 1, 0, noHops]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 2, 0, noHops]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, new Uint8Array(1025 * 33)]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, new Uint8Array(34)]),
+      pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, [[id32, 3]]]),
+      pack([Kind.Search, NONCE, 'x'.repeat(32), id32, 3, 1, 0, noHops]),
       pack([Kind.Search, NONCE, id32, id32, 3, 1]),
       pack([Kind.Lock, NONCE, NONCE, []]),
       pack([Kind.Lock, NONCE, NONCE, Array.from({ length: 300 }, () => 0)]),
@@ -54,7 +56,7 @@ describe('malformed messages', () => {
       pack([Kind.Apply, NONCE, NONCE, [[0, 1, [id32, id32.slice(4)]]]]),
       pack([Kind.Release, 42]),
       pack([Kind.SearchFail, NONCE, 9]),
-      pack([Kind.SearchResult, NONCE, 1, []]),
+      pack([Kind.SearchResult, NONCE, 1, noHops]),
       pack([Kind.Read, NONCE, [999]]),
     ]
     for (const payload of junk) await conduit.send(victim.identity.id, { payload, metadata: {} })
@@ -65,7 +67,7 @@ describe('malformed messages', () => {
       metadata: {},
     })
     await conduit.send(victim.identity.id, {
-      payload: pack([Kind.SearchResult, NONCE, false, []]),
+      payload: pack([Kind.SearchResult, NONCE, false, noHops]),
       metadata: {},
     })
     const forged = pack([Kind.Apply, NONCE, NONCE, [[0, 1, [new Uint8Array(32).fill(255), id32]]]])

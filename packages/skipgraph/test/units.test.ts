@@ -2,7 +2,7 @@ import { Identifier, MembershipVector } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
 import { LookupTable, sharesPrefix } from '../src/lookup-table.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
-import { decodeWire, encodeWire, Kind, type WireMessage } from '../src/wire.js'
+import { appendHop, decodeWire, encodeWire, hopAt, hopCount, Kind, type WireMessage } from '../src/wire.js'
 
 const id = (hex: string): Identifier => Identifier.fromHex(hex)
 const mv = (hex: string): MembershipVector => MembershipVector.fromHex(hex.padEnd(64, '0'))
@@ -99,9 +99,9 @@ describe('wire', () => {
       level: 7,
       dir: 1,
       reverse: 0,
-      hops: [[id('03').bytes, 2]],
+      hops: appendHop(new Uint8Array(0), id('03').bytes, 2),
     },
-    { kind: Kind.SearchResult, nonce: NONCE, found: true, hops: [] },
+    { kind: Kind.SearchResult, nonce: NONCE, found: true, hops: new Uint8Array(0) },
     { kind: Kind.SearchFail, nonce: NONCE, reason: 1 },
     { kind: Kind.Lock, rpc: NONCE, txn: NONCE, levels: [0, 1] },
     { kind: Kind.Read, rpc: NONCE, levels: [4] },
@@ -131,6 +131,12 @@ describe('wire', () => {
       expect(out.ok).toBe(true)
       expect(normalize(out.ok ? out.msg : null)).toEqual(normalize(msg))
     }
+  })
+  it('carries a search path as 33 bytes per hop', () => {
+    const path = appendHop(appendHop(new Uint8Array(0), id('03').bytes, 2), id('04').bytes, 0)
+    expect(hopCount(path)).toBe(2)
+    expect(hopAt(path, 0).level).toBe(2)
+    expect(Identifier.fromBytes(hopAt(path, 1).node).equals(id('04'))).toBe(true)
   })
   it('never throws on truncated input', () => {
     for (const msg of samples) {
