@@ -128,6 +128,37 @@ test.describe('failure modes in Chromium', () => {
     expect(await b.evaluate(() => window.harness.mesh.closes('n'))).toEqual([])
   })
 
+  test('a graceful close right after 5,000 × 1 KiB Connection sends still delivers all 5,000, in order', async ({
+    openPeer,
+    signalUrl,
+    room,
+  }) => {
+    const { a, b, idA, idB } = await pair(openPeer, signalUrl, room)
+    await b.evaluate(() => window.harness.mesh.register('n', 'drain', { hash: false }))
+    await a.evaluate(() => window.harness.mesh.register('n', 'drain', { hash: false }))
+    // open the connection and the channel first, so that the close races only the queued sends
+    await a.evaluate(([to]) => window.harness.mesh.send('n', 'drain', to, { size: 4, seq: 0 }), [
+      idB,
+    ] as const)
+    await b.evaluate((w) => window.harness.mesh.waitFor('n', 'drain', 1, w), WAIT)
+    const count = 5000
+    const errors = await a.evaluate(
+      ([to, n, size]) => window.harness.mesh.sendThenClose('n', 'drain', to, n, size),
+      [idB, count, KiB] as const,
+    )
+    const closesAtA = await a.evaluate(() => window.harness.mesh.closes('n'))
+    expect({ rejected: errors.length, closesAtA }).toEqual({
+      rejected: 0,
+      closesAtA: [{ remote: idB, reason: null, at: expect.any(Number) }],
+    })
+    await b.evaluate(([n, w]) => window.harness.mesh.waitFor('n', 'drain', n, w), [count + 1, WAIT] as const)
+    const received = await b.evaluate(() => window.harness.mesh.received('n', 'drain'))
+    expect(received.map((r) => r.seq)).toEqual([0, ...Array.from({ length: count }, (_, i) => i)])
+    expect(new Set(received.map((r) => r.origin))).toEqual(new Set([idA]))
+    const closes = await b.evaluate(() => window.harness.mesh.closes('n'))
+    expect(closes.map((c) => [c.remote, c.reason])).toEqual([[idA, null]])
+  })
+
   test('a browser context closed mid-traffic closes the connection exactly once, within the heartbeat bound', async ({
     openPeer,
     signalUrl,

@@ -7,6 +7,7 @@
 import {
   type Conduit,
   channel as toChannel,
+  createMsgpackCodec,
   createNetwork,
   generateKeyPair,
   Identifier,
@@ -44,7 +45,7 @@ interface Node {
   manager: WebRtcConnectionManager
   conduits: Map<string, Conduit>
   recorders: Map<string, Recorder>
-  closes: Array<{ remote: string; reason: string | null; at: number }>
+  closes: Array<{ remote: string; reason: string | null; detail?: string; at: number }>
   closeWaiters: Array<() => void>
   pipes: Map<string, { handler: (bytes: Uint8Array) => void; driver?: Driver }>
 }
@@ -93,11 +94,13 @@ export function createMesh(defaults: { wrtc?: WrtcImplementation } = {}) {
       }
       manager.on('connection', (conn) => {
         conn.on('close', (reason) => {
-          n.closes.push({
-            remote: conn.remoteId.toHex(),
-            reason: reason === undefined ? null : reason.name,
-            at: epochNow(),
-          })
+          const at = epochNow()
+          const remote = conn.remoteId.toHex()
+          n.closes.push(
+            reason === undefined
+              ? { remote, reason: null, at }
+              : { remote, reason: reason.name, detail: reason.message, at },
+          )
           for (const w of n.closeWaiters.splice(0)) w()
         })
       })
@@ -175,6 +178,36 @@ export function createMesh(defaults: { wrtc?: WrtcImplementation } = {}) {
       return settled.flatMap((s) => (s.status === 'rejected' ? [toWireError(s.reason).name] : []))
     },
 
+    /**
+     * The Connection-level drain check: `count` `Connection.send`s of envelopes (as the network would make them,
+     * payload i carrying i) on the open connection to `to`, then `close()` in the same task, before any send
+     * resolved. Resolves with the sends' error names (none expected: a graceful close delivers what was sent).
+     */
+    async sendThenClose(
+      name: string,
+      ch: string,
+      to: string,
+      count: number,
+      size: number,
+    ): Promise<string[]> {
+      const n = node(name)
+      const conn = n.manager.connections().find((c) => c.remoteId.toHex() === to)
+      if (conn === undefined) throw new Error(`${name} has no open connection to ${to.slice(0, 8)}`)
+      const codec = createMsgpackCodec()
+      const channel = toChannel(ch)
+      const sends: Array<Promise<void>> = []
+      for (let i = 0; i < count; i++) {
+        const payload = new Uint8Array(size)
+        new DataView(payload.buffer).setUint32(0, i)
+        const envelope = { channel, sender: n.manager.localId, payload, metadata: {}, timestamp: Date.now() }
+        sends.push(conn.send(channel, codec.encode(envelope)))
+      }
+      const closed = conn.close()
+      const settled = await Promise.allSettled(sends)
+      await closed
+      return settled.flatMap((s) => (s.status === 'rejected' ? [toWireError(s.reason).name] : []))
+    },
+
     /** Sends to every destination at once through `broadcast`; one `ok` per destination. */
     async broadcast(name: string, ch: string, to: string[], size: number): Promise<boolean[]> {
       const results = await conduit(name, ch).broadcast(
@@ -248,7 +281,7 @@ export function createMesh(defaults: { wrtc?: WrtcImplementation } = {}) {
       name: string,
       remote: string,
       timeoutMs: number,
-    ): Promise<{ remote: string; reason: string | null; at: number }> {
+    ): Promise<{ remote: string; reason: string | null; detail?: string; at: number }> {
       const n = node(name)
       return new Promise((resolve, reject) => {
         const check = (): boolean => {
