@@ -28,7 +28,7 @@ import {
   parseControl,
 } from './control.js'
 import { HeartbeatTimeoutError, ProtocolViolationError, TransportClosedError } from './errors.js'
-import { encodeFrame, FRAME_OVERHEAD, Reassembler } from './framing.js'
+import { BATCH_LENGTH_BYTES, encodeBatch, encodeFrame, FRAME_OVERHEAD, Reassembler } from './framing.js'
 
 /** Limits and timings of one connection (resolved manager options). */
 export interface ConnectionLimits {
@@ -73,6 +73,10 @@ interface PendingSend {
   readonly bytes: Uint8Array
   offset: number
   started: boolean
+  /** A small message: copied at `send`, may travel in a batch frame with others. */
+  readonly small: boolean
+  /** Its `send` already resolved (it was copied while the channel was under the high-water mark). */
+  early: boolean
   readonly resolve: () => void
   readonly reject: (err: unknown) => void
   readonly done: Promise<void>
@@ -86,7 +90,14 @@ interface ChannelEntry {
   /** `pending` until the remote acknowledged creating the matching negotiated channel. */
   state: 'pending' | 'ready' | 'abandoned'
   readonly queue: PendingSend[]
+  /** Bytes of the messages in `queue` not yet handed to the data channel. */
+  queuedBytes: number
+  /** `bufferedAmount` as last read by the pump. */
+  lastBuffered: number
   pumping: boolean
+  pumpScheduled: boolean
+  /** Resolved when the queue is empty and no pump runs (graceful close waits for it). */
+  readonly emptyWaiters: Array<() => void>
   sentFrames: number
   receivedFrames: number
   readonly reassembler: Reassembler
@@ -106,14 +117,39 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void; reject: 
   return { promise, resolve, reject }
 }
 
-/** Yields to the event loop (a macrotask), so that a WebRTC stack can update `bufferedAmount`. */
-function macrotask(): Promise<void> {
-  const g = globalThis as { setImmediate?: (fn: () => void) => unknown }
-  return new Promise((resolve) => {
-    if (typeof g.setImmediate === 'function') g.setImmediate(resolve)
-    else setTimeout(resolve, 0)
-  })
+/** The `a=max-message-size` of an SDP: a number, `Infinity` for 0 (RFC 8841: any size), `undefined` when absent. */
+function sdpMaxMessageSize(sdp: string | undefined): number | undefined {
+  const m = sdp === undefined ? null : /^a=max-message-size:(\d+)\s*$/m.exec(sdp)
+  if (m === null) return undefined
+  const n = Number(m[1])
+  return n === 0 ? Number.POSITIVE_INFINITY : n
 }
+
+/**
+ * Largest message the link carries: `sctp.maxMessageSize` where the implementation reports it; else the smaller of
+ * both descriptions' `a=max-message-size` (node-datachannel's polyfill has `sctp === null` until its late
+ * `connected` state); else {@link DEFAULT_LINK_MESSAGE_SIZE}.
+ */
+export function linkMessageSize(pc: RTCPeerConnection): number {
+  const sctpMax = (pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
+  if (typeof sctpMax === 'number' && sctpMax > FRAME_OVERHEAD) return sctpMax
+  let remote: number | undefined
+  let local: number | undefined
+  try {
+    remote = sdpMaxMessageSize(pc.remoteDescription?.sdp)
+    local = sdpMaxMessageSize(pc.localDescription?.sdp)
+  } catch {
+    // an implementation without descriptions: keep the default
+  }
+  // RFC 8841: a remote description without the attribute means 64 KiB
+  const fromSdp = Math.min(remote ?? DEFAULT_LINK_MESSAGE_SIZE, local ?? Number.POSITIVE_INFINITY)
+  return fromSdp > FRAME_OVERHEAD ? fromSdp : DEFAULT_LINK_MESSAGE_SIZE
+}
+
+/** Messages up to this size are copied at `send` and may be coalesced into batch frames. */
+export const COALESCE_MAX_MESSAGE = 2 * 1024
+/** Largest batch frame. */
+export const BATCH_FRAME_MAX = 16 * 1024
 
 /** Poll interval of the `bufferedamountlow` fallback (some implementations never fire the event). */
 const DRAIN_POLL_MS = 5
@@ -155,6 +191,9 @@ export class WebRtcConnection implements Connection {
   #remoteSent: ReadonlyArray<readonly [number, number]> | undefined
   #finSent = false
   #finReceived = false
+  /** Macrotask scheduling without timer clamping: setImmediate (Node) or a MessageChannel (browsers). */
+  #taskChannel: MessageChannel | undefined
+  readonly #tasks: Array<() => void> = []
 
   /** @internal made by the manager. */
   constructor(params: ConnectionParams) {
@@ -240,29 +279,42 @@ export class WebRtcConnection implements Connection {
       }
       throwIfAborted(options.signal)
       const entry = this.#byName.get(channel) ?? this.#openChannel(channel)
+      const small = bytes.length <= COALESCE_MAX_MESSAGE
       const d = deferred<void>()
       const item: PendingSend = {
-        bytes,
+        // a small message is copied now: its send may resolve before it leaves, and it may share a frame
+        bytes: small ? bytes.slice() : bytes,
         offset: 0,
         started: false,
+        small,
+        early: false,
         resolve: d.resolve,
         reject: d.reject,
         done: d.promise,
         unsubscribeAbort: undefined,
       }
-      const signal = options.signal
-      if (signal !== undefined) {
+      entry.queue.push(item)
+      entry.queuedBytes += item.bytes.length
+      if (small && entry.queuedBytes + entry.lastBuffered <= this.#limits.highWaterMark) {
+        item.early = true
+        item.resolve()
+      } else if (options.signal !== undefined) {
+        const signal = options.signal
         const onAbort = (): void => {
           if (item.started) return
           const i = entry.queue.indexOf(item)
-          if (i >= 0) entry.queue.splice(i, 1)
+          if (i >= 0) {
+            entry.queue.splice(i, 1)
+            entry.queuedBytes -= item.bytes.length
+          }
           item.reject(toAbortError(signal))
         }
         signal.addEventListener('abort', onAbort, { once: true })
         item.unsubscribeAbort = () => signal.removeEventListener('abort', onAbort)
       }
-      entry.queue.push(item)
-      this.#pump(entry)
+      // small messages go out on the next task, so that the ones sent meanwhile share frames
+      if (small) this.#schedulePump(entry)
+      else this.#pump(entry)
       return d.promise
     } catch (err) {
       return Promise.reject(err)
@@ -299,9 +351,7 @@ export class WebRtcConnection implements Connection {
 
   #maybeOpen(): void {
     if (this.#phase !== 'connecting' || !this.#controlOpen || !this.#helloReceived) return
-    const sctpMax = (this.#pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
-    const link = typeof sctpMax === 'number' && sctpMax > FRAME_OVERHEAD ? sctpMax : DEFAULT_LINK_MESSAGE_SIZE
-    this.#frameSize = Math.min(this.#limits.chunkSize, link)
+    this.#frameSize = Math.min(this.#limits.chunkSize, linkMessageSize(this.#pc))
     this.#phase = 'open'
     this.#lastReceived = Date.now()
     this.#heartbeat = setInterval(() => this.#tick(), this.#limits.heartbeatIntervalMs)
@@ -386,7 +436,11 @@ export class WebRtcConnection implements Connection {
       dc,
       state,
       queue: [],
+      queuedBytes: 0,
+      lastBuffered: 0,
       pumping: false,
+      pumpScheduled: false,
+      emptyWaiters: [],
       sentFrames: 0,
       receivedFrames: 0,
       reassembler: new Reassembler(this.#limits.maxMessageSize),
@@ -436,6 +490,8 @@ export class WebRtcConnection implements Connection {
     this.#byName.delete(name)
     const adopted = this.#createEntry(name, id, 'ready')
     adopted.queue.push(...existing.queue.splice(0))
+    adopted.queuedBytes = existing.queuedBytes
+    existing.queuedBytes = 0
     existing.dc.close()
     this.#sendControl({ t: 'ack', id })
     this.#pump(adopted)
@@ -461,6 +517,11 @@ export class WebRtcConnection implements Connection {
       const result = entry.reassembler.push(new Uint8Array(data))
       if (result.kind === 'message') {
         this.#events.emit('message', entry.name, result.bytes)
+      } else if (result.kind === 'batch') {
+        for (const bytes of result.messages) {
+          if (this.phase === 'closed') return
+          this.#events.emit('message', entry.name, bytes)
+        }
       } else if (result.kind === 'oversize') {
         this.#counters.protocolErrors++
         this.#finalize(
@@ -485,19 +546,56 @@ export class WebRtcConnection implements Connection {
     void this.#runPump(entry)
   }
 
+  #schedulePump(entry: ChannelEntry): void {
+    if (entry.pumping || entry.pumpScheduled) return
+    entry.pumpScheduled = true
+    this.#nextTask(() => {
+      entry.pumpScheduled = false
+      this.#pump(entry)
+    })
+  }
+
+  /** Runs `fn` in a later task, without the timer clamping of `setTimeout(0)`. */
+  #nextTask(fn: () => void): void {
+    const g = globalThis as { setImmediate?: (fn: () => void) => unknown }
+    if (typeof g.setImmediate === 'function') {
+      g.setImmediate(fn)
+      return
+    }
+    if (typeof MessageChannel !== 'function') {
+      setTimeout(fn, 0)
+      return
+    }
+    this.#tasks.push(fn)
+    if (this.#taskChannel === undefined) {
+      const channel = new MessageChannel()
+      channel.port1.onmessage = () => {
+        for (const task of this.#tasks.splice(0)) task()
+      }
+      this.#taskChannel = channel
+    }
+    if (this.#tasks.length === 1) this.#taskChannel.port2.postMessage(0)
+  }
+
+  #macrotask(): Promise<void> {
+    return new Promise((resolve) => this.#nextTask(resolve))
+  }
+
   async #runPump(entry: ChannelEntry): Promise<void> {
     const { dc } = entry
     const high = this.#limits.highWaterMark
     // reading bufferedAmount crosses into the WebRTC stack (costly per message in some): read it every
     // `checkEvery` bytes, so the buffer exceeds the high-water mark by less than that
     const checkEvery = Math.min(BUFFER_CHECK_BYTES, high)
+    const batchMax = Math.min(this.#frameSize, BATCH_FRAME_MAX)
     let burst = 0
     let unchecked = checkEvery
     try {
       while (entry.queue.length > 0 && this.#phase !== 'closed') {
         if (unchecked >= checkEvery) {
           unchecked = 0
-          if (dc.bufferedAmount > high) {
+          entry.lastBuffered = dc.bufferedAmount
+          if (entry.lastBuffered > high) {
             await this.#drained(entry)
             burst = 0
             unchecked = checkEvery
@@ -506,35 +604,68 @@ export class WebRtcConnection implements Connection {
         }
         if (burst >= high) {
           // some stacks update bufferedAmount only between tasks: never push more than the mark in one go
-          await macrotask()
+          await this.#macrotask()
           burst = 0
           unchecked = checkEvery
           continue
         }
         const item = entry.queue[0]!
-        const frame = encodeFrame(item.bytes, item.offset, this.#frameSize)
+        let frame: Uint8Array<ArrayBuffer>
+        let done: PendingSend[]
+        const batched = item.small ? this.#batchable(entry.queue, batchMax) : 1
+        if (batched > 1) {
+          done = entry.queue.slice(0, batched)
+          frame = encodeBatch(done.map((p) => p.bytes))
+        } else {
+          frame = encodeFrame(item.bytes, item.offset, this.#frameSize)
+          done = []
+        }
         try {
           dc.send(frame)
         } catch (err) {
           this.#onTransportClosed(`send on data channel ${entry.name} failed`, err)
           return
         }
-        item.started = true
-        item.offset += frame.length - FRAME_OVERHEAD
         entry.sentFrames++
         burst += frame.length
         unchecked += frame.length
-        if (item.offset >= item.bytes.length) {
-          entry.queue.shift()
-          item.unsubscribeAbort?.()
-          item.resolve()
+        if (batched <= 1) {
+          item.started = true
+          item.offset += frame.length - FRAME_OVERHEAD
+          if (item.offset >= item.bytes.length) done.push(item)
+        }
+        if (done.length > 0) entry.queue.splice(0, done.length)
+        for (const p of done) {
+          entry.queuedBytes -= p.bytes.length
+          p.unsubscribeAbort?.()
+          if (!p.early) p.resolve()
         }
       }
     } finally {
       // synchronously after the last look at the queue (before any resolved sender resumes): a send queued from
       // now on starts a new pump
       entry.pumping = false
+      if (entry.queue.length === 0) for (const w of entry.emptyWaiters.splice(0)) w()
     }
+  }
+
+  /** How many small messages at the head of `queue` fit one batch frame of at most `max` bytes (at least 1). */
+  #batchable(queue: readonly PendingSend[], max: number): number {
+    let n = 0
+    let size = FRAME_OVERHEAD
+    for (const p of queue) {
+      if (!p.small || p.started) break
+      size += BATCH_LENGTH_BYTES + p.bytes.length
+      if (n > 0 && size > max) break
+      n++
+    }
+    return Math.max(n, 1)
+  }
+
+  /** Resolves when `entry` has nothing left to send (or the connection closed). */
+  #whenEmpty(entry: ChannelEntry): Promise<void> {
+    if (entry.queue.length === 0 && !entry.pumping) return Promise.resolve()
+    return new Promise((resolve) => entry.emptyWaiters.push(resolve))
   }
 
   /** Resolves once the channel's buffer is at or below the low-water mark (or the connection closed). */
@@ -583,8 +714,7 @@ export class WebRtcConnection implements Connection {
 
   async #flushAndAnnounce(): Promise<void> {
     // everything accepted before close() goes out first (pending channels flush once acknowledged)
-    const last = [...this.#byName.values()].map((e) => e.queue.at(-1)?.done).filter((p) => p !== undefined)
-    await Promise.allSettled(last)
+    await Promise.all([...this.#byName.values()].map((e) => this.#whenEmpty(e)))
     if (this.#phase !== 'closing') return
     const sent: Array<readonly [number, number]> = []
     for (const e of this.#byId.values()) sent.push([e.id, e.sentFrames])
@@ -629,8 +759,15 @@ export class WebRtcConnection implements Connection {
     for (const entry of this.#byName.values()) {
       for (const item of entry.queue.splice(0)) {
         item.unsubscribeAbort?.()
-        item.reject(closedError)
+        if (!item.early) item.reject(closedError)
       }
+      entry.queuedBytes = 0
+      for (const w of entry.emptyWaiters.splice(0)) w()
+    }
+    if (this.#taskChannel !== undefined) {
+      this.#taskChannel.port1.onmessage = null
+      this.#taskChannel.port1.close()
+      this.#taskChannel.port2.close()
     }
     this.#control.onclose = null
     for (const entry of this.#byId.values()) entry.dc.onclose = null

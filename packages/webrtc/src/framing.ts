@@ -1,6 +1,7 @@
 /**
  * Data-channel framing: every data-channel message is one frame, a flag byte followed by a chunk of the skipmesh
- * message. Flag {@link FRAME_LAST} ends a message, {@link FRAME_MORE} says more chunks of it follow.
+ * message. Flag {@link FRAME_LAST} ends a message, {@link FRAME_MORE} says more chunks of it follow, and
+ * {@link FRAME_BATCH} carries several whole small messages, each prefixed with its length (u32, big-endian).
  *
  * @module
  */
@@ -9,6 +10,10 @@
 export const FRAME_LAST = 0
 /** Flag of a chunk that more chunks of the same message follow. */
 export const FRAME_MORE = 1
+/** Flag of a frame holding several whole messages, each as a 4-byte big-endian length and the bytes. */
+export const FRAME_BATCH = 2
+/** Bytes of the length prefix of each message in a batch frame. */
+export const BATCH_LENGTH_BYTES = 4
 /** Bytes of framing per data-channel message. */
 export const FRAME_OVERHEAD = 1
 
@@ -27,9 +32,26 @@ export function encodeFrame(bytes: Uint8Array, offset: number, frameSize: number
   return frame
 }
 
+/** The batch frame carrying `messages` (whole messages; the caller keeps the total within the frame size). */
+export function encodeBatch(messages: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  let size = FRAME_OVERHEAD
+  for (const m of messages) size += BATCH_LENGTH_BYTES + m.length
+  const frame = new Uint8Array(size)
+  const view = new DataView(frame.buffer)
+  frame[0] = FRAME_BATCH
+  let at = FRAME_OVERHEAD
+  for (const m of messages) {
+    view.setUint32(at, m.length)
+    frame.set(m, at + BATCH_LENGTH_BYTES)
+    at += BATCH_LENGTH_BYTES + m.length
+  }
+  return frame
+}
+
 /** What {@link Reassembler.push} made of one frame. */
 export type ReassemblyResult =
   | { readonly kind: 'message'; readonly bytes: Uint8Array }
+  | { readonly kind: 'batch'; readonly messages: Uint8Array[] }
   | { readonly kind: 'partial' }
   | { readonly kind: 'oversize'; readonly size: number }
   | { readonly kind: 'malformed'; readonly detail: string }
@@ -48,6 +70,7 @@ export class Reassembler {
   push(frame: Uint8Array): ReassemblyResult {
     if (frame.length < FRAME_OVERHEAD) return { kind: 'malformed', detail: 'empty frame' }
     const flag = frame[0]
+    if (flag === FRAME_BATCH) return this.#batch(frame)
     if (flag !== FRAME_LAST && flag !== FRAME_MORE)
       return { kind: 'malformed', detail: `unknown flag ${flag}` }
     const chunk = frame.subarray(FRAME_OVERHEAD)
@@ -73,5 +96,28 @@ export class Reassembler {
     this.#parts = []
     this.#size = 0
     return { kind: 'message', bytes: out }
+  }
+
+  #batch(frame: Uint8Array): ReassemblyResult {
+    if (this.#parts.length > 0) {
+      this.#parts = []
+      this.#size = 0
+      return { kind: 'malformed', detail: 'batch frame inside a chunked message' }
+    }
+    const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
+    const messages: Uint8Array[] = []
+    let at = FRAME_OVERHEAD
+    while (at < frame.length) {
+      if (at + BATCH_LENGTH_BYTES > frame.length)
+        return { kind: 'malformed', detail: 'truncated batch length' }
+      const length = view.getUint32(at)
+      at += BATCH_LENGTH_BYTES
+      if (length > this.#max) return { kind: 'oversize', size: length }
+      if (at + length > frame.length) return { kind: 'malformed', detail: 'truncated batch message' }
+      messages.push(frame.subarray(at, at + length))
+      at += length
+    }
+    if (messages.length === 0) return { kind: 'malformed', detail: 'empty batch' }
+    return { kind: 'batch', messages }
   }
 }

@@ -11,7 +11,15 @@ import * as ndc from 'node-datachannel/polyfill'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { encodeControl, parseControl } from '../src/control.js'
 import { InvalidOptionsError, ProtocolViolationError, WebRtcUnavailableError } from '../src/errors.js'
-import { encodeFrame, FRAME_LAST, FRAME_MORE, frameCount, Reassembler } from '../src/framing.js'
+import {
+  encodeBatch,
+  encodeFrame,
+  FRAME_BATCH,
+  FRAME_LAST,
+  FRAME_MORE,
+  frameCount,
+  Reassembler,
+} from '../src/framing.js'
 import { createWebRtcConnectionManager, type WebRtcConnectionManagerEvents } from '../src/manager.js'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
 import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
@@ -89,6 +97,27 @@ describe('framing', () => {
     expect(r.push(Uint8Array.of(7, 1, 2)).kind).toBe('malformed')
     // after an oversize message the reassembler starts clean
     expect(r.push(Uint8Array.of(FRAME_LAST, 9)).kind).toBe('message')
+  })
+})
+
+describe('batch frames', () => {
+  it('carries several whole messages in one frame, empty ones included', () => {
+    const messages = [Uint8Array.of(1, 2, 3), new Uint8Array(0), Uint8Array.of(9)]
+    const frame = encodeBatch(messages)
+    expect(frame[0]).toBe(FRAME_BATCH)
+    const out = new Reassembler(100).push(frame)
+    expect(out.kind === 'batch' && out.messages.map((m) => [...m])).toEqual([[1, 2, 3], [], [9]])
+  })
+
+  it('rejects truncated, empty, oversize or misplaced batch frames without throwing', () => {
+    const frame = encodeBatch([Uint8Array.of(1, 2, 3)])
+    expect(new Reassembler(100).push(frame.subarray(0, frame.length - 1)).kind).toBe('malformed')
+    expect(new Reassembler(100).push(Uint8Array.of(FRAME_BATCH, 0, 0)).kind).toBe('malformed')
+    expect(new Reassembler(100).push(Uint8Array.of(FRAME_BATCH)).kind).toBe('malformed')
+    expect(new Reassembler(2).push(frame).kind).toBe('oversize')
+    const r = new Reassembler(100)
+    expect(r.push(Uint8Array.of(FRAME_MORE, 5)).kind).toBe('partial')
+    expect(r.push(frame).kind).toBe('malformed')
   })
 })
 
@@ -327,6 +356,26 @@ describe('WebRtcConnectionManager', () => {
       InvalidOptionsError,
     )
     expect(() => createWebRtcConnectionManager({ ...base, maxMessageSize: -1 })).toThrow(InvalidOptionsError)
+  })
+
+  it('rejects a send whose signal is already aborted with AbortError, sending nothing', async () => {
+    factory = managerFactory(server, implementations.wrtc())
+    const a = await factory.make()
+    const b = await factory.make()
+    const incoming = nextConnection(b)
+    const ab = await a.connect(b.localId)
+    const ba = await incoming
+    const got: number[] = []
+    ba.on('message', (_c, bytes) => got.push(bytes.length))
+    await expect(
+      ab.send(channel('x'), new Uint8Array(5), { signal: AbortSignal.abort() }),
+    ).rejects.toMatchObject({
+      name: 'AbortError',
+    })
+    const last = new Promise<void>((resolve) => ba.on('message', () => resolve()))
+    await ab.send(channel('x'), new Uint8Array(7))
+    await last
+    expect(got).toEqual([7])
   })
 
   it('refuses to connect before start and to itself', async () => {
