@@ -114,7 +114,10 @@ export interface SearchHopEvent {
   readonly target: Identifier
   /** The node emitting the event (where the search is now). */
   readonly node: Identifier
-  /** The highest level this node may route the search on (the level of the link it arrived over). */
+  /**
+   * The highest level this node may route the search on: the level of the link it arrived over, or, at the
+   * origin (and after a reverse leg), this node's top level.
+   */
   readonly level: number
   /** How many times the search was forwarded before reaching this node. */
   readonly hop: number
@@ -1233,7 +1236,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         origin: msg.origin,
         target: msg.target,
         node: me,
-        level: msg.level,
+        level: Math.min(msg.level, Math.max(0, this.#table.topLevel)),
         hop: hopCount(msg.hops),
       })
     }
