@@ -136,7 +136,9 @@ interface Slot {
 type Outgoing = { dial: true } | { bye: true } | { batch: SignalData[] }
 const MAX_BATCH = 64
 /** Fresh attempts after an attempt failed while connecting (within `connectTimeoutMs`). */
-const DIAL_RETRIES = 2
+const DIAL_RETRIES = 3
+/** Pause before the n-th retry: n × this many milliseconds. */
+const DIAL_RETRY_DELAY_MS = 50
 const ALLOWED_SIGNAL_TYPES = new Set(['offer', 'answer', 'candidate'])
 
 function isPlainObject(x: unknown): x is Record<string, unknown> {
@@ -389,6 +391,9 @@ export class WebRtcConnectionManager
             err instanceof SignalingUnavailableError ||
             this.state !== 'ready'
           if (final) throw err
+          // a short, growing pause lets a stack that just failed settle (libdatachannel tears down on a thread)
+          await new Promise((resolve) => setTimeout(resolve, DIAL_RETRY_DELAY_MS * (retry + 1)))
+          if (timedOut) throw err
         }
       }
     } finally {
