@@ -152,8 +152,8 @@ const md = [
   ),
   '',
   'Hops grow like log2 n (the skip-graph bound is O(log n) expected); a search costs its hops plus one direct answer to',
-  'the origin. A join costs one search for its own identifier plus, per level, a few reads of the walk, two locks, two',
-  'applies with acknowledgements and the releases of its transaction: O(log n) messages.',
+  'the origin. A join costs one search for its own identifier plus, per level, about two reads of the walk, two locks, two',
+  'applies with acknowledgements (each also releasing its lock), and their replies: O(log n) messages.',
   '',
 ]
 writeFileSync(join(out, 'skipgraph.md'), md.join('\n'))
