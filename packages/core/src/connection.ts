@@ -6,7 +6,12 @@ import type { Component } from './lifecycle.js'
 
 /** Events of one {@link Connection}. */
 export interface ConnectionEvents {
-  /** Bytes arrived on `channel`; per channel, in the order the remote sent them. */
+  /**
+   * Bytes arrived on `channel`; per channel, in the order the remote sent them. The bytes belong to the
+   * listeners from then on: the transport never modifies or reuses their buffer (a WebRTC data channel gives a
+   * fresh `ArrayBuffer` per message; the memory hub copies on send), because the network decodes the payload
+   * as a view of them and hands it to a processor that may keep it.
+   */
   message: (channel: Channel, bytes: Uint8Array) => void
   /** The connection closed (locally, remotely, or by failure). Fires exactly once. */
   close: (reason?: Error) => void

@@ -37,15 +37,41 @@ export type DecodeResult =
   | { ok: true; envelope: MessageEnvelope }
   | { ok: false; reason: DecodeFailureReason; detail?: string }
 
-/** Serializes envelopes. `decode` takes untrusted bytes and must never throw. */
+/**
+ * What the caller of {@link Codec.decode} already knows about the bytes: the transport channel they arrived on
+ * and the connection's authenticated remote id. Hints never change whether bytes decode, nor what they decode
+ * to; they only let a codec skip work: when the decoded channel (sender) equals the hint, the codec may return
+ * the hint's own string (`Identifier` instance) instead of a new one. A codec must not keep the object.
+ */
+export interface DecodeHints {
+  /** The transport channel the bytes arrived on. */
+  readonly channel?: Channel
+  /** The remote peer the bytes came from. */
+  readonly sender?: Identifier
+}
+
+/**
+ * Serializes envelopes. `decode` takes untrusted bytes and must never throw.
+ *
+ * Ownership: `encode` returns a fresh array the caller owns. `decode` may return byte fields (the payload) as
+ * views of its input rather than copies, so the decoded payload shares memory with the bytes passed in: once
+ * bytes are handed to `decode`, nobody may modify or reuse their buffer (a `Connection` gives up the
+ * bytes it emits for that reason), and a processor may keep the payload it receives.
+ */
 export interface Codec {
   /**
    * The largest encoded envelope this codec decodes, in bytes, if it has a limit. The network refuses to send
    * (with `MessageTooLargeError`) an envelope larger than this or than the transport's `maxMessageSize`.
    */
   readonly maxEnvelopeSize?: number
-  /** Serializes an envelope. */
+  /**
+   * Serializes an envelope into a fresh array.
+   * @throws {TypeError} when the envelope cannot be serialized (e.g. a metadata value that is not a string).
+   */
   encode(envelope: MessageEnvelope): Uint8Array
-  /** Parses untrusted bytes; every failure is a typed result, never a thrown error. */
-  decode(bytes: Uint8Array): DecodeResult
+  /**
+   * Parses untrusted bytes; every failure is a typed result, never a thrown error. The decoded payload may be
+   * a view of `bytes` (see the ownership note above).
+   */
+  decode(bytes: Uint8Array, hints?: DecodeHints): DecodeResult
 }
