@@ -45,6 +45,7 @@ export interface DefaultNetworkOptions {
 interface Registration {
   readonly processor: MessageProcessor
   readonly conduit: DefaultConduit
+  readonly metrics: ChannelMetrics
 }
 
 /**
@@ -122,15 +123,15 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     if (this.#registrations.has(channel)) {
       throw new ProcessorAlreadyRegisteredError(`channel ${channel} already has a processor`)
     }
-    const conduit: DefaultConduit = new DefaultConduit(channel, {
+    const metrics = this.#metricsOf(channel)
+    const conduit: DefaultConduit = new DefaultConduit(channel, metrics, {
       send: (dest, message, opts) => this.#sendOne(conduit, dest, message, opts),
       broadcast: (dests, message, opts) => this.#broadcast(conduit, dests, message, opts),
       unregister: () => {
         if (this.#registrations.get(channel)?.conduit === conduit) this.#registrations.delete(channel)
       },
     })
-    this.#registrations.set(channel, { processor, conduit })
-    this.#metricsOf(channel)
+    this.#registrations.set(channel, { processor, conduit, metrics })
     return conduit
   }
 
@@ -185,40 +186,48 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     })
   }
 
-  /** The receive path: every check here is against untrusted input, and nothing in it throws. */
+  /**
+   * The receive path: every check here is against untrusted input, and nothing in it throws. The codec gets
+   * the transport channel and the remote id as hints, so that an honest envelope decodes to that very channel
+   * string and `Identifier` (no copy, and the comparisons below are identity checks); a codec that ignores
+   * the hints is compared by value.
+   */
   #receive(conn: Connection, transportChannel: Channel, bytes: Uint8Array): void {
-    const result = this.#codec.decode(bytes)
+    const remote = conn.remoteId
+    const result = this.#codec.decode(bytes, { channel: transportChannel, sender: remote })
     if (!result.ok) {
       this.#counters.decodeFailures++
       return
     }
     const envelope = result.envelope
-    if (envelope.channel !== transportChannel || !envelope.sender.equals(conn.remoteId)) {
+    if (
+      envelope.channel !== transportChannel ||
+      (envelope.sender !== remote && !envelope.sender.equals(remote))
+    ) {
       this.#counters.spoofedEnvelopes++
       return
     }
-    this.#deliver(envelope, bytes.length)
+    this.#deliver(transportChannel, remote, envelope, bytes.length)
   }
 
-  #deliver(envelope: MessageEnvelope, size: number): void {
-    const reg = this.#registrations.get(envelope.channel)
+  /** Hands a checked envelope to its channel's processor; `origin` equals `envelope.sender`. */
+  #deliver(channel: Channel, origin: Identifier, envelope: MessageEnvelope, size: number): void {
+    const reg = this.#registrations.get(channel)
     if (reg === undefined) {
       this.#counters.droppedUnregistered++
       return
     }
-    const m = this.#metricsOf(envelope.channel)
+    const m = reg.metrics
     m.messagesReceived++
     m.bytesReceived += size
     const message: Message = { payload: envelope.payload, metadata: envelope.metadata }
     try {
-      const out = reg.processor.processIncomingMessage(envelope.channel, envelope.sender, message)
+      const out = reg.processor.processIncomingMessage(channel, origin, message)
       if (out !== undefined && typeof (out as Promise<void>).then === 'function') {
-        ;(out as Promise<void>).then(undefined, (err: unknown) =>
-          this.#processorFailed(err, envelope.channel, envelope.sender),
-        )
+        ;(out as Promise<void>).then(undefined, (err: unknown) => this.#processorFailed(err, channel, origin))
       }
     } catch (err) {
-      this.#processorFailed(err, envelope.channel, envelope.sender)
+      this.#processorFailed(err, channel, origin)
     }
   }
 
@@ -258,15 +267,56 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     return bytes
   }
 
-  async #sendOne(
+  /**
+   * One send. Never throws synchronously (every failure is a rejection). The common case, no signal and an open
+   * cached connection to a remote peer, adds exactly one promise to the transport's.
+   */
+  #sendOne(
     conduit: DefaultConduit,
     dest: Identifier,
     message: Message,
-    options: AbortOptions,
+    options: AbortOptions | undefined,
   ): Promise<void> {
-    const metrics = this.#metricsOf(conduit.channel)
+    const metrics = conduit.metrics
+    let bytes: Uint8Array
     try {
-      const bytes = this.#prepare(conduit, message, options)
+      bytes = this.#prepare(conduit, message, options)
+      if (options?.signal === undefined && this.state === 'ready') {
+        const conn = this.#open.get(dest.toHex())
+        if (conn !== undefined && conn.status === 'open') {
+          const size = bytes.length
+          return conn.send(conduit.channel, bytes).then(
+            () => {
+              metrics.messagesSent++
+              metrics.bytesSent += size
+            },
+            (err: unknown) => {
+              metrics.sendFailures++
+              throw sendError(err, dest)
+            },
+          )
+        }
+      }
+    } catch (err) {
+      metrics.sendFailures++
+      return Promise.reject(
+        err instanceof ConduitError
+          ? err
+          : new SendFailedError('the message could not be sent', { cause: err }),
+      )
+    }
+    return this.#sendSlow(conduit, dest, bytes, options ?? {}, metrics)
+  }
+
+  /** The general send: waits for readiness, loops back, connects, honours the signal. */
+  async #sendSlow(
+    conduit: DefaultConduit,
+    dest: Identifier,
+    bytes: Uint8Array,
+    options: AbortOptions,
+    metrics: ChannelMetrics,
+  ): Promise<void> {
+    try {
       await this.#sendBytes(conduit, dest, bytes, options)
       metrics.messagesSent++
       metrics.bytesSent += bytes.length
@@ -283,7 +333,7 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     message: Message,
     options: AbortOptions,
   ): Promise<SendResult[]> {
-    const metrics = this.#metricsOf(conduit.channel)
+    const metrics = conduit.metrics
     let bytes: Uint8Array
     try {
       bytes = this.#prepare(conduit, message, options)
@@ -311,8 +361,8 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     )
   }
 
-  #prepare(conduit: DefaultConduit, message: Message, options: AbortOptions): Uint8Array {
-    throwIfAborted(options.signal)
+  #prepare(conduit: DefaultConduit, message: Message, options: AbortOptions | undefined): Uint8Array {
+    throwIfAborted(options?.signal)
     this.#checkOpen(conduit)
     return this.#encode(conduit, message)
   }
@@ -345,12 +395,13 @@ export class DefaultNetwork extends AbstractComponent implements Network {
       })
     }
     if (dest.equals(this.localId)) {
-      // loopback: through the decoder too, so the local processor gets its own copy, as a remote one would
+      // loopback: through the decoder too, from a copy (the decoded payload is a view of it, and `bytes` may
+      // also be on its way to other peers of a broadcast), so the local processor owns what it gets
       await Promise.resolve()
       this.#checkOpen(conduit)
-      const result = this.#codec.decode(bytes)
+      const result = this.#codec.decode(bytes.slice(), { channel: conduit.channel, sender: this.localId })
       if (!result.ok) throw new SendFailedError(`loopback envelope failed to decode: ${result.reason}`)
-      this.#deliver(result.envelope, bytes.length)
+      this.#deliver(conduit.channel, this.localId, result.envelope, bytes.length)
       return
     }
     let conn = this.#open.get(dest.toHex())
@@ -359,10 +410,14 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     }
     this.#checkOpen(conduit)
     try {
-      await raceSignal(conn.send(conduit.channel, bytes, signal === undefined ? {} : { signal }), signal)
+      await raceSignal(
+        signal === undefined
+          ? conn.send(conduit.channel, bytes)
+          : conn.send(conduit.channel, bytes, { signal }),
+        signal,
+      )
     } catch (err) {
-      if (err instanceof ConduitError) throw err
-      throw new SendFailedError(`could not send to ${dest.toHex()}`, { cause: err })
+      throw sendError(err, dest)
     }
   }
 
@@ -377,6 +432,12 @@ export class DefaultNetwork extends AbstractComponent implements Network {
   }
 }
 
+/** A transport's send failure as the conduit reports it: `ConduitError`s as they are, others wrapped. */
+function sendError(err: unknown, dest: Identifier): ConduitError {
+  if (err instanceof ConduitError) return err
+  return new SendFailedError(`could not send to ${dest.toHex()}`, { cause: err })
+}
+
 const FORBIDDEN_METADATA_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
 
 /** Rejects locally what every receiving codec would reject, so the sender learns of it. */
@@ -388,15 +449,17 @@ function checkMessage(message: Message): void {
   if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
     throw new InvalidMessageError('metadata must be an object of strings')
   }
-  for (const [k, v] of Object.entries(metadata)) {
+  for (const k in metadata) {
+    if (!Object.hasOwn(metadata, k)) continue
     if (FORBIDDEN_METADATA_KEYS.has(k)) throw new InvalidMessageError(`metadata key ${k} is not allowed`)
-    if (typeof v !== 'string')
+    if (typeof (metadata as Record<string, unknown>)[k] !== 'string')
       throw new InvalidMessageError(`metadata value of ${k.slice(0, 32)} is not a string`)
   }
 }
 
 interface ConduitPort {
-  send(dest: Identifier, message: Message, options: AbortOptions): Promise<void>
+  /** Never throws: every failure is a rejection. */
+  send(dest: Identifier, message: Message, options: AbortOptions | undefined): Promise<void>
   broadcast(dests: readonly Identifier[], message: Message, options: AbortOptions): Promise<SendResult[]>
   unregister(): void
 }
@@ -404,11 +467,14 @@ interface ConduitPort {
 /** The conduit of one registered channel of a {@link DefaultNetwork}. */
 class DefaultConduit implements Conduit {
   readonly channel: Channel
+  /** The channel's counters (the network's own object). */
+  readonly metrics: ChannelMetrics
   readonly #port: ConduitPort
   #closed = false
 
-  constructor(channel: Channel, port: ConduitPort) {
+  constructor(channel: Channel, metrics: ChannelMetrics, port: ConduitPort) {
     this.channel = channel
+    this.metrics = metrics
     this.#port = port
   }
 
@@ -416,7 +482,7 @@ class DefaultConduit implements Conduit {
     return this.#closed
   }
 
-  async send(destination: Identifier, message: Message, options: AbortOptions = {}): Promise<void> {
+  send(destination: Identifier, message: Message, options?: AbortOptions): Promise<void> {
     return this.#port.send(destination, message, options)
   }
 

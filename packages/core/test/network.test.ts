@@ -20,7 +20,7 @@ import { Emitter, type Unsubscribe } from '../src/events.js'
 import { Identifier } from '../src/identifier.js'
 import { AbstractComponent, ComponentManager, createRootContext } from '../src/lifecycle.js'
 import { MemoryHub } from '../src/memory/hub.js'
-import type { Message, MessageEnvelope } from '../src/message.js'
+import type { Codec, Message, MessageEnvelope } from '../src/message.js'
 import { idOf, msg, RecordingProcessor, startNetworks, stopAll } from './helpers.js'
 
 const noop = { processIncomingMessage: () => {} }
@@ -130,6 +130,54 @@ describe('routing', () => {
     expect(p.received[0]!.message.metadata).toEqual({ via: 'loopback' })
     expect(a!.metrics().connections.opened).toBe(0)
     expect(a!.metrics().total.messagesSent).toBe(1)
+    await a!.stop()
+  })
+
+  it('hands the processor the connection’s remote identifier as origin and a payload it may keep', async () => {
+    const hub = new MemoryHub()
+    const [a, b] = await startNetworks(hub, [idOf(1), idOf(2)])
+    const p = new RecordingProcessor()
+    await b!.register(Channels.Test, p)
+    const conduit = await a!.register(Channels.Test, noop)
+    const payload = new TextEncoder().encode('first')
+    await conduit.send(idOf(2), { payload, metadata: {} })
+    payload.set(new TextEncoder().encode('XXXXX'))
+    await conduit.send(idOf(2), { payload, metadata: {} })
+    await p.waitFor(2)
+    const [conn] = b!.connectionManager.connections()
+    // the same instance every time: no Identifier is made per message
+    expect(p.received[0]!.origin).toBe(conn!.remoteId)
+    expect(p.received[1]!.origin).toBe(conn!.remoteId)
+    expect(p.texts()).toEqual(['first', 'XXXXX'])
+    await stopAll([a!, b!])
+  })
+
+  it('gives a local processor its own copy of a looped-back message, not a view of the sent bytes', async () => {
+    const inner = createMsgpackCodec()
+    const encoded: Uint8Array[] = []
+    const decoded: Uint8Array[] = []
+    const codec: Codec = {
+      encode: (e) => {
+        const bytes = inner.encode(e)
+        encoded.push(bytes)
+        return bytes
+      },
+      decode: (bytes, hints) => {
+        decoded.push(bytes)
+        return inner.decode(bytes, hints)
+      },
+    }
+    const hub = new MemoryHub()
+    const [a] = await startNetworks(hub, [idOf(1)], { codec })
+    const p = new RecordingProcessor()
+    const conduit = await a!.register(Channels.Test, p)
+    await conduit.send(idOf(1), msg('mine'))
+    await p.waitFor(1)
+    expect(encoded).toHaveLength(1)
+    expect(decoded).toHaveLength(1)
+    expect(decoded[0]).not.toBe(encoded[0])
+    expect(p.received[0]!.message.payload.buffer).not.toBe(encoded[0]!.buffer)
+    expect(p.received[0]!.origin).toBe(a!.localId)
     await a!.stop()
   })
 
@@ -327,45 +375,62 @@ describe('error handling', () => {
     await stopAll([a!, b!])
   })
 
-  it('counts and drops malformed, spoofed and unregistered envelopes injected by a raw peer', async () => {
-    const hub = new MemoryHub()
-    const [victim] = await startNetworks(hub, [idOf(1)])
-    const p = new RecordingProcessor()
-    await victim!.register(Channels.Test, p)
-    // the attacker speaks the transport directly, bypassing any Network
-    const attacker = hub.connectionManager(idOf(66))
-    attacker.start()
-    await attacker.ready()
-    const conn = await attacker.connect(idOf(1))
-    const codec = createMsgpackCodec()
-    const envelope = (over: Partial<MessageEnvelope>): Uint8Array =>
-      codec.encode({
-        channel: Channels.Test,
-        sender: idOf(66),
-        payload: new TextEncoder().encode('evil'),
-        metadata: {},
-        timestamp: Date.now(),
-        ...over,
-      })
-    await conn.send(Channels.Test, Uint8Array.of(0xc1, 0x00)) // junk
-    await conn.send(Channels.Test, new Uint8Array(0)) // empty
-    await conn.send(Channels.Test, Uint8Array.of(0x81, 0xa9, ...new TextEncoder().encode('__proto__'), 0xc0))
-    await conn.send(Channels.Test, envelope({ sender: idOf(1) })) // claims to be the victim itself
-    await conn.send(Channels.Test, envelope({ sender: idOf(2) })) // claims to be someone else
-    await conn.send(Channels.Test, envelope({ channel: Channels.Consensus })) // channel differs from transport's
-    await conn.send(Channels.Consensus, envelope({ channel: Channels.Consensus })) // nobody registered it
-    await conn.send(Channels.Test, envelope({ payload: new TextEncoder().encode('legit') })) // a valid one
-    await p.waitFor(1)
-    expect(p.texts()).toEqual(['legit'])
-    expect(p.received[0]!.origin.equals(idOf(66))).toBe(true)
-    const m = victim!.metrics()
-    expect(m.decodeFailures).toBe(3)
-    expect(m.spoofedEnvelopes).toBe(3)
-    expect(m.droppedUnregistered).toBe(1)
-    expect(m.total.messagesReceived).toBe(1)
-    expect(victim!.state).toBe('ready')
-    await stopAll([victim!, attacker])
-  })
+  const codecs: Array<[string, () => Codec]> = [
+    ['the default codec', () => createMsgpackCodec()],
+    [
+      'a codec that ignores decode hints',
+      () => {
+        const inner = createMsgpackCodec()
+        return { encode: (e) => inner.encode(e), decode: (bytes) => inner.decode(bytes) }
+      },
+    ],
+  ]
+  it.each(codecs)(
+    'counts and drops malformed, spoofed and unregistered envelopes injected by a raw peer, with %s',
+    async (_, makeCodec) => {
+      const hub = new MemoryHub()
+      const [victim] = await startNetworks(hub, [idOf(1)], { codec: makeCodec() })
+      const p = new RecordingProcessor()
+      await victim!.register(Channels.Test, p)
+      // the attacker speaks the transport directly, bypassing any Network
+      const attacker = hub.connectionManager(idOf(66))
+      attacker.start()
+      await attacker.ready()
+      const conn = await attacker.connect(idOf(1))
+      const codec = createMsgpackCodec()
+      const envelope = (over: Partial<MessageEnvelope>): Uint8Array =>
+        codec.encode({
+          channel: Channels.Test,
+          sender: idOf(66),
+          payload: new TextEncoder().encode('evil'),
+          metadata: {},
+          timestamp: Date.now(),
+          ...over,
+        })
+      await conn.send(Channels.Test, Uint8Array.of(0xc1, 0x00)) // junk
+      await conn.send(Channels.Test, new Uint8Array(0)) // empty
+      await conn.send(
+        Channels.Test,
+        Uint8Array.of(0x81, 0xa9, ...new TextEncoder().encode('__proto__'), 0xc0),
+      )
+      await conn.send(Channels.Test, envelope({ sender: idOf(1) })) // claims to be the victim itself
+      await conn.send(Channels.Test, envelope({ sender: idOf(2) })) // claims to be someone else
+      await conn.send(Channels.Test, envelope({ channel: Channels.Consensus })) // channel differs from transport's
+      await conn.send(Channels.Consensus, envelope({ channel: Channels.Consensus })) // nobody registered it
+      await conn.send(Channels.Test, envelope({ payload: new TextEncoder().encode('legit') })) // a valid one
+      await p.waitFor(1)
+      expect(p.texts()).toEqual(['legit'])
+      expect(p.received[0]!.origin.equals(idOf(66))).toBe(true)
+      expect(p.received[0]!.channel).toBe(Channels.Test)
+      const m = victim!.metrics()
+      expect(m.decodeFailures).toBe(3)
+      expect(m.spoofedEnvelopes).toBe(3)
+      expect(m.droppedUnregistered).toBe(1)
+      expect(m.total.messagesReceived).toBe(1)
+      expect(victim!.state).toBe('ready')
+      await stopAll([victim!, attacker])
+    },
+  )
 
   it('rejects an oversize message with MessageTooLargeError before connecting or sending anything', async () => {
     const hub = new MemoryHub({ maxMessageSize: 1024 })
