@@ -1,10 +1,18 @@
-// `npm run bench` in packages/core: envelope codec (msgpackr vs JSON) and memory-hub throughput (conduit vs raw
-// connection). Imports the built package (run `npx tsc -b packages/core` first). Writes
-// docs/benchmarks/core.json and docs/benchmarks/core.md at the repository root. Takes well under a minute.
+// `npm run bench` in packages/core: envelope codec (vs JSON, and decode / encode alone vs bare msgpackr) and
+// memory-hub throughput (conduit vs raw connection). Imports the built package (run `npx tsc -b packages/core`
+// first). Writes docs/benchmarks/core.json and docs/benchmarks/core.md at the repository root. About a minute.
+//
+// `CORE_BASELINE_DIST=/path/to/an/older/core/dist node bench/run.mjs` also measures that build's codec and
+// network in the same alternating slices (a before/after comparison on a loaded machine).
 import { writeFileSync, mkdirSync } from 'node:fs'
 import os from 'node:os'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { Packr } from 'msgpackr'
 import { Channel, Identifier, MemoryHub, createMsgpackCodec, createNetwork } from '../dist/index.js'
+
+const baselineDir = process.env.CORE_BASELINE_DIST
+const baseline =
+  baselineDir === undefined ? undefined : await import(pathToFileURL(`${baselineDir}/index.js`).href)
 
 const loadAtStart = os.loadavg()[0]
 const outDir = fileURLToPath(new URL('../../../docs/benchmarks/', import.meta.url))
@@ -90,6 +98,18 @@ const jsonCodec = {
 }
 
 const sender = Identifier.random()
+const baselineCodec = baseline?.createMsgpackCodec()
+// bare msgpackr, as the previous codec configured it, without any validation: a floor for "how fast can a
+// general MessagePack library go" on the same envelopes
+const packr = new Packr({
+  useRecords: false,
+  mapsAsObjects: true,
+  variableMapSize: true,
+  moreTypes: false,
+  structuredClone: false,
+  bundleStrings: false,
+  int64AsType: 'number',
+})
 const codecRows = []
 for (const size of [100, KiB, 64 * KiB]) {
   const env = {
@@ -126,6 +146,55 @@ for (const size of [100, KiB, 64 * KiB]) {
   )
 }
 
+// ---- decode alone and encode alone (the receive and send halves), vs bare msgpackr and the baseline build ----
+const halfRows = []
+for (const size of [100, KiB, 64 * KiB]) {
+  const env = {
+    channel: Channel.Test,
+    sender,
+    payload: payloadOf(size),
+    metadata: { kind: 'bench', seq: '42' },
+    timestamp: Date.now(),
+  }
+  const bytes = msgpack.encode(env)
+  const fields = { c: env.channel, s: env.sender.bytes, p: env.payload, m: env.metadata, t: env.timestamp }
+  const hints = { channel: Channel.Test, sender }
+  const decoders = {
+    decode: () => {
+      if (!msgpack.decode(bytes, hints).ok) throw new Error('decode failed')
+    },
+    msgpackrUnpack: () => {
+      packr.unpack(bytes)
+    },
+  }
+  const encoders = {
+    encode: () => msgpack.encode(env),
+    msgpackrPack: () => packr.pack(fields),
+  }
+  if (baselineCodec !== undefined) {
+    decoders.baselineDecode = () => {
+      if (!baselineCodec.decode(bytes).ok) throw new Error('baseline decode failed')
+    }
+    encoders.baselineEncode = () => baselineCodec.encode(env)
+  }
+  const dec = compare(decoders)
+  const enc = compare(encoders)
+  const row = {
+    payloadBytes: size,
+    envelopeBytes: bytes.length,
+    decode: Math.round(dec.decode),
+    msgpackrUnpack: Math.round(dec.msgpackrUnpack),
+    encode: Math.round(enc.encode),
+    msgpackrPack: Math.round(enc.msgpackrPack),
+  }
+  if (baselineCodec !== undefined) {
+    row.baselineDecode = Math.round(dec.baselineDecode)
+    row.baselineEncode = Math.round(enc.baselineEncode)
+  }
+  halfRows.push(row)
+  console.log(`halves ${size} B: ${JSON.stringify(row)}`)
+}
+
 // ---- throughput over the memory hub: conduit (encode, route, decode) vs raw MemoryConnection.send ----
 const WINDOW = 256 // sends in flight
 
@@ -141,22 +210,22 @@ async function pump(count, send, arrived) {
   return count / cpuSeconds(cpu)
 }
 
-async function conduitBench(size) {
-  const hub = new MemoryHub()
-  const [a, b] = [Identifier.random(), Identifier.random()]
-  const na = createNetwork({ connectionManager: hub.connectionManager(a) })
-  const nb = createNetwork({ connectionManager: hub.connectionManager(b) })
+async function conduitBench(size, lib = { Channel, Identifier, MemoryHub, createNetwork }) {
+  const hub = new lib.MemoryHub()
+  const [a, b] = [lib.Identifier.random(), lib.Identifier.random()]
+  const na = lib.createNetwork({ connectionManager: hub.connectionManager(a) })
+  const nb = lib.createNetwork({ connectionManager: hub.connectionManager(b) })
   na.start()
   nb.start()
   await Promise.all([na.ready(), nb.ready()])
   let remaining = 0
   let done = () => {}
-  await nb.register(Channel.Test, {
+  await nb.register(lib.Channel.Test, {
     processIncomingMessage: () => {
       if (--remaining === 0) done()
     },
   })
-  const conduit = await na.register(Channel.Test, { processIncomingMessage: () => {} })
+  const conduit = await na.register(lib.Channel.Test, { processIncomingMessage: () => {} })
   const message = { payload: payloadOf(size), metadata: {} }
   return {
     run(count) {
@@ -205,15 +274,17 @@ for (const [size, count] of [
   [64 * KiB, 1_000],
 ]) {
   const benches = { conduit: await conduitBench(size), raw: await rawBench(size) }
+  if (baseline !== undefined) benches.baseline = await conduitBench(size, baseline)
+  const names = Object.keys(benches)
   for (const b of Object.values(benches)) await b.run(Math.floor(count / 4)) // warm-up
-  const samples = { conduit: [], raw: [] }
+  const samples = Object.fromEntries(names.map((n) => [n, []]))
   // alternate runs, median of each (see compare())
   for (let r = 0; r < ROUNDS; r++) {
-    for (const name of r % 2 === 0 ? ['conduit', 'raw'] : ['raw', 'conduit']) {
+    for (const name of r % 2 === 0 ? names : [...names].reverse()) {
       samples[name].push(await benches[name].run(count))
     }
   }
-  const best = { conduit: median(samples.conduit), raw: median(samples.raw) }
+  const best = Object.fromEntries(names.map((n) => [n, median(samples[n])]))
   for (const b of Object.values(benches)) await b.close()
   const figures = (perSec) => ({
     messagesPerSec: Math.round(perSec),
@@ -226,6 +297,12 @@ for (const [size, count] of [
     conduit: figures(best.conduit),
     rawConnection: figures(best.raw),
     conduitToRaw: Number((best.conduit / best.raw).toFixed(2)),
+    ...(best.baseline === undefined
+      ? {}
+      : {
+          baselineConduit: figures(best.baseline),
+          baselineConduitToRaw: Number((best.baseline / best.raw).toFixed(2)),
+        }),
   })
   console.log(
     `throughput ${size} B: conduit ${Math.round(best.conduit)} msg/CPU-s, raw ${Math.round(best.raw)} msg/CPU-s`,
@@ -246,7 +323,9 @@ const result = {
   date: new Date().toISOString(),
   unit: 'operations or messages per CPU-second of the benchmark process (process.cpuUsage, user + system)',
   machine,
+  baseline: baselineDir === undefined ? null : baselineDir,
   codec: codecRows,
+  halves: halfRows,
   throughput: throughputRows,
 }
 
@@ -265,8 +344,8 @@ slices of 120 ms wall time; throughput: 8 runs). Ratios within a run are the mea
 
 ## Envelope encode + decode (one op = encode then decode)
 
-msgpack is \`createMsgpackCodec()\` (msgpackr plus the full validation of untrusted input: structure scan,
-forbidden keys, field types). JSON is the fair text baseline: \`JSON.stringify\` with the payload as base64 and
+msgpack is \`createMsgpackCodec()\` (a single-pass MessagePack reader and a direct writer, with the full
+validation of untrusted input: structure, forbidden and duplicate keys, field types). JSON is the fair text baseline: \`JSON.stringify\` with the payload as base64 and
 the sender as hex, UTF-8 encoded; decode parses, decodes base64 and hex, without validation.
 
 | payload | msgpack ops/CPU-s | JSON ops/CPU-s | msgpack / JSON | msgpack bytes | JSON bytes |
@@ -278,17 +357,33 @@ ${codecRows
   )
   .join('\n')}
 
+## Decode alone and encode alone
+
+The two halves of the codec on the same envelopes (metadata \`{ kind: 'bench', seq: '42' }\`). Decode is
+\`createMsgpackCodec().decode\` with the network's hints (transport channel and remote id), every check of
+untrusted input included; bare msgpackr \`unpack\` builds the map without checking anything, \`pack\` writes
+the same bytes as \`encode\`.${baselineDir === undefined ? '' : ` Baseline: the build at \`${baselineDir}\`, in the same alternating slices.`}
+
+| payload | envelope bytes | decode ops/CPU-s | bare msgpackr unpack | decode / unpack | encode ops/CPU-s | bare msgpackr pack | encode / pack |${baselineDir === undefined ? '' : ' baseline decode | decode / baseline | baseline encode | encode / baseline |'}
+|---|---:|---:|---:|---:|---:|---:|---:|${baselineDir === undefined ? '' : '---:|---:|---:|---:|'}
+${halfRows
+  .map(
+    (r) =>
+      `| ${size(r.payloadBytes)} | ${fmt(r.envelopeBytes)} | ${fmt(r.decode)} | ${fmt(r.msgpackrUnpack)} | ${(r.decode / r.msgpackrUnpack).toFixed(2)}× | ${fmt(r.encode)} | ${fmt(r.msgpackrPack)} | ${(r.encode / r.msgpackrPack).toFixed(2)}× |${r.baselineDecode === undefined ? '' : ` ${fmt(r.baselineDecode)} | ${(r.decode / r.baselineDecode).toFixed(2)}× | ${fmt(r.baselineEncode)} | ${(r.encode / r.baselineEncode).toFixed(2)}× |`}`,
+  )
+  .join('\n')}
+
 ## Memory-hub throughput (one sender, one receiver, one channel, 256 sends in flight)
 
 Conduit: \`conduit.send\` through \`DefaultNetwork\` (encode, size check, connection lookup, hub copy, decode,
 sender/channel checks, processor call). Raw: \`MemoryConnection.send\` of the same payload bytes (hub copy only).
 
-| payload | messages per run | conduit msg/CPU-s | conduit MiB/CPU-s | raw msg/CPU-s | raw MiB/CPU-s | conduit / raw |
-|---|---:|---:|---:|---:|---:|---:|
+| payload | messages per run | conduit msg/CPU-s | conduit MiB/CPU-s | raw msg/CPU-s | raw MiB/CPU-s | conduit / raw |${baselineDir === undefined ? '' : ' baseline conduit msg/CPU-s | baseline / raw |'}
+|---|---:|---:|---:|---:|---:|---:|${baselineDir === undefined ? '' : '---:|---:|'}
 ${throughputRows
   .map(
     (r) =>
-      `| ${size(r.payloadBytes)} | ${fmt(r.messagesPerRun)} | ${fmt(r.conduit.messagesPerSec)} | ${r.conduit.mibPerSec} | ${fmt(r.rawConnection.messagesPerSec)} | ${r.rawConnection.mibPerSec} | ${r.conduitToRaw} |`,
+      `| ${size(r.payloadBytes)} | ${fmt(r.messagesPerRun)} | ${fmt(r.conduit.messagesPerSec)} | ${r.conduit.mibPerSec} | ${fmt(r.rawConnection.messagesPerSec)} | ${r.rawConnection.mibPerSec} | ${r.conduitToRaw} |${r.baselineConduit === undefined ? '' : ` ${fmt(r.baselineConduit.messagesPerSec)} | ${r.baselineConduitToRaw} |`}`,
   )
   .join('\n')}
 `
