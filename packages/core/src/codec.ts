@@ -525,7 +525,20 @@ function fail(reason: DecodeFailureReason, detail: string): DecodeResult {
   return { ok: false, reason, detail }
 }
 
-/** Writes envelopes straight into one exactly sized array, byte-identical to msgpackr's `pack` of the map. */
+/** Envelopes up to this size are carved from a shared slab (see {@link EnvelopeWriter}). */
+const SLAB_PIECE = 2048
+/** Size of one slab. */
+const SLAB_SIZE = 16384
+
+/**
+ * Writes envelopes straight into one exactly sized array, byte-identical to msgpackr's `pack` of the map.
+ *
+ * Small envelopes are views carved, without overlap, from a slab of {@link SLAB_SIZE} bytes that is replaced
+ * when full (as Node's `Buffer` pool and msgpackr do): allocating a typed array larger than 64 bytes costs an
+ * off-heap backing store (≈ 200 ns in V8, and GC work), ten times the price of a view. Each returned array
+ * still belongs to the caller alone; only its `buffer` is shared with other envelopes, and a slab lives as
+ * long as any envelope carved from it.
+ */
 class EnvelopeWriter {
   readonly #utf8 = new TextEncoder()
   readonly #f64 = new DataView(new ArrayBuffer(8))
@@ -533,6 +546,21 @@ class EnvelopeWriter {
   readonly #prefixes = new Map<string, { sender: Identifier; bytes: Uint8Array }>()
   /** UTF-8 lengths of the metadata keys and values of the envelope being written (reused). */
   readonly #lengths: number[] = []
+  #slab = new ArrayBuffer(0)
+  #slabPos = 0
+
+  /** An exactly sized, zeroed array of `size` bytes that nobody else writes to. */
+  #allocate(size: number): Uint8Array {
+    if (size > SLAB_PIECE) return new Uint8Array(size)
+    if (this.#slabPos + size > this.#slab.byteLength) {
+      this.#slab = new ArrayBuffer(SLAB_SIZE)
+      this.#slabPos = 0
+    }
+    const out = new Uint8Array(this.#slab, this.#slabPos, size)
+    // keep every piece 8-byte aligned
+    this.#slabPos += (size + 7) & ~7
+    return out
+  }
 
   encode(envelope: MessageEnvelope): Uint8Array {
     const prefix = this.#prefix(envelope.channel, envelope.sender)
@@ -556,7 +584,7 @@ class EnvelopeWriter {
     const timestamp = envelope.timestamp
     size += numberSize(timestamp)
 
-    const out = new Uint8Array(size)
+    const out = this.#allocate(size)
     out.set(prefix, 0)
     let pos = prefix.length
     const pl = payload.length

@@ -53,7 +53,9 @@ export interface DecodeHints {
 /**
  * Serializes envelopes. `decode` takes untrusted bytes and must never throw.
  *
- * Ownership: `encode` returns a fresh array the caller owns. `decode` may return byte fields (the payload) as
+ * Ownership: `encode` returns an array the caller owns; it may be a view into a larger `ArrayBuffer` that holds
+ * other envelopes too, so use it through its `byteOffset`/`byteLength` (as `Uint8Array` methods do), never
+ * its `buffer` alone. `decode` may return byte fields (the payload) as
  * views of its input rather than copies, so the decoded payload shares memory with the bytes passed in: once
  * bytes are handed to `decode`, nobody may modify or reuse their buffer (a `Connection` gives up the
  * bytes it emits for that reason), and a processor may keep the payload it receives.
@@ -65,7 +67,7 @@ export interface Codec {
    */
   readonly maxEnvelopeSize?: number
   /**
-   * Serializes an envelope into a fresh array.
+   * Serializes an envelope into an array nobody else writes to (see the ownership note).
    * @throws {TypeError} when the envelope cannot be serialized (e.g. a metadata value that is not a string).
    */
   encode(envelope: MessageEnvelope): Uint8Array

@@ -300,6 +300,38 @@ describe('msgpack envelope codec against the earlier two-pass decoder', () => {
   })
 })
 
+describe('encoded envelopes', () => {
+  it('stay intact and disjoint while many more are encoded, small and large alike', () => {
+    const codec = createMsgpackCodec()
+    const sender = Identifier.fromHex('01'.repeat(32))
+    const kept: Uint8Array[] = []
+    for (let i = 0; i < 600; i++) {
+      const size = i % 50 === 0 ? 5000 : (i * 37) % 1500
+      const payload = new Uint8Array(size).fill(i & 0xff)
+      kept.push(
+        codec.encode({ channel: channel('test'), sender, payload, metadata: { i: String(i) }, timestamp: i }),
+      )
+    }
+    // writing into one envelope must not touch any other
+    for (const bytes of kept) bytes[bytes.length - 1] = bytes[bytes.length - 1]!
+    const ranges = new Map<ArrayBufferLike, Array<[number, number]>>()
+    for (const [i, bytes] of kept.entries()) {
+      const result = codec.decode(bytes)
+      expect(result.ok, `envelope ${i}`).toBe(true)
+      if (!result.ok) return
+      expect(result.envelope.metadata).toEqual({ i: String(i) })
+      expect(result.envelope.payload.every((b) => b === (i & 0xff))).toBe(true)
+      const list = ranges.get(bytes.buffer) ?? []
+      list.push([bytes.byteOffset, bytes.byteOffset + bytes.length])
+      ranges.set(bytes.buffer, list)
+    }
+    for (const list of ranges.values()) {
+      list.sort((a, b) => a[0] - b[0])
+      for (let j = 1; j < list.length; j++) expect(list[j]![0]).toBeGreaterThanOrEqual(list[j - 1]![1])
+    }
+  })
+})
+
 describe('decode hints', () => {
   const codec = createMsgpackCodec()
   const sender = Identifier.fromHex('cd'.repeat(32))
