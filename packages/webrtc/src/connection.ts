@@ -492,6 +492,7 @@ export class WebRtcConnection implements Connection {
     adopted.queue.push(...existing.queue.splice(0))
     adopted.queuedBytes = existing.queuedBytes
     existing.queuedBytes = 0
+    adopted.emptyWaiters.push(...existing.emptyWaiters.splice(0))
     existing.dc.close()
     this.#sendControl({ t: 'ack', id })
     this.#pump(adopted)

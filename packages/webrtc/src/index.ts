@@ -14,7 +14,7 @@
  *   keyPair: await generateKeyPair(),
  *   signaling: { url: 'https://signal.example', room: 'demo' },
  *   rtc: { iceServers: [{ urls: 'stun:stun.l.google.com:19302' }] },
- *   // in Node: wrtc: (await import('@roamhq/wrtc')).default,
+ *   // in Node: wrtc: nodeDatachannelWrtc(await import('node-datachannel/polyfill')),
  * })
  * const network = createNetwork({ connectionManager })
  * network.start()

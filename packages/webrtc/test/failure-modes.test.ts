@@ -21,8 +21,12 @@ import {
   startSignalingServer,
 } from './helpers.js'
 
-/** The implementation the heavy cases run on (the faster one, see docs/DECISIONS.md). */
-const HEAVY = (process.env.SKIPMESH_HEAVY_WRTC ?? 'wrtc') as keyof typeof implementations
+/**
+ * Data-heavy cases run on node-datachannel (no data-path stalls seen); connection-heavy cases (glare, cycles,
+ * timeouts) on @roamhq/wrtc (fast, failure-free connection setup). See docs/DECISIONS.md.
+ */
+const DATA = (process.env.SKIPMESH_DATA_WRTC ?? 'node-datachannel') as keyof typeof implementations
+const SETUP = (process.env.SKIPMESH_SETUP_WRTC ?? 'wrtc') as keyof typeof implementations
 
 let server: SignalingServer
 let factory: ReturnType<typeof managerFactory>
@@ -50,9 +54,9 @@ function pattern(size: number, seed: number): Uint8Array {
   return out
 }
 
-describe(`failure modes (${HEAVY})`, () => {
+describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   it('resolves glare ×50 with exactly one RTCPeerConnection per pair and no error', async () => {
-    const impl = countingWrtc(implementations[HEAVY]())
+    const impl = countingWrtc(implementations[SETUP]())
     factory = managerFactory(server, impl)
     const a = await factory.make()
     const b = await factory.make()
@@ -85,7 +89,7 @@ describe(`failure modes (${HEAVY})`, () => {
   })
 
   it('delivers payloads of 0 B, 16 KiB±1, 256 KiB±1, 1 MiB and 16 MiB with equal SHA-256', async () => {
-    factory = managerFactory(server, implementations[HEAVY]())
+    factory = managerFactory(server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
     const sizes = [0, 16383, 16384, 16385, 262143, 262144, 262145, 1 << 20, 16 << 20]
     const payloads = sizes.map((s, i) => pattern(s, i + 1))
@@ -99,7 +103,7 @@ describe(`failure modes (${HEAVY})`, () => {
   })
 
   it('rejects a message over maxMessageSize with MessageTooLargeError before sending anything', async () => {
-    factory = managerFactory(server, implementations[HEAVY](), undefined, { maxMessageSize: 64 * 1024 })
+    factory = managerFactory(server, implementations[DATA](), undefined, { maxMessageSize: 64 * 1024 })
     const { ab, ba } = await connectedPair(factory)
     const inbox = collectMessages(ba, 1)
     await expect(ab.send(BULK, new Uint8Array(64 * 1024 + 1))).rejects.toBeInstanceOf(MessageTooLargeError)
@@ -110,7 +114,7 @@ describe(`failure modes (${HEAVY})`, () => {
   })
 
   it('refuses to send more than the remote accepts (its hello announces its maxMessageSize)', async () => {
-    factory = managerFactory(server, implementations[HEAVY]())
+    factory = managerFactory(server, implementations[DATA]())
     const a = await factory.make()
     const b = await factory.make(undefined, { maxMessageSize: 1000 })
     const incoming = nextConnection(b)
@@ -121,7 +125,7 @@ describe(`failure modes (${HEAVY})`, () => {
   })
 
   it('delivers 20,000 × 16 KiB sends made without awaiting, in order, with no exception and the channel open', async () => {
-    factory = managerFactory(server, implementations[HEAVY]())
+    factory = managerFactory(server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
     const count = 20_000
     // checked on arrival (not retained): in order, complete
@@ -150,7 +154,7 @@ describe(`failure modes (${HEAVY})`, () => {
   }, 150_000)
 
   it('delivers all 5,000 messages sent right before close()', async () => {
-    factory = managerFactory(server, implementations[HEAVY]())
+    factory = managerFactory(server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
     const count = 5_000
     const inbox = collectMessages(ba, count)
@@ -174,7 +178,7 @@ describe(`failure modes (${HEAVY})`, () => {
   })
 
   it('runs 100 connect/close cycles, back to zero live connections each time', async () => {
-    const impl = countingWrtc(implementations[HEAVY]())
+    const impl = countingWrtc(implementations[SETUP]())
     factory = managerFactory(server, impl)
     const a = await factory.make()
     const b = await factory.make()
@@ -201,7 +205,7 @@ describe(`failure modes (${HEAVY})`, () => {
 
   for (const deaf of ['lower', 'higher'] as const) {
     it(`fails a dial to a silent peer (${deaf} id) with ConnectionFailedError after connectTimeoutMs, freeing it, and the next connect dials afresh`, async () => {
-      const impl = countingWrtc(implementations[HEAVY]())
+      const impl = countingWrtc(implementations[SETUP]())
       factory = managerFactory(server, impl)
       const a = await factory.make(undefined, { connectTimeoutMs: 800 })
       // a peer that joins the room but never answers a signal

@@ -69,14 +69,26 @@ function inbox(): {
     },
     waitFor(n) {
       if (received.length >= n) return Promise.resolve()
-      return new Promise((resolve) => waiters.push({ n, resolve }))
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error(`${received.length} of ${n} messages arrived within 30 s`)),
+          30_000,
+        )
+        waiters.push({
+          n,
+          resolve: () => {
+            clearTimeout(timer)
+            resolve()
+          },
+        })
+      })
     },
   }
 }
 
-describe('DefaultNetwork over WebRTC (wrtc)', () => {
+describe('DefaultNetwork over WebRTC (node-datachannel)', () => {
   it('routes each message only to the processor of its channel, with the authenticated origin', async () => {
-    const { made, stop } = await nodes(3, 'wrtc')
+    const { made, stop } = await nodes(3, 'node-datachannel')
     try {
       const [a, b, c] = made as [(typeof made)[0], (typeof made)[0], (typeof made)[0]]
       const chX = channel('route-x')
@@ -102,13 +114,18 @@ describe('DefaultNetwork over WebRTC (wrtc)', () => {
         expect(r.origin).toBe(a.manager.localId.toHex())
       expect(b.network.metrics().spoofedEnvelopes).toBe(0)
       expect(b.network.metrics().decodeFailures).toBe(0)
+    } catch (err) {
+      // what the transport saw, for a failure on a loaded machine
+      throw new Error(`${String(err)}; managers: ${JSON.stringify(made.map((n) => n.manager.metrics()))}`, {
+        cause: err,
+      })
     } finally {
       await stop()
     }
   })
 
   it('delivers 3 nodes × 2 channels × 300 concurrent sends, per sender and channel in order', async () => {
-    const { made, stop } = await nodes(3, 'wrtc')
+    const { made, stop } = await nodes(3, 'node-datachannel')
     try {
       const chans = [channel('conc-a'), channel('conc-b')]
       const inboxes = made.map(() => chans.map(() => inbox()))
@@ -146,6 +163,11 @@ describe('DefaultNetwork over WebRTC (wrtc)', () => {
         }
       }
       for (const n of made) expect(n.manager.connections().length).toBe(2)
+    } catch (err) {
+      // what the transport saw, for a failure on a loaded machine
+      throw new Error(`${String(err)}; managers: ${JSON.stringify(made.map((n) => n.manager.metrics()))}`, {
+        cause: err,
+      })
     } finally {
       await stop()
     }
