@@ -3,7 +3,8 @@
 // first). Writes docs/benchmarks/core.json and docs/benchmarks/core.md at the repository root. About a minute.
 //
 // `CORE_BASELINE_DIST=/path/to/an/older/core/dist node bench/run.mjs` also measures that build's codec and
-// network in the same alternating slices (a before/after comparison on a loaded machine).
+// network in the same alternating slices (a before/after comparison on a loaded machine); CORE_BASELINE_LABEL
+// names it in the report.
 import { writeFileSync, mkdirSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -11,6 +12,8 @@ import { Packr } from 'msgpackr'
 import { Channel, Identifier, MemoryHub, createMsgpackCodec, createNetwork } from '../dist/index.js'
 
 const baselineDir = process.env.CORE_BASELINE_DIST
+/** How the report names the baseline (e.g. the commit it was built from). */
+const baselineLabel = process.env.CORE_BASELINE_LABEL ?? baselineDir
 const baseline =
   baselineDir === undefined ? undefined : await import(pathToFileURL(`${baselineDir}/index.js`).href)
 
@@ -124,7 +127,7 @@ for (const size of [100, KiB, 64 * KiB]) {
   const check = msgpack.decode(mpBytes)
   if (!check.ok || check.envelope.payload.length !== size) throw new Error('msgpack round trip failed')
   if (jsonCodec.decode(jsonBytes).payload.length !== size) throw new Error('json round trip failed')
-  const ops = compare({
+  const contenders = {
     msgpack: () => {
       const r = msgpack.decode(msgpack.encode(env))
       if (!r.ok) throw new Error('decode failed')
@@ -132,7 +135,14 @@ for (const size of [100, KiB, 64 * KiB]) {
     json: () => {
       jsonCodec.decode(jsonCodec.encode(env))
     },
-  })
+  }
+  if (baselineCodec !== undefined) {
+    contenders.baseline = () => {
+      const r = baselineCodec.decode(baselineCodec.encode(env))
+      if (!r.ok) throw new Error('baseline decode failed')
+    }
+  }
+  const ops = compare(contenders)
   const msgpackOps = ops.msgpack
   const jsonOps = ops.json
   codecRows.push({
@@ -140,6 +150,7 @@ for (const size of [100, KiB, 64 * KiB]) {
     msgpack: { opsPerSec: Math.round(msgpackOps), encodedBytes: mpBytes.length },
     json: { opsPerSec: Math.round(jsonOps), encodedBytes: jsonBytes.length },
     speedup: Number((msgpackOps / jsonOps).toFixed(2)),
+    ...(ops.baseline === undefined ? {} : { baselineOpsPerSec: Math.round(ops.baseline) }),
   })
   console.log(
     `codec ${size} B: msgpack ${Math.round(msgpackOps)} ops/CPU-s, json ${Math.round(jsonOps)} ops/CPU-s`,
@@ -323,7 +334,7 @@ const result = {
   date: new Date().toISOString(),
   unit: 'operations or messages per CPU-second of the benchmark process (process.cpuUsage, user + system)',
   machine,
-  baseline: baselineDir === undefined ? null : baselineDir,
+  baseline: baselineDir === undefined ? null : baselineLabel,
   codec: codecRows,
   halves: halfRows,
   throughput: throughputRows,
@@ -348,12 +359,12 @@ msgpack is \`createMsgpackCodec()\` (a single-pass MessagePack reader and a dire
 validation of untrusted input: structure, forbidden and duplicate keys, field types). JSON is the fair text baseline: \`JSON.stringify\` with the payload as base64 and
 the sender as hex, UTF-8 encoded; decode parses, decodes base64 and hex, without validation.
 
-| payload | msgpack ops/CPU-s | JSON ops/CPU-s | msgpack / JSON | msgpack bytes | JSON bytes |
-|---|---:|---:|---:|---:|---:|
+| payload | msgpack ops/CPU-s | JSON ops/CPU-s | msgpack / JSON | msgpack bytes | JSON bytes |${baselineDir === undefined ? '' : ' baseline ops/CPU-s | msgpack / baseline |'}
+|---|---:|---:|---:|---:|---:|${baselineDir === undefined ? '' : '---:|---:|'}
 ${codecRows
   .map(
     (r) =>
-      `| ${size(r.payloadBytes)} | ${fmt(r.msgpack.opsPerSec)} | ${fmt(r.json.opsPerSec)} | ${r.speedup}× | ${fmt(r.msgpack.encodedBytes)} | ${fmt(r.json.encodedBytes)} |`,
+      `| ${size(r.payloadBytes)} | ${fmt(r.msgpack.opsPerSec)} | ${fmt(r.json.opsPerSec)} | ${r.speedup}× | ${fmt(r.msgpack.encodedBytes)} | ${fmt(r.json.encodedBytes)} |${r.baselineOpsPerSec === undefined ? '' : ` ${fmt(r.baselineOpsPerSec)} | ${(r.msgpack.opsPerSec / r.baselineOpsPerSec).toFixed(2)}× |`}`,
   )
   .join('\n')}
 
@@ -362,7 +373,7 @@ ${codecRows
 The two halves of the codec on the same envelopes (metadata \`{ kind: 'bench', seq: '42' }\`). Decode is
 \`createMsgpackCodec().decode\` with the network's hints (transport channel and remote id), every check of
 untrusted input included; bare msgpackr \`unpack\` builds the map without checking anything, \`pack\` writes
-the same bytes as \`encode\`.${baselineDir === undefined ? '' : ` Baseline: the build at \`${baselineDir}\`, in the same alternating slices.`}
+the same bytes as \`encode\`.${baselineDir === undefined ? '' : ` Baseline: ${baselineLabel}, measured in the same alternating slices.`}
 
 | payload | envelope bytes | decode ops/CPU-s | bare msgpackr unpack | decode / unpack | encode ops/CPU-s | bare msgpackr pack | encode / pack |${baselineDir === undefined ? '' : ' baseline decode | decode / baseline | baseline encode | encode / baseline |'}
 |---|---:|---:|---:|---:|---:|---:|---:|${baselineDir === undefined ? '' : '---:|---:|---:|---:|'}
