@@ -552,6 +552,7 @@ class EnvelopeWriter {
   /** An exactly sized, zeroed array of `size` bytes that nobody else writes to. */
   #allocate(size: number): Uint8Array {
     if (size > SLAB_PIECE) return new Uint8Array(size)
+    // (a slab some transport detached by transferring it has byteLength 0, so it is replaced here too)
     if (this.#slabPos + size > this.#slab.byteLength) {
       this.#slab = new ArrayBuffer(SLAB_SIZE)
       this.#slabPos = 0

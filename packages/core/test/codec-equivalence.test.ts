@@ -330,6 +330,23 @@ describe('encoded envelopes', () => {
       for (let j = 1; j < list.length; j++) expect(list[j]![0]).toBeGreaterThanOrEqual(list[j - 1]![1])
     }
   })
+
+  it('keeps encoding after a transport transferred (detached) the buffer of an earlier envelope', () => {
+    const codec = createMsgpackCodec()
+    const env = {
+      channel: channel('test'),
+      sender: Identifier.fromHex('02'.repeat(32)),
+      payload: Uint8Array.of(1, 2, 3),
+      metadata: {},
+      timestamp: 5,
+    }
+    const first = codec.encode(env)
+    structuredClone(first.buffer, { transfer: [first.buffer as ArrayBuffer] })
+    expect(first.buffer.byteLength).toBe(0)
+    const second = codec.encode(env)
+    const result = codec.decode(second)
+    expect(result.ok && [...result.envelope.payload]).toEqual([1, 2, 3])
+  })
 })
 
 describe('decode hints', () => {
