@@ -6,6 +6,7 @@
  * Both sides of every comparison are timed by the same code (bench/measure.mjs); raw and conduit runs are
  * interleaved so that load from elsewhere on the machine hits both alike. Bounded to < 3 minutes.
  */
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -46,96 +47,152 @@ const median = (xs) => quantile(xs, 0.5)
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 
 /**
- * What `node bench/profile.mjs` (V8 CPU profiler in both pages, 100 µs sampling) showed on 2026-11-24; kept in
- * the report because the figures above alone do not say where the conduit's time goes.
+ * What `node bench/profile.mjs` (V8 CPU profiler in both pages, 100 µs sampling) showed on 2026-11-24, before and
+ * after the connection started coalescing small messages (commit fa0b2ba); kept in the report because the figures
+ * alone do not say where the conduit's time goes.
  */
 const PROFILE_FINDINGS = `## Where the conduit's time goes (Chromium, \`node bench/profile.mjs\`)
 
-Self time, conduit, two browser contexts, profiled on 2026-11-24 (share of each page's sampled time).
+Self time of each page's main thread, conduit between two browser contexts, 2026-11-24.
 
-**100 B × 20,000** — the **receiver** is the bottleneck (10 % idle; sender 35 % idle):
+**Before fa0b2ba** (one data-channel message per skipmesh message), 100 B × 20,000: ≈ 11–13 k msgs/s, the
+**receiver** was the bottleneck (10 % idle): native dispatch of every data-channel message 45 % (raw pays it too),
+envelope decode in core's codec ≈ 17 % (a \`TextDecoder.decode\` per map key in the \`scan\` pre-pass), frame handling
+9 %, GC 7 %. Sender: native \`send\` 25 %, GC 10.5 %, pump + \`encodeFrame\` (a fresh frame per message) 10 %. 64 KiB:
+both main threads mostly idle (SCTP-bound), but after each \`highWaterMark\` of bytes the pump yielded with a clamped
+\`setTimeout(0)\` and polled the drain every 5 ms; with node-datachannel (\`pc.sctp === null\`) frames fell back to
+65,536 bytes, so every 64 KiB payload left as two data-channel messages. Suggested then: coalesce small messages,
+yield without timer clamping, take the link size from the SDP's \`a=max-message-size\`, cheaper envelope decode,
+fewer payload copies. **fa0b2ba did the first three.**
 
-| receiver | share | | sender | share |
+**After fa0b2ba**, 100 B × 20,000: ≈ 43 k msgs/s under the profiler, both threads ≈ 45 % idle.
+
+| sender | share | | receiver | share |
 |---|---|---|---|---|
-| native dispatch of each data-channel message (\`(program)\`; raw pays it too) | 45 % | | native \`RTCDataChannel.send\` (raw pays it too) | 25 % |
-| envelope decode in core's msgpack codec: the \`scan\` pre-pass (\`map\`: a \`TextDecoder.decode\` per map key, 5 keys per envelope) + native decode + \`unpack\` | ≈ 17 % | | garbage collection | 10.5 % |
-| \`dc.onmessage\` + \`#onFrame\` + reassembler | 9 % | | \`#runPump\` + \`encodeFrame\` (a fresh frame per message) + \`#sendBytes\` | 10 % |
-| garbage collection | 7 % | | msgpack \`pack\` | 2 % |
-| \`isChannel\` regex, \`Identifier\` copy, emit, routing | 4 % | | | |
+| msgpackr \`pack\` (envelope) | 12.7 % | | envelope decode (\`decode\`, \`scan\`, \`value\`: core's codec) | 15.6 % |
+| connection \`send\` + \`encodeBatch\` | 15.5 % | | garbage collection | 15.4 % |
+| garbage collection | 6.5 % | | native (\`(program)\`) | 14.6 % |
+| native \`RTCDataChannel.send\` | 2 % | | routing, emit | 4 % |
 
-**64 KiB × 320** — both main threads are mostly idle (sender 56 %, receiver 74 %): the SCTP stack (network thread,
-not sampled) bounds raw and conduit alike. The conduit's sender still copies every payload at least twice in JS
-(\`encodeFrame\` 10 %, msgpackr \`writeBuffer\` 6 %), and after each \`highWaterMark\` of bytes its pump yields with
-\`setTimeout(0)\` (clamped to 1–4 ms in browsers) and polls the drain every 5 ms, which can let the SCTP buffer run
-dry between refills.
+64 KiB × 320 after fa0b2ba: 19 MiB/s under the profiler, sender 75 % and receiver 88 % idle: the SCTP stack bounds
+raw and conduit alike; the conduit's JS is ≈ 7 % of the sender.
 
-**Node, node-datachannel, 100 B** (both peers in one process, \`node:inspector\` profile): raw reaches ≈ 200,000
-msgs/s because libdatachannel's per-message cost is ≈ 5 µs; the conduit spends ≈ 20 µs of JS per message on top
-(msgpackr \`pack\` 9 %, \`encodeFrame\` 5 %, \`Buffer.subarray\` 2.6 %, routing, decode + validation ≈ 8 %),
-so without coalescing (1. below) no codec tuning can reach 0.8× there.
+What is left (\`packages/core/src/codec.ts\`, \`packages/webrtc/src/connection.ts\`): the envelope codec is now the
+largest JS cost on both sides (encode 13 %, decode 16 %) and the per-message allocations show up as GC (15 % of
+the receiver); a single-pass validated decode and encoding into a reusable buffer are the next steps.
 
 A global \`Buffer\` polyfill (common when bundling simple-peer) made msgpackr allocate polyfilled \`Buffer\`s: the
 sender's msgpack share fell from ≈ 12 % to ≈ 2 % and conduit 100 B throughput rose 13 % once the harness stopped
 installing one.
-
-Suggested changes (not made here; \`packages/webrtc/src/connection.ts\`, \`packages/core/src/codec.ts\`):
-
-1. **Coalesce small frames**: raw is bound by Chromium's per-message native cost (≈ 25–45 µs per data-channel message
-   per side), which the conduit pays too, plus its own JS. Only carrying several small messages per data-channel
-   message (e.g. a batch frame flag with length-prefixed messages, up to 16 KiB, flushed once per task) gets the
-   100 B ratio reliably above 0.8. \`send\` would resolve on enqueue (the frame copy already happens there) while under
-   the high-water mark.
-2. **Codec decode**: compare the 1-byte ASCII envelope keys without \`TextDecoder\` (or validate after one \`unpack\`
-   with a key whitelist instead of a separate full scan): ≈ 12 % of the receiver at 100 B.
-3. **Framing**: a single-chunk fast path writing the flag byte and chunk into a reusable per-connection scratch
-   buffer (\`send\` copies synchronously in Chromium, libdatachannel and libwebrtc): one allocation and copy less per
-   message, less GC.
-4. **Yields**: a \`MessageChannel\` post instead of \`setTimeout(0)\` in browsers, and resume on \`bufferedamountlow\`
-   directly (keep the poll only for @roamhq/wrtc, which never fires it).
-5. **Frame size with node-datachannel**: its polyfill reports \`pc.sctp === null\` although both SDPs carry
-   \`a=max-message-size:262144\`, so the connection falls back to 65,536-byte frames and every 64 KiB payload (plus its
-   ≈ 100 B envelope) leaves as two data-channel messages. Read the remote SDP's \`a=max-message-size\` as the fallback.
 `
 
 /**
  * Interleaved measurements of two drivers (`raw`, `conduit`), each `{ bulk(size, count), rtt(size, n) }`.
  * @param {Record<'raw' | 'conduit', { bulk: (size: number, count: number) => Promise<{ ms: number, bytes: number, messages: number }>, rtt: (size: number, n: number) => Promise<number[]> }>} drivers
  */
-async function throughputAndLatency(drivers) {
+async function throughputAndLatency(drivers, cpuMs) {
   const kinds = /** @type {const} */ (['raw', 'conduit'])
-  /** @type {Record<string, { mibps: number[], msgps: number[], rtt: number[] }>} */
-  const acc = { raw: { mibps: [], msgps: [], rtt: [] }, conduit: { mibps: [], msgps: [], rtt: [] } }
+  /** @type {Record<string, { mibps: number[], msgps: number[], mibPerCpuS: number[], msgsPerCpuS: number[], rtt: number[] }>} */
+  const acc = {
+    raw: { mibps: [], msgps: [], mibPerCpuS: [], msgsPerCpuS: [], rtt: [] },
+    conduit: { mibps: [], msgps: [], mibPerCpuS: [], msgsPerCpuS: [], rtt: [] },
+  }
   for (const k of kinds) {
     await drivers[k].bulk(64 * KiB, 64) // warm up the SCTP congestion window
-    if (process.env.BENCH_DEBUG) log(`  warm-up 64 KiB ${k} done`)
     await drivers[k].bulk(100, 2000)
+  }
+  /** Runs one bulk measurement; also the CPU time the whole process tree spent on it. */
+  const timed = async (k, size, count) => {
+    const c0 = cpuMs()
+    const run = await drivers[k].bulk(size, count)
+    return { ...run, cpuMs: Math.max(cpuMs() - c0, 1) }
   }
   for (let r = 0; r < ROUNDS; r++) {
     for (const k of r % 2 === 0 ? kinds : [...kinds].reverse()) {
-      const big = await drivers[k].bulk(64 * KiB, BULK_64K)
+      const big = await timed(k, 64 * KiB, BULK_64K)
       acc[k].mibps.push(big.bytes / MiB / (big.ms / 1000))
-      const small = await drivers[k].bulk(100, BULK_100)
+      acc[k].mibPerCpuS.push(big.bytes / MiB / (big.cpuMs / 1000))
+      const small = await timed(k, 100, BULK_100)
       acc[k].msgps.push(small.messages / (small.ms / 1000))
+      acc[k].msgsPerCpuS.push(small.messages / (small.cpuMs / 1000))
     }
   }
   for (const k of kinds) acc[k].rtt = await drivers[k].rtt(100, RTT_SAMPLES)
   // raw and conduit of one round ran back to back: their ratio is less exposed to load drifting between rounds
-  const paired = (metric) => acc.conduit[metric].map((c, i) => c / acc.raw[metric][i])
+  const paired = (metric) => acc.conduit[metric].map((c, i) => round(c / acc.raw[metric][i], 3))
   const summarize = (a) => ({
     mibps64KiB: round(median(a.mibps)),
     msgsPerSec100B: Math.round(median(a.msgps)),
+    mibPerCpuSecond64KiB: round(median(a.mibPerCpuS)),
+    msgsPerCpuSecond100B: Math.round(median(a.msgsPerCpuS)),
     rttP50Ms: round(quantile(a.rtt, 0.5), 3),
     rttP99Ms: round(quantile(a.rtt, 0.99), 3),
-    runs: { mibps64KiB: a.mibps.map((x) => round(x)), msgsPerSec100B: a.msgps.map((x) => Math.round(x)) },
+    runs: {
+      mibps64KiB: a.mibps.map((x) => round(x)),
+      msgsPerSec100B: a.msgps.map((x) => Math.round(x)),
+      mibPerCpuSecond64KiB: a.mibPerCpuS.map((x) => round(x)),
+      msgsPerCpuSecond100B: a.msgsPerCpuS.map((x) => Math.round(x)),
+    },
   })
   return {
     raw: summarize(acc.raw),
     conduit: summarize(acc.conduit),
     pairedRatios: {
-      throughput64KiB: paired('mibps').map((x) => round(x, 3)),
-      messages100B: paired('msgps').map((x) => round(x, 3)),
+      throughput64KiB: paired('mibps'),
+      messages100B: paired('msgps'),
+      cpuEfficiency64KiB: paired('mibPerCpuS'),
+      cpuEfficiency100B: paired('msgsPerCpuS'),
     },
   }
+}
+
+/** CPU time (user + system, ms) of process `root` and all its descendants, from /proc (Linux). */
+function processTreeCpuMs(root) {
+  const ticks = 100 // USER_HZ; Linux reports /proc/<pid>/stat times in it
+  const stats = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    let text
+    try {
+      text = readFileSync(`/proc/${entry}/stat`, 'utf8')
+    } catch {
+      continue // the process ended meanwhile
+    }
+    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ')
+    stats.set(Number(entry), { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) })
+  }
+  let total = 0
+  const inTree = (pid) => {
+    for (let p = pid, hops = 0; p > 1 && hops < 64; hops++) {
+      if (p === root) return true
+      p = stats.get(p)?.ppid ?? 0
+    }
+    return false
+  }
+  for (const [pid, st] of stats) if (inTree(pid)) total += st.cpu
+  return (total * 1000) / ticks
+}
+
+/** The Chromium process Playwright launched: this process's child whose command name mentions chrom. */
+function chromiumChildPid() {
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const comm = text.slice(text.indexOf('(') + 1, text.lastIndexOf(')'))
+      const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1])
+      if (ppid === process.pid && /chrom/i.test(comm)) return Number(entry)
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  throw new Error('the Chromium process was not found among this process’s children')
+}
+
+/** CPU time (ms) of this process, every thread included (the Node peers and their WebRTC stacks). */
+function ownCpuMs() {
+  const u = process.cpuUsage()
+  return (u.user + u.system) / 1000
 }
 
 /** The headline figures of one environment, for the console. */
@@ -155,6 +212,8 @@ function ratios(result) {
     // median of the per-round (paired) ratios
     throughput64KiB: round(median(result.pairedRatios.throughput64KiB), 3),
     messages100B: round(median(result.pairedRatios.messages100B), 3),
+    cpuEfficiency64KiB: round(median(result.pairedRatios.cpuEfficiency64KiB), 3),
+    cpuEfficiency100B: round(median(result.pairedRatios.cpuEfficiency100B), 3),
     rttP50: round(result.conduit.rttP50Ms / result.raw.rttP50Ms, 3),
     connectToFirstMessage: round(
       result.conduit.connectToFirstMessageMs / result.raw.simplePeerHandshakeMs,
@@ -183,7 +242,8 @@ async function browserSuite(browser, url) {
       rtt: (size, n) => a.evaluate(([s, k]) => window.harness.mesh.rtt('n', 'bench', s, k), [size, n]),
     },
   }
-  const result = await throughputAndLatency(drivers)
+  const chromiumPid = chromiumChildPid()
+  const result = await throughputAndLatency(drivers, () => processTreeCpuMs(chromiumPid))
 
   const sp = []
   for (let i = 0; i < HANDSHAKES; i++) sp.push(await simplePeerHandshake(a, b, `sp${i}`))
@@ -229,7 +289,10 @@ async function nodeSuite(implName, wrtc, url) {
   log(`  ${implName}: nodes joined`)
   serveSink(await nb.pipe('bench', na.id))
   const conduitDriver = createDriver(await na.pipe('bench', nb.id))
-  const result = await throughputAndLatency({ raw: createDriver(raw.driver), conduit: conduitDriver })
+  const result = await throughputAndLatency(
+    { raw: createDriver(raw.driver), conduit: conduitDriver },
+    ownCpuMs,
+  )
   raw.close()
   log(`  ${implName}: throughput and latency done`)
 
@@ -279,6 +342,8 @@ function markdown(report) {
     rows.push(
       `| ${env} | 64 KiB messages (MiB/s) | ${f(r.raw.mibps64KiB)} | ${f(r.conduit.mibps64KiB)} | **${f(q.throughput64KiB)}** (${spread(p.throughput64KiB)}) | ≥ ${TARGET_64K} ${q.meets64KiB ? '✅' : '❌'} |`,
       `| ${env} | 100 B messages (msgs/s) | ${f(r.raw.msgsPerSec100B)} | ${f(r.conduit.msgsPerSec100B)} | **${f(q.messages100B)}** (${spread(p.messages100B)}) | ≥ ${TARGET_100} ${q.meets100B ? '✅' : '❌'} |`,
+      `| ${env} | 64 KiB: MiB per CPU-second | ${f(r.raw.mibPerCpuSecond64KiB)} | ${f(r.conduit.mibPerCpuSecond64KiB)} | ${f(q.cpuEfficiency64KiB)} (${spread(p.cpuEfficiency64KiB)}) | |`,
+      `| ${env} | 100 B: messages per CPU-second | ${f(r.raw.msgsPerCpuSecond100B)} | ${f(r.conduit.msgsPerCpuSecond100B)} | ${f(q.cpuEfficiency100B)} (${spread(p.cpuEfficiency100B)}) | |`,
       `| ${env} | round trip p50 (ms) | ${f(r.raw.rttP50Ms)} | ${f(r.conduit.rttP50Ms)} | ${f(q.rttP50)} | |`,
       `| ${env} | round trip p99 (ms) | ${f(r.raw.rttP99Ms)} | ${f(r.conduit.rttP99Ms)} | ${f(round(r.conduit.rttP99Ms / r.raw.rttP99Ms, 3))} | |`,
       `| ${env} | bare simple-peer handshake vs connect → first message (ms) | ${f(r.raw.simplePeerHandshakeMs)} | ${f(r.conduit.connectToFirstMessageMs)} | ${f(q.connectToFirstMessage)} | |`,
@@ -298,7 +363,9 @@ receiving side's \`MessageProcessor\` counting. Both are timed by the same code 
 sends N messages and stops the clock when the receiver reports it got all N. ${ROUNDS} rounds after a warm-up,
 each running raw and conduit back to back (alternating which goes first): ${BULK_64K} × 64 KiB = ${(BULK_64K * 64) / 1024} MiB, then
 ${BULK_100} × 100 B. The figures are medians over rounds; the **ratios are medians of the per-round ratios** (each
-from a raw and a conduit run made seconds apart). Round trips: ${RTT_SAMPLES} sequential 100 B ping/pongs. Chromium: two browser contexts of one headless Chromium. Node: both peers in one
+from a raw and a conduit run made seconds apart). **Per CPU-second** rows divide by the CPU time (user + system,
+every thread) the run cost: the whole Chromium process tree (both renderers, network service…) or the Node
+process; they are far less sensitive to other load on the machine than the wall-clock rows. Round trips: ${RTT_SAMPLES} sequential 100 B ping/pongs. Chromium: two browser contexts of one headless Chromium. Node: both peers in one
 process.
 
 Handshake row: **raw** = a bare simple-peer pair (default trickle ICE) from \`new SimplePeer()\` to the first message

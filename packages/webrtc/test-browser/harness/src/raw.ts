@@ -116,6 +116,9 @@ export function createRaw() {
       const t0 = epochNow()
       const peer = new SimplePeer({ initiator, config: RTC_CONFIG })
       peers.set(name, peer)
+      // simple-peer emits 'error' when the remote tears the pair down (e.g. "User-Initiated Abort" once the other
+      // side is destroyed after a measurement): expected here, and unhandled it would be an uncaught page error
+      peer.on('error', () => {})
       const relay = (window as unknown as { relaySignal: (name: string, data: unknown) => Promise<void> })
         .relaySignal
       peer.on('signal', (data: unknown) => void relay(name, JSON.parse(JSON.stringify(data))))
