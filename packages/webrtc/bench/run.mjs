@@ -379,6 +379,11 @@ ${HANDSHAKES}.
 ${rows.join('\n')}
 
 Targets: conduit ≥ ${TARGET_64K}× raw for 64 KiB messages, ≥ ${TARGET_100}× raw for 100 B messages.
+
+Reading the rows: since webrtc commit fa0b2ba the conduit carries small messages queued together in one batch
+data-channel message, while raw sends one data-channel message per 100 B message, so a 100 B ratio above 1 is the
+batching at work, not a measurement slip. With node-datachannel the handshake row sometimes shows ≈ 1 s on both
+sides (bare simple-peer and conduit alike) and sometimes ≈ 10 ms: that stall is in the stack, not in skipmesh.
 ${report.notes.length > 0 ? `\n## Notes\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
 ${PROFILE_FINDINGS}`
 }
