@@ -37,6 +37,7 @@ async function makeNode(hub) {
     network,
     identity: { id, mv: MembershipVector.fromBytes(bytes()) },
     random,
+    probeIntervalMs: 0, // count search and join messages only
   })
   node.start()
   await node.ready()

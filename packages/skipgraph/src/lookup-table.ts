@@ -96,6 +96,30 @@ export class LookupTable {
     return changed
   }
 
+  /** Whether any entry at `level` is marked dead. */
+  hasDead(level: number): boolean {
+    return this.#left[level]?.alive === false || this.#right[level]?.alive === false
+  }
+
+  /** Marks every dead entry for `id` alive again (it answered after all); returns the changed pairs. */
+  markAlive(
+    id: Identifier,
+  ): Array<{ level: number; side: Side; previous: NeighborEntry; current: NeighborEntry }> {
+    const changed: Array<{ level: number; side: Side; previous: NeighborEntry; current: NeighborEntry }> = []
+    for (const side of ['left', 'right'] as const) {
+      const arr = side === 'left' ? this.#left : this.#right
+      for (let level = 0; level < arr.length; level++) {
+        const e = arr[level]
+        if (e !== null && e !== undefined && !e.alive && e.id.equals(id)) {
+          const current: NeighborEntry = { id: e.id, mv: e.mv, alive: true }
+          arr[level] = current
+          changed.push({ level, side, previous: e, current })
+        }
+      }
+    }
+    return changed
+  }
+
   /** Removes every entry. */
   clear(): void {
     this.#left.length = 0

@@ -8,11 +8,14 @@ import {
   type Conduit,
   ConduitClosedError,
   ConduitError,
+  ConnectionFailedError,
   channel as makeChannel,
   Emitter,
   Identifier,
   MembershipVector,
+  InvalidMessageError,
   type Network,
+  SendFailedError,
   type ThrowableContext,
   type TypedEvents,
   throwIfAborted,
@@ -163,6 +166,10 @@ export interface SkipGraphMetrics {
   conflicts: number
   /** Neighbours marked dead after a failed send. */
   deadNeighbors: number
+  /** Levels relinked around dead neighbours (repair transactions committed). */
+  repairs: number
+  /** Locks broken because the node holding them was found dead. */
+  locksBroken: number
 }
 
 /** Options of {@link createSkipGraphNode}. */
@@ -195,6 +202,14 @@ export interface SkipGraphNodeOptions {
    * @default 200
    */
   lockWaitMs?: number
+  /**
+   * How often the node checks that its neighbours are alive (one small read to each distinct neighbour), in
+   * milliseconds; 0 turns probing off. A failed send (here or on any other message) marks the neighbour dead and
+   * starts the repair of the lists around it (README, "Failure handling"). Probing finds a crashed neighbour
+   * that no search happens to touch.
+   * @default 2000
+   */
+  probeIntervalMs?: number
 }
 
 /** A skip-graph node: a {@link Component} that joins, searches and leaves over a core `Network`. */
@@ -304,6 +319,20 @@ interface Located {
 const KIND_NAMES = Object.keys(Kind) as KindName[]
 const KIND_NAME_BY_CODE = new Map<number, KindName>(KIND_NAMES.map((k) => [Kind[k], k]))
 const TOMBSTONES = 4096
+/** Identifiers remembered as dead (found unreachable by a failed send). */
+const DEAD_REMEMBERED = 4096
+/** Levels read per step of a repair walk (enough for 2^32 nodes). */
+const REPAIR_READ_LEVELS = 32
+/** Nodes a repair may ask for their tables when it knows nobody beyond a dead neighbour. */
+const REPAIR_DISCOVERY_READS = 64
+
+/** Whether a send failure says the peer is gone (not a local or a message problem). */
+function isDeadSignal(err: unknown): boolean {
+  return (
+    (err instanceof ConnectionFailedError || err instanceof SendFailedError) &&
+    !(err instanceof InvalidMessageError)
+  )
+}
 /** Attempts of one transaction that may fail on an unreachable participant (timeout, send failure). */
 const MAX_UNREACHABLE = 5
 
@@ -354,6 +383,8 @@ function emptyMetrics(): SkipGraphMetrics {
     transactions: 0,
     conflicts: 0,
     deadNeighbors: 0,
+    repairs: 0,
+    locksBroken: 0,
   }
 }
 
@@ -387,6 +418,18 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   readonly #rpcs = new Map<string, PendingRpc>()
   readonly #searches = new Map<string, PendingSearch>()
   readonly #activeTxns = new Set<Txn>()
+  /** Identifiers a send found unreachable (oldest first); a message from one of them removes it. */
+  readonly #dead = new Set<string>()
+  /** Lock holders whose liveness is being checked (a lock request is waiting for them). */
+  readonly #holderChecks = new Set<string>()
+  readonly #probeIntervalMs: number
+  #probeTimer: ReturnType<typeof setTimeout> | undefined
+  #repairTimer: ReturnType<typeof setTimeout> | undefined
+  #repairing = false
+  #repairAgain = false
+  #repairFailures = 0
+  /** Resolved when a repair round ends (searches blocked by a dead neighbour wait for it). */
+  #repairWaiters: Array<() => void> = []
 
   constructor(options: SkipGraphNodeOptions) {
     super()
@@ -405,6 +448,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#backoffMax = options.backoff?.maxMs ?? 200
     this.#random = options.random ?? Math.random
     this.#lockWaitMs = options.lockWaitMs ?? 2000
+    this.#probeIntervalMs = options.probeIntervalMs ?? 2000
   }
 
   get status(): NodeStatus {
@@ -428,6 +472,11 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     for (const p of [...this.#rpcs.values()]) p.reject(err)
     for (const s of [...this.#searches.values()]) s.reject(err)
     for (const w of this.#waiters.splice(0)) clearTimeout(w.timer)
+    clearTimeout(this.#probeTimer)
+    clearTimeout(this.#repairTimer)
+    this.#probeTimer = undefined
+    this.#repairTimer = undefined
+    this.#wakeRepairWaiters()
     await this.#conduit?.close()
   }
 
@@ -451,6 +500,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     if (this.#status === 'new' && introducer === undefined) {
       this.#height = MAX_LEVEL
       this.#status = 'joined'
+      this.#scheduleProbe()
       return
     }
     this.#status = 'joining'
@@ -462,6 +512,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         const via = introducer
         const hint: { near: Identifier | undefined } = { near: undefined }
         await this.#transact('join', (txn) => this.#linkLevel0(txn, via, hint, signal), signal)
+        this.#scheduleProbe()
       }
       for (let level = this.#height + 1; level <= MAX_LEVEL; level++) {
         const alone = await this.#transact('join', (txn) => this.#linkLevel(txn, level), signal)
@@ -469,6 +520,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       }
       this.#height = MAX_LEVEL
       this.#status = 'joined'
+      this.#scheduleProbe()
+      if (this.#hasDeadEntry()) this.#scheduleRepair(0)
     } catch (err) {
       if (this.#status === 'joining') this.#status = this.#height < 0 ? 'new' : 'incomplete'
       throw err
@@ -540,7 +593,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
 
   /** Runs `body` as a transaction: retried with backoff on conflicts, released on every exit. */
   async #transact<T>(
-    what: 'join' | 'leave',
+    what: 'join' | 'leave' | 'repair',
     body: (txn: Txn) => Promise<T>,
     signal: AbortSignal | undefined,
   ): Promise<T> {
@@ -571,7 +624,11 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
           stale++
           if (stale % 8 !== 0) continue
         }
-        const cap = Math.min(this.#backoffMax, this.#backoffBase * 2 ** Math.min(attempt - stale, 16))
+        const cap =
+          err instanceof Conflict
+            ? Math.min(this.#backoffMax, this.#backoffBase * 2 ** Math.min(attempt - stale, 16))
+            : // an unreachable participant: leave time for the repair of the lists around it
+              Math.min(this.#requestTimeoutMs, 100 * 2 ** unreachable)
         await sleep(this.#random() * cap, signal)
       }
     }
@@ -898,6 +955,323 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#table.clear()
   }
 
+  // ---------------------------------------------------------------- failure handling and repair
+
+  #hasDeadEntry(): boolean {
+    for (let level = 0; level <= this.#table.topLevel; level++) if (this.#table.hasDead(level)) return true
+    return false
+  }
+
+  /** A send to `id` failed with a sign that it is gone: mark it dead everywhere and break its locks. */
+  #noteDead(id: Identifier): void {
+    if (this.state !== 'ready' || id.equals(this.identity.id)) return
+    const hex = id.toHex()
+    if (!this.#dead.has(hex)) {
+      this.#dead.add(hex)
+      if (this.#dead.size > DEAD_REMEMBERED) {
+        const oldest = this.#dead.values().next().value
+        if (oldest !== undefined) this.#dead.delete(oldest)
+      }
+    }
+    this.#markDead(id)
+    this.#breakLocksOf(hex)
+    // requests still waiting for it will not be answered
+    for (const p of [...this.#rpcs.values()]) {
+      if (p.from === hex) p.reject(new ConnectionFailedError(`${hex} is unreachable`))
+    }
+  }
+
+  /** Releases every lock here held by a transaction of the node `hex` (found dead), and wakes the waiters. */
+  #breakLocksOf(hex: string): void {
+    const prefix = `${hex}:`
+    const keys = new Set<string>()
+    if (this.#allLock?.startsWith(prefix)) keys.add(this.#allLock)
+    for (const holder of this.#levelLocks.values()) if (holder.startsWith(prefix)) keys.add(holder)
+    for (const key of keys) {
+      this.#metrics.locksBroken++
+      this.#tombstone(key)
+      this.#releaseLocal(key)
+    }
+  }
+
+  /**
+   * A lock request waits for `key`'s holder: check that the holder is alive (once at a time); a holder that
+   * cannot be reached loses its locks, so a crash in the middle of a join or leave does not block its neighbours.
+   */
+  #checkHolder(key: string): void {
+    const hex = key.slice(0, key.indexOf(':'))
+    if (hex === this.#selfHex || this.#holderChecks.has(hex)) return
+    if (this.#dead.has(hex)) {
+      this.#breakLocksOf(hex)
+      return
+    }
+    this.#holderChecks.add(hex)
+    void this.#probe(Identifier.fromHex(hex)).finally(() => this.#holderChecks.delete(hex))
+  }
+
+  /** Reads level 0 of `id`: 'alive' when it answers, 'dead' when the send fails, 'unknown' on a timeout. */
+  async #probe(id: Identifier): Promise<'alive' | 'dead' | 'unknown'> {
+    try {
+      await this.#rpc(
+        id,
+        Kind.LockReply,
+        (rpc): ReadMsg => ({ kind: Kind.Read, rpc, levels: [0] }),
+        undefined,
+      )
+      return 'alive'
+    } catch (err) {
+      return isDeadSignal(err) ? 'dead' : 'unknown'
+    }
+  }
+
+  #scheduleProbe(): void {
+    if (this.#probeIntervalMs <= 0 || this.#probeTimer !== undefined || this.state !== 'ready') return
+    const delay = this.#probeIntervalMs * (0.5 + this.#random())
+    this.#probeTimer = setTimeout(() => {
+      this.#probeTimer = undefined
+      if (this.state !== 'ready' || this.#height < 0 || this.#status === 'leaving') return
+      const seen = new Set<string>()
+      for (let level = 0; level <= this.#table.topLevel; level++) {
+        for (const side of ['left', 'right'] as const) {
+          const e = this.#table.get(level, side)
+          if (e === null || !e.alive || seen.has(e.id.toHex())) continue
+          seen.add(e.id.toHex())
+          void this.#probe(e.id)
+        }
+      }
+      this.#scheduleProbe()
+    }, delay)
+  }
+
+  /**
+   * Repairs run while the node is linked and not leaving: also during a join (it repairs the levels it is
+   * linked at, and the join's own transaction works one level above).
+   */
+  #mayRepair(): boolean {
+    return (
+      this.state === 'ready' &&
+      this.#height >= 0 &&
+      (this.#status === 'joined' || this.#status === 'joining' || this.#status === 'incomplete')
+    )
+  }
+
+  #wakeRepairWaiters(): void {
+    for (const w of this.#repairWaiters.splice(0)) w()
+  }
+
+  /** Resolves when the current (or next) repair round ends, or at once when nothing is to repair. */
+  #repairRound(): Promise<void> {
+    if (!this.#repairing && this.#repairTimer === undefined) return Promise.resolve()
+    return new Promise((resolve) => this.#repairWaiters.push(resolve))
+  }
+
+  #scheduleRepair(delayMs: number): void {
+    if (this.state !== 'ready') return
+    if (this.#repairing) {
+      this.#repairAgain = true
+      return
+    }
+    if (this.#repairTimer !== undefined) return
+    this.#repairTimer = setTimeout(() => {
+      this.#repairTimer = undefined
+      void this.#runRepair()
+    }, delayMs)
+  }
+
+  /**
+   * One repair round: every level with a dead entry, lowest first (a level's walk uses the level below), is
+   * relinked by a transaction. Rounds repeat, with backoff after a failure, until no dead entry is left.
+   */
+  async #runRepair(): Promise<void> {
+    if (!this.#mayRepair()) {
+      this.#wakeRepairWaiters()
+      return
+    }
+    this.#repairing = true
+    this.#repairAgain = false
+    let failed = false
+    try {
+      for (let level = 0; level <= Math.min(this.#table.topLevel, this.#height); level++) {
+        if (!this.#table.hasDead(level)) continue
+        try {
+          await this.#transact('repair', (txn) => this.#relink(txn, level), undefined)
+          this.#metrics.repairs++
+        } catch {
+          failed = true
+          break
+        }
+      }
+    } finally {
+      this.#repairing = false
+    }
+    this.#repairFailures = failed ? this.#repairFailures + 1 : 0
+    if (this.#mayRepair() && (this.#repairAgain || this.#hasDeadEntry())) {
+      const cap = Math.min(2000, 20 * 2 ** Math.min(this.#repairFailures, 10))
+      this.#scheduleRepair(failed ? this.#random() * cap : 0)
+      if (!failed) return // the waiters get the next round's outcome
+    }
+    this.#wakeRepairWaiters()
+  }
+
+  /**
+   * Relinks this node at `level` between the nearest live nodes on both sides (found by unlocked walks, a hint),
+   * under the join's lock discipline: the left one, ourselves, the right one, in ascending identifier order.
+   * Validated under the locks: each of them points at us, at the other, or at a node between that is dead (a
+   * fresh probe fails). Then we point at them and they at us. A live node that the walks missed (its pointers
+   * lead only to dead nodes) relinks itself the same way: between the two nodes that now point at each other.
+   */
+  async #relink(txn: Txn, level: number): Promise<void> {
+    const me = this.identity
+    if (!this.#table.hasDead(level)) return
+    const leftId = await this.#nearestLive(txn, level, 'left')
+    const rightId = await this.#nearestLive(txn, level, 'right')
+    let left: Located | null = null
+    if (leftId !== null) {
+      left = await this.#locate(txn, leftId, level, 'right')
+      if (!sharesPrefix(left.mv, me.mv, level) || left.id.compare(me.id) >= 0)
+        throw new Conflict('bad left neighbour')
+    }
+    if (this.#tryLock(txn.key, [level]) !== 0) throw new Conflict('own lock refused')
+    let right: Located | null = null
+    if (rightId !== null) {
+      right = await this.#locate(txn, rightId, level, 'left')
+      if (!sharesPrefix(right.mv, me.mv, level) || right.id.compare(me.id) <= 0)
+        throw new Conflict('bad right neighbour')
+    }
+    // What the three point at across the gap: us, the other one, a node beyond the gap (a pointer that skips
+    // us: we are a member it missed, so pointing it at us is a correction), or a node in the gap, which must be
+    // dead (the walks found no live one there).
+    const lo = left?.id ?? null
+    const hi = right?.id ?? null
+    const checks: Array<Identifier | null> = [
+      left?.across?.id ?? null,
+      right?.across?.id ?? null,
+      this.#table.get(level, 'left')?.id ?? null,
+      this.#table.get(level, 'right')?.id ?? null,
+    ]
+    const probed = new Set<string>()
+    for (const x of checks) {
+      if (x === null || x.equals(me.id) || (lo !== null && x.equals(lo)) || (hi !== null && x.equals(hi)))
+        continue
+      if ((lo !== null && x.compare(lo) < 0) || (hi !== null && x.compare(hi) > 0)) continue
+      const hex = x.toHex()
+      if (probed.has(hex)) continue
+      probed.add(hex)
+      const state = await this.#probe(x)
+      if (state !== 'dead') throw new Conflict(`a node between is ${state}`)
+    }
+    if (txn.aborted) throw new Conflict('transaction already finished')
+    this.#setEntry(level, 'left', left === null ? null : { id: left.id, mv: left.mv, alive: true })
+    this.#setEntry(level, 'right', right === null ? null : { id: right.id, mv: right.mv, alive: true })
+    const self: WireNeighbor = { id: me.id, mv: me.mv }
+    const applies: Promise<void>[] = []
+    if (left !== null && !sameId(left.across, self))
+      applies.push(this.#apply(txn, left.id, [{ level, side: 'right', entry: self }]))
+    if (right !== null && !sameId(right.across, self))
+      applies.push(this.#apply(txn, right.id, [{ level, side: 'left', entry: self }]))
+    const results = await Promise.allSettled(applies)
+    if (results.some((x) => x.status === 'rejected')) throw new Conflict('a repair write failed')
+  }
+
+  /**
+   * The nearest live node on `side` of us in our level-`level` list (null when there is none), found without
+   * locks (a hint). A live entry is taken as it is. Past a dead one: start from a live node beyond it (our own
+   * entries at higher levels; at level ≥ 1 else the walk of the level below, as a join does; at level 0 else the
+   * tables of nodes we know) and search back toward us on levels ≥ `level`, stepping over dead nodes.
+   */
+  async #nearestLive(txn: Txn, level: number, side: Side): Promise<Identifier | null> {
+    const me = this.identity.id
+    const e = this.#table.get(level, side)
+    if (e === null) return null
+    if (e.alive && !this.#dead.has(e.id.toHex())) return e.id
+    const beyondMe = (id: Identifier): boolean => (side === 'right' ? id.compare(me) > 0 : id.compare(me) < 0)
+    let start: Identifier | null = null
+    for (let l = level + 1; l <= this.#table.topLevel && start === null; l++) {
+      const x = this.#table.get(l, side)
+      if (x?.alive && !this.#dead.has(x.id.toHex())) start = x.id
+    }
+    if (start === null && level > 0) {
+      const below = this.#table.get(level - 1, side)
+      if (below !== null && (!below.alive || this.#dead.has(below.id.toHex())))
+        throw new Conflict('the level below is not repaired yet')
+      start = (await this.#walk(txn, level, side)).found
+      if (start === null) return null
+    }
+    if (start === null) start = await this.#discoverBeyond(txn, e.id, side)
+    if (start === null) return null
+    const levels: number[] = []
+    for (let l = level; l < Math.min(MAX_LEVEL + 1, level + REPAIR_READ_LEVELS); l++) levels.push(l)
+    let cur = start
+    let st = await this.#read(txn, cur, levels)
+    for (let steps = 0; steps < 100_000; steps++) {
+      let moved = false
+      for (let k = st.levels.length - 1; k >= 0 && !moved; k--) {
+        const s = st.levels[k]!
+        if (!s.linked) continue
+        const back = side === 'right' ? s.left : s.right
+        if (back === null || !beyondMe(back.id)) continue
+        if (side === 'right' ? back.id.compare(cur) >= 0 : back.id.compare(cur) <= 0) continue
+        if (this.#dead.has(back.id.toHex())) continue
+        try {
+          st = await this.#read(txn, back.id, levels)
+        } catch (err) {
+          if (isDeadSignal(err)) continue
+          throw err
+        }
+        cur = back.id
+        moved = true
+      }
+      if (!moved) return cur
+    }
+    throw new Conflict('repair walk too long')
+  }
+
+  /**
+   * When none of our own entries leads past the dead node `dead` on `side`: read the tables of the nodes we
+   * know (and of those they know, a bounded breadth-first search) for a live node beyond it.
+   */
+  async #discoverBeyond(txn: Txn, dead: Identifier, side: Side): Promise<Identifier | null> {
+    const beyond = (id: Identifier): boolean =>
+      side === 'right' ? id.compare(dead) > 0 : id.compare(dead) < 0
+    const seen = new Set<string>([this.#selfHex, dead.toHex()])
+    const queue: Identifier[] = []
+    const offer = (id: Identifier): Identifier | null => {
+      const hex = id.toHex()
+      if (seen.has(hex) || this.#dead.has(hex)) return null
+      seen.add(hex)
+      if (beyond(id)) return id
+      queue.push(id)
+      return null
+    }
+    for (let level = 0; level <= this.#table.topLevel; level++) {
+      for (const s of ['left', 'right'] as const) {
+        const x = this.#table.get(level, s)
+        if (x === null || !x.alive) continue
+        const hit = offer(x.id)
+        if (hit !== null) return hit
+      }
+    }
+    const levels = Array.from({ length: REPAIR_READ_LEVELS }, (_, i) => i)
+    for (let reads = 0; reads < REPAIR_DISCOVERY_READS && queue.length > 0; reads++) {
+      const id = queue.shift()!
+      let st: LockReplyMsg
+      try {
+        st = await this.#read(txn, id, levels)
+      } catch (err) {
+        if (isDeadSignal(err) || err instanceof Conflict) continue
+        throw err
+      }
+      for (const s of st.levels) {
+        for (const x of [s.left, s.right]) {
+          if (x === null) continue
+          const hit = offer(x.id)
+          if (hit !== null) return hit
+        }
+      }
+    }
+    return null
+  }
+
   // ---------------------------------------------------------------- locks (receiver side)
 
   /** 0 when granted, else a {@link DenyReason}. */
@@ -916,6 +1290,17 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     }
     for (const level of levels) this.#levelLocks.set(level, key)
     return 0
+  }
+
+  /** The transactions holding any of `levels` here. */
+  #holdersOf(levels: readonly number[]): Set<string> {
+    const out = new Set<string>()
+    if (this.#allLock !== undefined) out.add(this.#allLock)
+    for (const level of levels) {
+      const h = this.#levelLocks.get(level)
+      if (h !== undefined) out.add(h)
+    }
+    return out
   }
 
   #holds(key: string, level: number): boolean {
@@ -982,6 +1367,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       }, this.#lockWaitMs),
     }
     this.#waiters.push(waiter)
+    // a holder that crashed would block this request (and every later one): check it
+    for (const holder of this.#holdersOf(msg.levels)) this.#checkHolder(holder)
   }
 
   /** After a release: grants, first come first served, every waiting request whose levels are now free. */
@@ -1006,8 +1393,11 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         this.#setEntry(
           w.level,
           w.side,
-          w.entry === null ? null : { id: w.entry.id, mv: w.entry.mv, alive: true },
+          w.entry === null
+            ? null
+            : { id: w.entry.id, mv: w.entry.mv, alive: !this.#dead.has(w.entry.id.toHex()) },
         )
+        if (w.entry !== null && this.#dead.has(w.entry.id.toHex())) this.#scheduleRepair(0)
       }
       this.#releaseLocal(key)
       this.#tombstone(key)
@@ -1045,6 +1435,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#metrics.sentByKind[KIND_NAME_BY_CODE.get(msg.kind)!]++
     return conduit.send(dest, { payload: encodeWire(msg), metadata: {} }).catch((err: unknown) => {
       this.#metrics.sendFailures++
+      if (isDeadSignal(err)) this.#noteDead(dest)
       throw err
     })
   }
@@ -1092,6 +1483,10 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
 
   #receive(origin: Identifier, payload: Uint8Array): void {
     this.#metrics.messagesReceived++
+    if (this.#dead.size > 0 && this.#dead.delete(origin.toHex())) {
+      // it answered after all (a send failed for another reason): its entries count as alive again
+      for (const c of this.#table.markAlive(origin)) this.#events.emit('neighbor:change', c)
+    }
     const decoded = decodeWire(payload)
     if (!decoded.ok) {
       this.#metrics.malformedDropped++
@@ -1224,7 +1619,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
    * The local SearchByID step (skipgraph-go): the best live neighbour at levels ≤ msg.level in the search
    * direction that does not overshoot the target; else this node is the answer. Forwards, or answers the origin.
    */
-  #searchStep(msg: SearchMsg, emit: boolean): void {
+  #searchStep(msg: SearchMsg, emit: boolean, mayWait = true): void {
     const me = this.identity.id
     if (this.#height < 0) {
       this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Stopped })
@@ -1294,6 +1689,13 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         }
       }
     }
+    if (mayWait && (this.#repairing || this.#repairTimer !== undefined)) {
+      // the lists around the dead neighbour are being repaired: route again once that round is over
+      void this.#repairRound().then(() => {
+        if (this.state === 'ready') this.#searchStep(msg, false, false)
+      })
+      return
+    }
     this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Unreachable })
   }
 
@@ -1318,6 +1720,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     const changes = this.#table.markDead(id)
     if (changes.length > 0) this.#metrics.deadNeighbors++
     for (const c of changes) this.#events.emit('neighbor:change', c)
+    if (changes.length > 0) this.#scheduleRepair(0)
   }
 
   #answer(msg: SearchMsg, reply: WireMessage): void {

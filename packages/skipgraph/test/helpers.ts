@@ -64,6 +64,7 @@ export class Cluster {
     await network.ready()
     const node = createSkipGraphNode({
       random: this.random,
+      probeIntervalMs: 0,
       ...this.#nodeOptions,
       network,
       identity: { id, mv },

@@ -1,6 +1,6 @@
 import { AbortError, type Identifier } from '@skipmesh/core'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { JoinFailedError, LeaveFailedError, SearchFailedError, SearchTimeoutError } from '../src/index.js'
+import { JoinFailedError, SearchFailedError, SearchTimeoutError } from '../src/index.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
 import { absentId, Cluster, type Member, sortedIds } from './helpers.js'
 
@@ -81,7 +81,7 @@ describe('crashes', () => {
     process.off('unhandledRejection', onRejection)
   })
 
-  it('5% of nodes stopping without leaving: searches answer exactly for live targets or fail with a typed error', async () => {
+  it('5% of nodes stopping without leaving, probing off: searches started at once answer exactly for live targets or fail with a typed error', async () => {
     const c = new Cluster(11, {}, { searchTimeoutMs: 10_000 })
     await buildGraph(c, 256)
     const crashed = new Set<Member>()
@@ -125,29 +125,14 @@ describe('crashes', () => {
     )
     expect(wrong).toBe(0)
     expect(exact + typed).toBe(live.length * 6)
-    // routing around dead neighbours keeps most live targets reachable
+    // routing around dead neighbours, and the repair the failed sends start, keep live targets reachable
     console.log(
       `crash: ${liveTargetsFound}/${liveTargets} live targets found, ${typed} typed errors, ${exact} exact`,
     )
     expect(liveTargetsFound / liveTargets).toBeGreaterThan(0.8)
     const dead = live.reduce((s, n) => s + n.metrics().deadNeighbors, 0)
     expect(dead).toBeGreaterThan(0)
-    expect(
-      live.some((n) =>
-        n.lookupTable().levels.some((l) => l.left?.alive === false || l.right?.alive === false),
-      ),
-    ).toBe(true)
-    // a leave that needs a crashed neighbour, and a join through a crashed introducer, fail with typed errors
-    const crashedIds = new Set(deadIds.map((id) => id.toHex()))
-    const besideDead = c.members.find(
-      (m) =>
-        !crashed.has(m) &&
-        m.node
-          .lookupTable()
-          .levels.some((l) => [l.left, l.right].some((e) => e !== null && crashedIds.has(e.id.toHex()))),
-    )!
-    await expect(besideDead.node.leave()).rejects.toBeInstanceOf(LeaveFailedError)
-    expect(besideDead.node.status).toBe('joined')
+    // a join through a crashed introducer fails with a typed error
     const late = await c.add()
     await expect(late.node.join(deadIds[0]!)).rejects.toBeInstanceOf(JoinFailedError)
     expect(late.node.status).toBe('new')
