@@ -706,17 +706,19 @@ export class WebRtcConnection implements Connection {
 
   #beginClose(): void {
     this.#phase = 'closing'
-    this.#closeTimer = setTimeout(
-      () => this.#finalize(new TransportClosedError('close handshake timed out')),
-      this.#limits.closeTimeoutMs,
-    )
     void this.#flushAndAnnounce()
   }
 
   async #flushAndAnnounce(): Promise<void> {
-    // everything accepted before close() goes out first (pending channels flush once acknowledged)
+    // everything accepted before close() goes out first (pending channels flush once acknowledged). The flush
+    // may take long (a large backlog); it is bounded by the heartbeat, which keeps running while closing, so a
+    // dead peer still ends it. `closeTimeoutMs` bounds only the handshake that follows.
     await Promise.all([...this.#byName.values()].map((e) => this.#whenEmpty(e)))
     if (this.#phase !== 'closing') return
+    this.#closeTimer = setTimeout(
+      () => this.#finalize(new TransportClosedError('close handshake timed out')),
+      this.#limits.closeTimeoutMs,
+    )
     const sent: Array<readonly [number, number]> = []
     for (const e of this.#byId.values()) sent.push([e.id, e.sentFrames])
     this.#sendControl({ t: 'close', sent })

@@ -63,7 +63,11 @@ export interface WebRtcConnectionManagerOptions {
    * @default 6000
    */
   readonly heartbeatTimeoutMs?: number
-  /** How long a graceful close waits for the remote's half of the close handshake (milliseconds). @default 5000 */
+  /**
+   * How long a graceful close waits for the remote's half of the close handshake (milliseconds), counted from
+   * the moment everything queued before `close()` has been handed to the transport; the flush before it is
+   * bounded by the heartbeat instead, so a large backlog is delivered rather than cut off. @default 5000
+   */
   readonly closeTimeoutMs?: number
   /**
    * Largest payload one `Connection.send` accepts, and the reassembly cap of incoming messages, in bytes.

@@ -177,6 +177,32 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
     expect(atB.count()).toBe(1)
   })
 
+  it('delivers a backlog that takes longer to flush than closeTimeoutMs (the timeout bounds only the handshake)', async () => {
+    factory = managerFactory(server, implementations[DATA]())
+    // 4,000 × 16 KiB = 64 MiB cannot be flushed in 500 ms (measured ≤ 55 MiB/s here), so a close timer counted
+    // from close() would cut it off; 500 ms is ample for the handshake after the flush
+    const { ab, ba } = await connectedPair(factory, { closeTimeoutMs: 500 })
+    const count = 4_000
+    const inbox = collectMessages(ba, count)
+    const atA = closeWatcher(ab)
+    const sends: Array<Promise<void>> = []
+    for (let i = 0; i < count; i++) {
+      const bytes = new Uint8Array(16 * 1024)
+      new DataView(bytes.buffer).setUint32(0, i)
+      sends.push(ab.send(BULK, bytes))
+    }
+    const closing = ab.close()
+    const outcomes = await Promise.allSettled(sends)
+    await closing
+    expect(outcomes.filter((o) => o.status === 'rejected')).toEqual([])
+    const got = await inbox.done
+    expect(got.length).toBe(count)
+    expect(got.map((m) => new DataView(m.bytes.buffer, m.bytes.byteOffset).getUint32(0))).toEqual(
+      Array.from({ length: count }, (_, i) => i),
+    )
+    expect(atA.count()).toBe(1)
+  })
+
   it('runs 100 connect/close cycles, back to zero live connections each time', async () => {
     const impl = countingWrtc(implementations[SETUP]())
     factory = managerFactory(server, impl)
