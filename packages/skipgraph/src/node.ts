@@ -325,6 +325,8 @@ const DEAD_REMEMBERED = 4096
 const REPAIR_READ_LEVELS = 32
 /** Nodes a repair may ask for their tables when it knows nobody beyond a dead neighbour. */
 const REPAIR_DISCOVERY_READS = 64
+/** Nodes remembered as heard from (the places a repair's discovery starts from besides the table). */
+const HEARD_REMEMBERED = 64
 
 /** Whether a send failure says the peer is gone (not a local or a message problem). */
 function isDeadSignal(err: unknown): boolean {
@@ -428,6 +430,12 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   #repairing = false
   #repairAgain = false
   #repairFailures = 0
+  /** Levels a probe found inconsistent (a neighbour does not point back): relinked like a dead entry. */
+  readonly #relinkLevels = new Set<number>()
+  /** A live node a relink found between us and the neighbour it aimed at: tried first next time. */
+  readonly #relinkHints = new Map<string, Identifier>()
+  /** Nodes we heard from lately (bounded, oldest first): where a repair looks when our pointers do not help. */
+  readonly #heard = new Map<string, Identifier>()
   /** Resolved when a repair round ends (searches blocked by a dead neighbour wait for it). */
   #repairWaiters: Array<() => void> = []
 
@@ -1024,21 +1032,55 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     }
   }
 
+  /**
+   * Reads the levels where `id` is our neighbour: a failed send marks it dead; a level where it does not point
+   * back at us (a repair elsewhere missed us) is relinked.
+   */
+  async #probeLinks(id: Identifier, levels: number[], sides: Side[]): Promise<void> {
+    let reply: WireMessage
+    try {
+      reply = await this.#rpc(
+        id,
+        Kind.LockReply,
+        (rpc): ReadMsg => ({ kind: Kind.Read, rpc, levels }),
+        undefined,
+      )
+    } catch {
+      return
+    }
+    if (reply.kind !== Kind.LockReply || !reply.granted || reply.levels.length !== levels.length) return
+    let inconsistent = false
+    for (let k = 0; k < levels.length; k++) {
+      const st = reply.levels[k]!
+      const side = sides[k]!
+      const level = levels[k]!
+      if (st.level !== level || !sameId(this.#table.get(level, side), { id })) continue
+      const back = side === 'right' ? st.left : st.right
+      if (st.linked && back?.id.equals(this.identity.id) === true) continue
+      this.#relinkLevels.add(level)
+      inconsistent = true
+    }
+    if (inconsistent) this.#scheduleRepair(0)
+  }
+
   #scheduleProbe(): void {
     if (this.#probeIntervalMs <= 0 || this.#probeTimer !== undefined || this.state !== 'ready') return
     const delay = this.#probeIntervalMs * (0.5 + this.#random())
     this.#probeTimer = setTimeout(() => {
       this.#probeTimer = undefined
       if (this.state !== 'ready' || this.#height < 0 || this.#status === 'leaving') return
-      const seen = new Set<string>()
+      const byNode = new Map<string, { id: Identifier; levels: number[]; sides: Side[] }>()
       for (let level = 0; level <= this.#table.topLevel; level++) {
         for (const side of ['left', 'right'] as const) {
           const e = this.#table.get(level, side)
-          if (e === null || !e.alive || seen.has(e.id.toHex())) continue
-          seen.add(e.id.toHex())
-          void this.#probe(e.id)
+          if (e === null || !e.alive) continue
+          const g = byNode.get(e.id.toHex()) ?? { id: e.id, levels: [], sides: [] }
+          g.levels.push(level)
+          g.sides.push(side)
+          byNode.set(e.id.toHex(), g)
         }
       }
+      for (const g of byNode.values()) void this.#probeLinks(g.id, g.levels, g.sides)
       this.#scheduleProbe()
     }, delay)
   }
@@ -1092,13 +1134,15 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     let failed = false
     try {
       for (let level = 0; level <= Math.min(this.#table.topLevel, this.#height); level++) {
-        if (!this.#table.hasDead(level)) continue
+        if (!this.#table.hasDead(level) && !this.#relinkLevels.has(level)) continue
         try {
           await this.#transact('repair', (txn) => this.#relink(txn, level), undefined)
           this.#metrics.repairs++
         } catch {
           failed = true
           break
+        } finally {
+          this.#relinkLevels.delete(level)
         }
       }
     } finally {
@@ -1122,7 +1166,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
    */
   async #relink(txn: Txn, level: number): Promise<void> {
     const me = this.identity
-    if (!this.#table.hasDead(level)) return
+    if (!this.#table.hasDead(level) && !this.#relinkLevels.has(level)) return
     const leftId = await this.#nearestLive(txn, level, 'left')
     const rightId = await this.#nearestLive(txn, level, 'right')
     let left: Located | null = null
@@ -1158,6 +1202,10 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       if (probed.has(hex)) continue
       probed.add(hex)
       const state = await this.#probe(x)
+      if (state === 'alive') {
+        // a live node we missed lies between: aim at it next time (the lock validates it)
+        this.#relinkHints.set(`${level}:${x.compare(me.id) > 0 ? 'right' : 'left'}`, x)
+      }
       if (state !== 'dead') throw new Conflict(`a node between is ${state}`)
     }
     if (txn.aborted) throw new Conflict('transaction already finished')
@@ -1181,12 +1229,17 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
    */
   async #nearestLive(txn: Txn, level: number, side: Side): Promise<Identifier | null> {
     const me = this.identity.id
+    const beyondMe = (id: Identifier): boolean => (side === 'right' ? id.compare(me) > 0 : id.compare(me) < 0)
+    const hint = this.#relinkHints.get(`${level}:${side}`)
+    this.#relinkHints.delete(`${level}:${side}`)
     const e = this.#table.get(level, side)
+    if (hint !== undefined && beyondMe(hint) && !this.#dead.has(hint.toHex())) return hint
     if (e === null) return null
     if (e.alive && !this.#dead.has(e.id.toHex())) return e.id
-    const beyondMe = (id: Identifier): boolean => (side === 'right' ? id.compare(me) > 0 : id.compare(me) < 0)
+    // past a dead neighbour: search back toward us from the farthest live node we know beyond it, so that the
+    // search crosses every level's lists (and finds live nodes that only those reach)
     let start: Identifier | null = null
-    for (let l = level + 1; l <= this.#table.topLevel && start === null; l++) {
+    for (let l = this.#table.topLevel; l > level && start === null; l--) {
       const x = this.#table.get(l, side)
       if (x?.alive && !this.#dead.has(x.id.toHex())) start = x.id
     }
@@ -1251,8 +1304,14 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         if (hit !== null) return hit
       }
     }
+    for (const id of this.#heard.values()) {
+      const hit = offer(id)
+      if (hit !== null) return hit
+    }
     const levels = Array.from({ length: REPAIR_READ_LEVELS }, (_, i) => i)
-    for (let reads = 0; reads < REPAIR_DISCOVERY_READS && queue.length > 0; reads++) {
+    for (let reads = 0; queue.length > 0; reads++) {
+      // nobody known so far lies beyond: "there is none" only once every known node was asked
+      if (reads >= REPAIR_DISCOVERY_READS) throw new Conflict('no live node found beyond a dead one yet')
       const id = queue.shift()!
       let st: LockReplyMsg
       try {
@@ -1483,6 +1542,14 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
 
   #receive(origin: Identifier, payload: Uint8Array): void {
     this.#metrics.messagesReceived++
+    const originHex = origin.toHex()
+    if (!this.#heard.has(originHex)) {
+      this.#heard.set(originHex, origin)
+      if (this.#heard.size > HEARD_REMEMBERED) {
+        const oldest = this.#heard.keys().next().value
+        if (oldest !== undefined) this.#heard.delete(oldest)
+      }
+    }
     if (this.#dead.size > 0 && this.#dead.delete(origin.toHex())) {
       // it answered after all (a send failed for another reason): its entries count as alive again
       for (const c of this.#table.markAlive(origin)) this.#events.emit('neighbor:change', c)
