@@ -518,6 +518,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
           throw new NotJoinedError('an introducer other than this node is needed to join a graph')
         }
         const via = introducer
+        this.#remember(via)
         const hint: { near: Identifier | undefined } = { near: undefined }
         await this.#transact('join', (txn) => this.#linkLevel0(txn, via, hint, signal), signal)
         this.#scheduleProbe()
@@ -1540,16 +1541,20 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     })
   }
 
+  /** Remembers a node we heard from or of (bounded, oldest dropped first). */
+  #remember(id: Identifier): void {
+    const hex = id.toHex()
+    if (this.#heard.has(hex) || hex === this.#selfHex) return
+    this.#heard.set(hex, id)
+    if (this.#heard.size > HEARD_REMEMBERED) {
+      const oldest = this.#heard.keys().next().value
+      if (oldest !== undefined) this.#heard.delete(oldest)
+    }
+  }
+
   #receive(origin: Identifier, payload: Uint8Array): void {
     this.#metrics.messagesReceived++
-    const originHex = origin.toHex()
-    if (!this.#heard.has(originHex)) {
-      this.#heard.set(originHex, origin)
-      if (this.#heard.size > HEARD_REMEMBERED) {
-        const oldest = this.#heard.keys().next().value
-        if (oldest !== undefined) this.#heard.delete(oldest)
-      }
-    }
+    this.#remember(origin)
     if (this.#dead.size > 0 && this.#dead.delete(origin.toHex())) {
       // it answered after all (a send failed for another reason): its entries count as alive again
       for (const c of this.#table.markAlive(origin)) this.#events.emit('neighbor:change', c)
@@ -1656,6 +1661,9 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         target,
         resolve: (out) => {
           this.#metrics.searchesAnswered++
+          // the nodes on the path are places a later repair can start from
+          for (let i = 0; i < hopCount(out.hops); i++)
+            this.#remember(Identifier.fromBytes(hopAt(out.hops, i).node))
           done()
           resolve(out)
         },
