@@ -1,24 +1,9 @@
-import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from '@playwright/test'
+import { contextOptions, launchOptions } from '../scripts/chromium.mjs'
 
 /** Port of the demo + signaling server that `webServer` starts (the restart test spawns its own). */
 export const PORT = Number.parseInt(process.env.E2E_PORT ?? process.env.PORT ?? '8799', 10)
-
-const executablePath =
-  process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined)
-
-/** Chromium flags: loopback ICE candidates for WebRTC between contexts, and no background noise. */
-export const CHROMIUM_ARGS = [
-  '--allow-loopback-in-peer-connection',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-]
 
 export default defineConfig({
   testDir: './tests',
@@ -33,13 +18,10 @@ export default defineConfig({
     baseURL: `http://127.0.0.1:${PORT}`,
     browserName: 'chromium',
     headless: true,
-    permissions: ['camera', 'microphone'],
+    ...contextOptions,
     screenshot: 'only-on-failure',
     trace: 'off',
-    launchOptions: {
-      args: CHROMIUM_ARGS,
-      ...(executablePath === undefined ? {} : { executablePath }),
-    },
+    launchOptions: launchOptions(),
   },
   webServer: {
     command: `node ${fileURLToPath(new URL('../apps/demo/serve.mjs', import.meta.url))}`,

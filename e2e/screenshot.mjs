@@ -4,15 +4,14 @@
 // runs a search with several hops from the first tab and screenshots it once the route is drawn.
 // Usage (after `npm run build`): node e2e/screenshot.mjs [out.png]
 import { spawn } from 'node:child_process'
-import { existsSync, mkdirSync } from 'node:fs'
+import { mkdirSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { dirname } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium } from '@playwright/test'
+import { contextOptions, launchOptions } from '../scripts/chromium.mjs'
 
 const out = process.argv[2] ?? fileURLToPath(new URL('../docs/screenshots/demo.png', import.meta.url))
-const executablePath =
-  process.env.CHROMIUM_PATH ?? (existsSync('/usr/bin/chromium') ? '/usr/bin/chromium' : undefined)
 
 const port = await new Promise((resolve, reject) => {
   const srv = createServer()
@@ -33,23 +32,14 @@ await new Promise((resolve, reject) => {
   server.once('exit', (code) => reject(new Error(`server exited with ${code}`)))
 })
 
-const browser = await chromium.launch({
-  ...(executablePath === undefined ? {} : { executablePath }),
-  args: [
-    '--allow-loopback-in-peer-connection',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-  ],
-})
+const browser = await chromium.launch(launchOptions())
 try {
   const room = `screenshot-${Date.now()}`
   const perTab = [4, 2, 2, 2]
   const pages = []
   for (const nodes of perTab) {
     const context = await browser.newContext({
-      permissions: ['camera', 'microphone'],
+      ...contextOptions,
       viewport: { width: 1480, height: 900 },
       deviceScaleFactor: 1,
     })

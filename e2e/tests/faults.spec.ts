@@ -1,4 +1,5 @@
 import { expect, test } from '@playwright/test'
+import { contextOptions } from '../../scripts/chromium.mjs'
 import {
   type NodeTable,
   type ServerProcess,
@@ -233,7 +234,7 @@ test('when the signaling server is killed and restarted, open data channels keep
 test('the page says so when the signaling server is unreachable', async ({ browser }) => {
   const port = await freePort()
   const server = await startServer(port)
-  const context = await browser.newContext({ permissions: ['camera', 'microphone'] })
+  const context = await browser.newContext(contextOptions)
   try {
     const page = await context.newPage()
     // the page is served, then the server goes away before the node joins

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { type Browser, type BrowserContext, type Page, type TestInfo, expect } from '@playwright/test'
+import { contextOptions } from '../../scripts/chromium.mjs'
 import type {} from '../../apps/demo/src/api.js'
 import type { GraphSnapshot, NodeTable } from '../../apps/demo/src/graph.js'
 import type { SearchTrace } from '../../apps/demo/src/mesh.js'
@@ -30,7 +31,7 @@ export async function openTabs(
   const tabs = await Promise.all(
     Array.from({ length: options.count }, async () => {
       const context = await browser.newContext({
-        permissions: ['camera', 'microphone'],
+        ...contextOptions,
         viewport: { width: 1500, height: 950 },
       })
       const page = await context.newPage()

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { createJsonLogger, createSignalingServer } from '@skipmesh/signaling-server'
 import { chromium } from 'playwright-core'
 import { build } from 'vite'
-import { launchOptions } from '../test-browser/chromium.mjs'
+import { launchOptions } from '../../../scripts/chromium.mjs'
 import { openHarness } from '../test-browser/pages.mjs'
 
 const size = Number(process.argv[2] ?? 100)

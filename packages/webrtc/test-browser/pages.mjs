@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { contextOptions } from './chromium.mjs'
+import { contextOptions } from '../../../scripts/chromium.mjs'
 
 /**
  * Opens the harness page (served at `baseUrl`) in a new browser context of `browser`.

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url'
 import { defineConfig } from '@playwright/test'
-import { contextOptions, launchOptions } from './chromium.mjs'
+import { contextOptions, launchOptions } from '../../../scripts/chromium.mjs'
 
 /**
  * The browser suite of `@skipmesh/webrtc`: real Chromium, each peer in its own browser context, talking

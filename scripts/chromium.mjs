@@ -1,5 +1,6 @@
 /**
- * How Chromium is launched for the browser suite and the benchmark (one source for both).
+ * How Chromium is launched for every Playwright run in the repository: the webrtc browser suite and benchmark,
+ * the e2e suite and e2e/screenshot.mjs (one source, so their flags cannot drift apart).
  *
  * @module
  */
