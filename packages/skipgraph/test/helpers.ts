@@ -6,6 +6,7 @@ import {
   MembershipVector,
   type Network,
 } from '@skipmesh/core'
+import { afterEach, beforeEach } from 'vitest'
 import { createSkipGraphNode, type SkipGraphNode, type SkipGraphNodeOptions } from '../src/index.js'
 
 /** mulberry32: a seedable PRNG in [0, 1). */
@@ -80,6 +81,17 @@ export class Cluster {
     return items[Math.floor(this.random() * items.length)]!
   }
 
+  /**
+   * Crashes `count` distinct random members (never the first, the graph's seed): their networks stop without a
+   * leave, as a closed tab or a killed process would. Returns the crashed members.
+   */
+  async crash(count: number): Promise<Set<Member>> {
+    const crashed = new Set<Member>()
+    while (crashed.size < count) crashed.add(this.pick(this.members.slice(1)))
+    await Promise.all([...crashed].map((m) => m.network.stop()))
+    return crashed
+  }
+
   async stopAll(): Promise<void> {
     await Promise.all(
       this.members.map(async (m) => {
@@ -100,4 +112,23 @@ export function absentId(random: () => number, present: ReadonlySet<string>): Id
     const id = Identifier.fromBytes(randomBytes(random))
     if (!present.has(id.toHex())) return id
   }
+}
+
+/**
+ * Collects the process's unhandled rejections during each test of the enclosing `describe` (the array is emptied
+ * before each test), so a test can assert that none happened.
+ */
+export function collectUnhandledRejections(): unknown[] {
+  const rejections: unknown[] = []
+  const onRejection = (reason: unknown): void => {
+    rejections.push(reason)
+  }
+  beforeEach(() => {
+    rejections.length = 0
+    process.on('unhandledRejection', onRejection)
+  })
+  afterEach(() => {
+    process.off('unhandledRejection', onRejection)
+  })
+  return rejections
 }

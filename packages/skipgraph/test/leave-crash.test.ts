@@ -1,8 +1,8 @@
 import { AbortError, type Identifier } from '@skipmesh/core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { JoinFailedError, SearchFailedError, SearchTimeoutError } from '../src/index.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
-import { absentId, Cluster, type Member, sortedIds } from './helpers.js'
+import { absentId, Cluster, collectUnhandledRejections, type Member, sortedIds } from './helpers.js'
 
 async function buildGraph(c: Cluster, n: number): Promise<void> {
   const first = await c.add()
@@ -69,24 +69,12 @@ describe('leaves', () => {
 })
 
 describe('crashes', () => {
-  const rejections: unknown[] = []
-  const onRejection = (reason: unknown): void => {
-    rejections.push(reason)
-  }
-  beforeEach(() => {
-    rejections.length = 0
-    process.on('unhandledRejection', onRejection)
-  })
-  afterEach(() => {
-    process.off('unhandledRejection', onRejection)
-  })
+  const rejections = collectUnhandledRejections()
 
   it('5% of nodes stopping without leaving, probing off: searches started at once answer exactly for live targets or fail with a typed error', async () => {
     const c = new Cluster(11, {}, { searchTimeoutMs: 10_000 })
     await buildGraph(c, 256)
-    const crashed = new Set<Member>()
-    while (crashed.size < 13) crashed.add(c.pick(c.members.slice(1)))
-    await Promise.all([...crashed].map((m) => m.network.stop()))
+    const crashed = await c.crash(13)
 
     const live = c.members.filter((m) => !crashed.has(m)).map((m) => m.node)
     const ids = sortedIds(live)

@@ -1,8 +1,8 @@
 import type { Identifier } from '@skipmesh/core'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { JoinFailedError, SearchFailedError, SearchTimeoutError, type SkipGraphNode } from '../src/index.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
-import { absentId, Cluster, type Member, sortedIds } from './helpers.js'
+import { absentId, Cluster, collectUnhandledRejections, type Member, sortedIds } from './helpers.js'
 
 async function buildGraph(c: Cluster, n: number): Promise<void> {
   const first = await c.add()
@@ -85,24 +85,12 @@ async function expectExactSearches(
 }
 
 describe('repair of crashed neighbours', () => {
-  const rejections: unknown[] = []
-  const onRejection = (reason: unknown): void => {
-    rejections.push(reason)
-  }
-  beforeEach(() => {
-    rejections.length = 0
-    process.on('unhandledRejection', onRejection)
-  })
-  afterEach(() => {
-    process.off('unhandledRejection', onRejection)
-  })
+  const rejections = collectUnhandledRejections()
 
   it('after 5% of 256 nodes crash, probes find them, the lists are relinked and every search for a live target succeeds', async () => {
     const c = new Cluster(11, {}, { probeIntervalMs: 300 })
     await buildGraph(c, 256)
-    const crashed = new Set<Member>()
-    while (crashed.size < 13) crashed.add(c.pick(c.members.slice(1)))
-    await Promise.all([...crashed].map((m) => m.network.stop()))
+    const crashed = await c.crash(13)
     const live = c.members.filter((m) => !crashed.has(m)).map((m) => m.node)
     const dead = [...crashed].map((m) => m.node.identity.id)
 
@@ -126,9 +114,7 @@ describe('repair of crashed neighbours', () => {
   it('searches started right after a crash, with probing off, start the repair, wait for it where blocked, and all find their live targets', async () => {
     const c = new Cluster(12)
     await buildGraph(c, 128)
-    const crashed = new Set<Member>()
-    while (crashed.size < 6) crashed.add(c.pick(c.members.slice(1)))
-    await Promise.all([...crashed].map((m) => m.network.stop()))
+    const crashed = await c.crash(6)
     const live = c.members.filter((m) => !crashed.has(m)).map((m) => m.node)
     const ids = sortedIds(live)
     let found = 0
