@@ -1,5 +1,6 @@
 import type { Channel } from './channel.js'
 import { IDENTIFIER_LENGTH, Identifier } from './identifier.js'
+import { FORBIDDEN_KEYS } from './internal/keys.js'
 import type { Codec, DecodeFailureReason, DecodeHints, DecodeResult, MessageEnvelope } from './message.js'
 
 /** Options of {@link createMsgpackCodec}. */
@@ -16,11 +17,11 @@ export interface MsgpackCodecOptions {
 export const DEFAULT_MAX_ENVELOPE_SIZE = 16 * 1024 * 1024 + 4 * 1024
 
 /** Keys rejected anywhere in a decoded map (prototype pollution). */
-const FORBIDDEN_KEYS = ['__proto__', 'constructor', 'prototype'].map((k) => new TextEncoder().encode(k))
+const FORBIDDEN_KEY_BYTES = [...FORBIDDEN_KEYS].map((k) => new TextEncoder().encode(k))
 
 function isForbiddenKey(bytes: Uint8Array, at: number, length: number): boolean {
   if (length !== 9 && length !== 11) return false
-  for (const key of FORBIDDEN_KEYS) {
+  for (const key of FORBIDDEN_KEY_BYTES) {
     if (key.length !== length) continue
     let same = true
     for (let i = 0; i < length && same; i++) same = bytes[at + i] === key[i]

@@ -16,6 +16,7 @@ import {
 } from './errors.js'
 import type { Unsubscribe } from './events.js'
 import type { Identifier } from './identifier.js'
+import { isForbiddenKey } from './internal/keys.js'
 import { AbstractComponent, type ThrowableContext } from './lifecycle.js'
 import type { Codec, Message, MessageEnvelope } from './message.js'
 import { type ChannelMetrics, emptyChannelMetrics, type NetworkMetrics } from './metrics.js'
@@ -438,8 +439,6 @@ function sendError(err: unknown, dest: Identifier): ConduitError {
   return new SendFailedError(`could not send to ${dest.toHex()}`, { cause: err })
 }
 
-const FORBIDDEN_METADATA_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype'])
-
 /** Rejects locally what every receiving codec would reject, so the sender learns of it. */
 function checkMessage(message: Message): void {
   if (typeof message !== 'object' || message === null)
@@ -451,7 +450,7 @@ function checkMessage(message: Message): void {
   }
   for (const k in metadata) {
     if (!Object.hasOwn(metadata, k)) continue
-    if (FORBIDDEN_METADATA_KEYS.has(k)) throw new InvalidMessageError(`metadata key ${k} is not allowed`)
+    if (isForbiddenKey(k)) throw new InvalidMessageError(`metadata key ${k} is not allowed`)
     if (typeof (metadata as Record<string, unknown>)[k] !== 'string')
       throw new InvalidMessageError(`metadata value of ${k.slice(0, 32)} is not a string`)
   }

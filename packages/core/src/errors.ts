@@ -18,11 +18,6 @@ export class InvalidIdentifierError extends SkipmeshError {
   override name = 'InvalidIdentifierError'
 }
 
-/** A channel name is not 1–64 characters of `[a-z0-9._-]`. */
-export class InvalidChannelError extends SkipmeshError {
-  override name = 'InvalidChannelError'
-}
-
 /** A second processor was registered for a channel that already has one. Fatal in the Go contract. */
 export class ProcessorAlreadyRegisteredError extends SkipmeshError {
   override name = 'ProcessorAlreadyRegisteredError'
@@ -41,6 +36,11 @@ export class ComponentNotStartedError extends SkipmeshError {
 /** The component stopped before it became ready; `ready()` rejects with it. */
 export class ComponentStoppedError extends SkipmeshError {
   override name = 'ComponentStoppedError'
+}
+
+/** An option passed to a factory or constructor is missing, of the wrong type or out of range. */
+export class InvalidOptionsError extends SkipmeshError {
+  override name = 'InvalidOptionsError'
 }
 
 /** Wraps a non-Error value passed to `throwIrrecoverable`. */
@@ -62,6 +62,14 @@ export class AbortError extends ConduitError {
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options)
   }
+}
+
+/**
+ * A channel name is not 1–64 characters of `[a-z0-9._-]`. A {@link ConduitError}, so that a send on a bad
+ * channel rejects with this same class on every transport.
+ */
+export class InvalidChannelError extends ConduitError {
+  override name = 'InvalidChannelError'
 }
 
 /** No connection to the destination could be established (unknown peer, timeout, partition, refused). */
@@ -102,4 +110,29 @@ export class DuplicatePeerError extends SkipmeshError {
 /** A message handed to `Conduit.send` is not a `Message` (payload not a Uint8Array, metadata values not strings, a forbidden metadata key); nothing was sent. */
 export class InvalidMessageError extends SendFailedError {
   override name = 'InvalidMessageError'
+}
+
+/** No reply to a `Conduit.request` arrived within its timeout. */
+export class RequestTimeoutError extends ConduitError {
+  override name = 'RequestTimeoutError'
+}
+
+/**
+ * The remote processor could not answer a `Conduit.request`: its channel has no processor, the processor has
+ * no `processRequest`, or `processRequest` threw or rejected. Carries the remote error's name, never its
+ * stack or message.
+ */
+export class RemoteRequestError extends ConduitError {
+  override name = 'RemoteRequestError'
+  /** The `name` of the error the remote reported (e.g. `'NoRequestHandler'`, `'TypeError'`). */
+  readonly remoteName: string
+  constructor(remoteName: string, message?: string, options?: { cause?: unknown }) {
+    super(message ?? `the remote failed to answer: ${remoteName}`, options)
+    this.remoteName = remoteName
+  }
+}
+
+/** Too many requests are waiting for their replies (the table of pending requests is bounded). */
+export class TooManyPendingRequestsError extends ConduitError {
+  override name = 'TooManyPendingRequestsError'
 }

@@ -1,18 +1,14 @@
 import { InvalidIdentifierError } from './errors.js'
+import { bytesToHex, hexToBytes } from './internal/hex.js'
 
 /** Length in bytes of an {@link Identifier} and of a {@link MembershipVector}. */
 export const IDENTIFIER_LENGTH = 32
 
-const HEX = /^[0-9a-fA-F]*$/
-
 function bytesFromHex(hex: string): Uint8Array {
-  const clean = hex.startsWith('0x') ? hex.slice(2) : hex
-  if (!HEX.test(clean))
-    throw new InvalidIdentifierError(`not a hex string: ${JSON.stringify(hex.slice(0, 80))}`)
-  const even = clean.length % 2 === 0 ? clean : `0${clean}`
-  const out = new Uint8Array(even.length / 2)
-  for (let i = 0; i < out.length; i++) out[i] = Number.parseInt(even.slice(i * 2, i * 2 + 2), 16)
-  return out
+  const bytes = hexToBytes(hex)
+  if (bytes === undefined)
+    throw new InvalidIdentifierError(`not a hex string: ${JSON.stringify(String(hex).slice(0, 80))}`)
+  return bytes
 }
 
 function padded(bytes: Uint8Array, what: string): Uint8Array {
@@ -29,12 +25,6 @@ function randomBytes(): Uint8Array {
   const out = new Uint8Array(IDENTIFIER_LENGTH)
   globalThis.crypto.getRandomValues(out)
   return out
-}
-
-function toHex(bytes: Uint8Array): string {
-  let s = ''
-  for (const b of bytes) s += b.toString(16).padStart(2, '0')
-  return s
 }
 
 function compareBytes(a: Uint8Array, b: Uint8Array): -1 | 0 | 1 {
@@ -83,7 +73,7 @@ export class Identifier {
 
   /** Lower-case hex, 64 digits. */
   toHex(): string {
-    this.#hex ??= toHex(this.bytes)
+    this.#hex ??= bytesToHex(this.bytes)
     return this.#hex
   }
 
@@ -155,7 +145,7 @@ export class MembershipVector {
   }
 
   toHex(): string {
-    return toHex(this.bytes)
+    return bytesToHex(this.bytes)
   }
 
   toString(): string {

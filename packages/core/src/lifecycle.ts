@@ -1,4 +1,5 @@
 import { ComponentAlreadyStartedError, ComponentStoppedError, IrrecoverableError } from './errors.js'
+import { deferred } from './internal/async.js'
 
 /**
  * A cancellable context that carries fatal errors upward (skipgraph-go's `ThrowableContext`).
@@ -115,23 +116,6 @@ export interface Component {
   done(): Promise<void>
   /** Stops the component and resolves when it is done. Idempotent; a never-started component is just marked done. */
   stop(): Promise<void>
-}
-
-interface Deferred<T> {
-  promise: Promise<T>
-  resolve(value: T): void
-  reject(err: unknown): void
-}
-
-function deferred<T>(): Deferred<T> {
-  let resolve!: (value: T) => void
-  let reject!: (err: unknown) => void
-  const promise = new Promise<T>((res, rej) => {
-    resolve = res
-    reject = rej
-  })
-  promise.catch(() => {})
-  return { promise, resolve, reject }
 }
 
 /**

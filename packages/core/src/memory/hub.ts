@@ -11,6 +11,7 @@ import {
   ConnectionClosedError,
   ConnectionFailedError,
   DuplicatePeerError,
+  InvalidChannelError,
   MessageTooLargeError,
   PeerNotFoundError,
   SendFailedError,
@@ -18,6 +19,7 @@ import {
 import { Emitter, type Unsubscribe } from '../events.js'
 import type { Identifier } from '../identifier.js'
 import { AbstractComponent } from '../lifecycle.js'
+import { yieldTask } from '../internal/async.js'
 
 /** Options of a {@link MemoryHub}. */
 export interface MemoryHubOptions {
@@ -182,7 +184,7 @@ export class MemoryHub {
     let total = 0
     for (;;) {
       total += this.deliverSome(() => true)
-      await macrotask()
+      await yieldTask()
       if (this.pendingCount === 0) return total
     }
   }
@@ -338,13 +340,6 @@ export class MemoryHub {
   }
 }
 
-function macrotask(): Promise<void> {
-  return new Promise((resolve) => {
-    if (typeof setImmediate === 'function') setImmediate(resolve)
-    else setTimeout(resolve, 0)
-  })
-}
-
 interface HubPort {
   attach(manager: MemoryConnectionManager): void
   detach(manager: MemoryConnectionManager): void
@@ -389,7 +384,7 @@ export class MemoryConnection implements Connection {
       throwIfAborted(options.signal)
       if (this.#status !== 'open')
         throw new ConnectionClosedError(`connection to ${this.remoteId.toHex()} is closed`)
-      if (!isChannel(channel)) throw new SendFailedError('invalid channel name')
+      if (!isChannel(channel)) throw new InvalidChannelError('invalid channel name')
       if (!(bytes instanceof Uint8Array)) throw new SendFailedError('bytes must be a Uint8Array')
       if (bytes.length > this.#maxMessageSize) {
         throw new MessageTooLargeError(`${bytes.length} bytes exceed the maximum of ${this.#maxMessageSize}`)
