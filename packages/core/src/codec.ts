@@ -1,7 +1,15 @@
 import type { Channel } from './channel.js'
 import { IDENTIFIER_LENGTH, Identifier } from './identifier.js'
 import { FORBIDDEN_KEYS } from './internal/keys.js'
-import type { Codec, DecodeFailureReason, DecodeHints, DecodeResult, MessageEnvelope } from './message.js'
+import { RPC_HEADER_LENGTH, readRpcHeader, writeRpcHeader } from './rpc-header.js'
+import type {
+  Codec,
+  DecodeFailureReason,
+  DecodeHints,
+  DecodeResult,
+  MessageEnvelope,
+  RpcHeader,
+} from './message.js'
 
 /** Options of {@link createMsgpackCodec}. */
 export interface MsgpackCodecOptions {
@@ -47,6 +55,8 @@ const P = 4
 const M = 8
 const T = 16
 const ALL_FIELDS = C | S | P | M | T
+/** The optional request/response header (`r`); not part of {@link ALL_FIELDS}. */
+const R = 32
 const FIELD_NAMES: ReadonlyArray<[number, string]> = [
   [C, 'c'],
   [S, 's'],
@@ -68,6 +78,8 @@ function fieldOf(byte: number): number {
       return M
     case 0x74:
       return T
+    case 0x72:
+      return R
     default:
       return 0
   }
@@ -109,6 +121,8 @@ class EnvelopeReader {
   payloadFault = false
   metadataFault = false
   timestampFault = false
+  rpcFault = false
+  rpc: RpcHeader | undefined = undefined
   channel = ''
   senderAt = 0
   payloadAt = 0
@@ -131,6 +145,8 @@ class EnvelopeReader {
     this.payloadFault = false
     this.metadataFault = false
     this.timestampFault = false
+    this.rpcFault = false
+    this.rpc = undefined
   }
 
   /** Drops references to the last input and output, so the codec does not keep them alive. */
@@ -352,6 +368,9 @@ class EnvelopeReader {
         case M:
           ok = this.#metadata()
           break
+        case R:
+          ok = this.#rpc()
+          break
         default:
           ok = this.#timestamp()
       }
@@ -459,6 +478,21 @@ class EnvelopeReader {
     }
     this.metadataFault = false
     this.metadata = metadata
+    return true
+  }
+
+  /** Reads `r`; false if it is not a string (the caller re-walks it). */
+  #rpc(): boolean {
+    if (this.pos >= this.end) return this.#truncated()
+    const length = this.#strLength(this.bytes[this.pos++]!)
+    if (length === -1) {
+      this.rpcFault = true
+      return false
+    }
+    if (length === -2 || this.pos + length > this.end) return this.#truncated()
+    this.rpc = readRpcHeader(this.bytes, this.pos, length)
+    this.rpcFault = this.rpc === undefined
+    this.pos += length
     return true
   }
 
@@ -585,9 +619,12 @@ class EnvelopeWriter {
     }
     const timestamp = envelope.timestamp
     size += numberSize(timestamp)
+    const rpc = envelope.rpc
+    if (rpc !== undefined) size += 2 + 2 + RPC_HEADER_LENGTH // key, str 8 header, the header
 
     const out = this.#allocate(size)
     out.set(prefix, 0)
+    if (rpc !== undefined) out[0] = 0x86 // one more entry: `r` follows `t`
     let pos = prefix.length
     const pl = payload.length
     if (pl < 0x100) {
@@ -627,6 +664,14 @@ class EnvelopeWriter {
     out[pos++] = 0xa1
     out[pos++] = 0x74 // `t`
     this.#writeNumber(out, pos, timestamp)
+    if (rpc !== undefined) {
+      pos += numberSize(timestamp)
+      out[pos++] = 0xa1
+      out[pos++] = 0x72 // `r`
+      out[pos++] = 0xd9 // str 8: the header is longer than a fixstr
+      out[pos++] = RPC_HEADER_LENGTH
+      writeRpcHeader(out, pos, rpc)
+    }
     return out
   }
 
@@ -762,7 +807,10 @@ function utf8Length(s: string): number {
  * The MessagePack envelope codec.
  *
  * Wire format: one map with exactly the keys `c` (channel, string), `s` (sender, 32-byte bin),
- * `p` (payload, bin), `m` (metadata, map of string to string) and `t` (timestamp, number: ms since the epoch).
+ * `p` (payload, bin), `m` (metadata, map of string to string) and `t` (timestamp, number: ms since the epoch),
+ * and for the envelopes of `Conduit.request` an optional `r` (the request header: 33 ASCII characters, `q`, `a`
+ * or `e` for request, reply or error, then the nonce as 32 lower-case hex digits; anything else is
+ * `'wrong-type'`).
  * `encode` writes the map in that key order with the smallest headers, byte for byte what msgpackr's `pack`
  * writes for it; `decode` accepts any valid MessagePack encoding of such a map (any key order, any header
  * widths), whoever wrote it.
@@ -804,7 +852,7 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
     if (r.pos !== r.end) return fail('malformed', `${r.end - r.pos} trailing bytes`)
     if (r.seen === -1) return fail('wrong-type', 'envelope is not a map')
     if (r.hasUnknown) return fail('unknown-field', `unknown key ${r.unknownKey}`)
-    if (r.seen !== ALL_FIELDS) {
+    if ((r.seen & ALL_FIELDS) !== ALL_FIELDS) {
       for (const [bit, name] of FIELD_NAMES) {
         if ((r.seen & bit) === 0) return fail('missing-field', `missing key ${name}`)
       }
@@ -821,6 +869,7 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
     if (r.payloadFault) return fail('wrong-type', 'payload is not binary')
     if (r.metadataFault) return fail('wrong-type', 'metadata is not a map of strings')
     if (r.timestampFault) return fail('wrong-type', 'timestamp is not a finite number')
+    if (r.rpcFault) return fail('wrong-type', 'request header is malformed')
     if (r.duplicate) return fail('malformed', 'duplicate map key')
 
     const hint = hints?.sender
@@ -835,6 +884,7 @@ export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
       metadata: r.metadata,
       timestamp: r.timestamp,
     }
+    if (r.rpc !== undefined) envelope.rpc = r.rpc
     return { ok: true, envelope }
   }
 

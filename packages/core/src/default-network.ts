@@ -1,26 +1,24 @@
-import { type AbortOptions, raceSignal, throwIfAborted } from './abort.js'
+import { type AbortOptions, throwIfAborted } from './abort.js'
 import { type Channel, isChannel } from './channel.js'
 import { createMsgpackCodec } from './codec.js'
 import type { Connection, ConnectionManager } from './connection.js'
 import {
-  ConduitClosedError,
-  ConduitError,
   ComponentNotStartedError,
-  ConnectionFailedError,
   InvalidChannelError,
   InvalidIdentifierError,
-  InvalidMessageError,
-  MessageTooLargeError,
   ProcessorAlreadyRegisteredError,
   SendFailedError,
 } from './errors.js'
 import type { Unsubscribe } from './events.js'
 import type { Identifier } from './identifier.js'
-import { isForbiddenKey } from './internal/keys.js'
+import { checkNumber } from './internal/options.js'
 import { AbstractComponent, type ThrowableContext } from './lifecycle.js'
 import type { Codec, Message, MessageEnvelope } from './message.js'
 import { type ChannelMetrics, emptyChannelMetrics, type NetworkMetrics } from './metrics.js'
-import type { Conduit, MessageProcessor, Network, SendResult } from './network.js'
+import type { Conduit, MessageProcessor, Network } from './network.js'
+import { DefaultConduit } from './network/conduit.js'
+import { Outbound, type Sender } from './network/outbound.js'
+import { DEFAULT_MAX_PENDING_REQUESTS, DEFAULT_REQUEST_TIMEOUT_MS, Requests } from './network/requests.js'
 
 /** Options of {@link createNetwork}. */
 export interface DefaultNetworkOptions {
@@ -41,25 +39,35 @@ export interface DefaultNetworkOptions {
   onProcessorError?: (err: unknown, channel: Channel, originId: Identifier) => void
   /** The clock stamped into envelopes, in milliseconds since the epoch. @default Date.now */
   now?: () => number
+  /** Timeout of a `Conduit.request` that names none, in milliseconds. @default 10000 */
+  requestTimeoutMs?: number
+  /**
+   * How many requests may wait for their replies at once; one more rejects with
+   * `TooManyPendingRequestsError`.
+   * @default 8192
+   */
+  maxPendingRequests?: number
 }
 
 interface Registration {
   readonly processor: MessageProcessor
   readonly conduit: DefaultConduit
-  readonly metrics: ChannelMetrics
 }
 
 /**
  * The {@link Network} over any {@link ConnectionManager}: encodes envelopes with a {@link Codec}, routes each
- * arriving envelope to the processor of its channel, drops and counts what is malformed, spoofed or for an
- * unregistered channel, and isolates processors' failures. Make one with {@link createNetwork}.
+ * arriving envelope to the processor of its channel, answers and matches requests, drops and counts what is
+ * malformed, spoofed or for an unregistered channel, and isolates processors' failures. Sending is
+ * {@link Outbound}'s (the one send path), request/response {@link Requests}'. Make one with
+ * {@link createNetwork}.
  */
 export class DefaultNetwork extends AbstractComponent implements Network {
   readonly localId: Identifier
   readonly #manager: ConnectionManager
   readonly #codec: Codec
   readonly #onProcessorError: (err: unknown, channel: Channel, originId: Identifier) => void
-  readonly #now: () => number
+  readonly #outbound: Outbound
+  readonly #requests: Requests
   readonly #registrations = new Map<string, Registration>()
   readonly #channelMetrics = new Map<string, ChannelMetrics>()
   readonly #subscriptions: Unsubscribe[] = []
@@ -74,6 +82,10 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     closed: 0,
   }
 
+  /**
+   * @throws {InvalidIdentifierError} when `options.localId` differs from the manager's.
+   * @throws {InvalidOptionsError} when `requestTimeoutMs` or `maxPendingRequests` is out of range.
+   */
   constructor(options: DefaultNetworkOptions) {
     super()
     this.#manager = options.connectionManager
@@ -83,12 +95,38 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     this.localId = this.#manager.localId
     this.#codec = options.codec ?? createMsgpackCodec()
     this.#onProcessorError = options.onProcessorError ?? (() => {})
-    this.#now = options.now ?? Date.now
+    this.#outbound = new Outbound({
+      manager: this.#manager,
+      codec: this.#codec,
+      localId: this.localId,
+      now: options.now ?? Date.now,
+      state: () => this.state,
+      ready: () => this.ready(),
+      cached: (hex) => this.#open.get(hex),
+      loopback: (channel, bytes) => this.#loopback(channel, bytes),
+    })
+    this.#requests = new Requests({
+      outbound: this.#outbound,
+      timeoutMs: checkNumber('requestTimeoutMs', options.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS, {
+        min: 1,
+      }),
+      maxPending: checkNumber(
+        'maxPendingRequests',
+        options.maxPendingRequests ?? DEFAULT_MAX_PENDING_REQUESTS,
+        { min: 1, integer: true },
+      ),
+      processorFailed: (err, channel, origin) => this.#processorFailed(err, channel, origin),
+    })
   }
 
   /** The connection manager this network owns. */
   get connectionManager(): ConnectionManager {
     return this.#manager
+  }
+
+  /** Requests waiting for their replies now (bounded by `maxPendingRequests`). */
+  get pendingRequests(): number {
+    return this.#requests.waiting
   }
 
   protected async onStart(ctx: ThrowableContext): Promise<void> {
@@ -100,6 +138,7 @@ export class DefaultNetwork extends AbstractComponent implements Network {
   protected async onStop(): Promise<void> {
     for (const reg of this.#registrations.values()) reg.conduit.markClosed()
     this.#registrations.clear()
+    this.#requests.stop()
     try {
       await this.#manager.stop()
     } finally {
@@ -124,15 +163,17 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     if (this.#registrations.has(channel)) {
       throw new ProcessorAlreadyRegisteredError(`channel ${channel} already has a processor`)
     }
-    const metrics = this.#metricsOf(channel)
-    const conduit: DefaultConduit = new DefaultConduit(channel, metrics, {
-      send: (dest, message, opts) => this.#sendOne(conduit, dest, message, opts),
-      broadcast: (dests, message, opts) => this.#broadcast(conduit, dests, message, opts),
-      unregister: () => {
-        if (this.#registrations.get(channel)?.conduit === conduit) this.#registrations.delete(channel)
+    const conduit = new DefaultConduit({
+      channel,
+      metrics: this.#metricsOf(channel),
+      outbound: this.#outbound,
+      requests: this.#requests,
+      networkStopped: () => this.#isStopped(),
+      unregister: (c) => {
+        if (this.#registrations.get(channel)?.conduit === c) this.#registrations.delete(channel)
       },
     })
-    this.#registrations.set(channel, { processor, conduit, metrics })
+    this.#registrations.set(channel, { processor, conduit })
     return conduit
   }
 
@@ -156,6 +197,7 @@ export class DefaultNetwork extends AbstractComponent implements Network {
       spoofedEnvelopes,
       droppedUnregistered,
       connections: { opened, closed, active: opened - closed },
+      requests: { ...this.#requests.metrics },
     }
   }
 
@@ -211,14 +253,32 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     this.#deliver(transportChannel, remote, envelope, bytes.length)
   }
 
-  /** Hands a checked envelope to its channel's processor; `origin` equals `envelope.sender`. */
+  /** Bytes sent to the local identifier: decoded from a copy (the local processor owns what it gets). */
+  #loopback(channel: Channel, bytes: Uint8Array): void {
+    const result = this.#codec.decode(bytes.slice(), { channel, sender: this.localId })
+    if (!result.ok) throw new SendFailedError(`loopback envelope failed to decode: ${result.reason}`)
+    this.#deliver(channel, this.localId, result.envelope, bytes.length)
+  }
+
+  /** Hands a checked envelope to its channel's processor or request exchange; `origin` is its sender. */
   #deliver(channel: Channel, origin: Identifier, envelope: MessageEnvelope, size: number): void {
     const reg = this.#registrations.get(channel)
+    if (envelope.rpc !== undefined) {
+      // counted only on channels with counters already: remote channel names must not grow the map
+      const m = this.#channelMetrics.get(channel)
+      if (m !== undefined) {
+        m.messagesReceived++
+        m.bytesReceived += size
+      }
+      if (reg === undefined && envelope.rpc.kind === 'request') this.#counters.droppedUnregistered++
+      this.#requests.receive(envelope, origin, reg?.processor, reg?.conduit ?? this.#replier(channel, m))
+      return
+    }
     if (reg === undefined) {
       this.#counters.droppedUnregistered++
       return
     }
-    const m = reg.metrics
+    const m = reg.conduit.metrics
     m.messagesReceived++
     m.bytesReceived += size
     const message: Message = { payload: envelope.payload, metadata: envelope.metadata }
@@ -232,6 +292,11 @@ export class DefaultNetwork extends AbstractComponent implements Network {
     }
   }
 
+  /** Who answers a request on a channel without a registration (to say so). */
+  #replier(channel: Channel, metrics: ChannelMetrics | undefined): Sender {
+    return { channel, metrics: metrics ?? emptyChannelMetrics(), isClosed: () => this.#isStopped() }
+  }
+
   #processorFailed(err: unknown, channel: Channel, origin: Identifier): void {
     this.#metricsOf(channel).processorErrors++
     try {
@@ -240,274 +305,12 @@ export class DefaultNetwork extends AbstractComponent implements Network {
       // the hook's own failure must not reach the network either
     }
   }
-
-  #encode(conduit: DefaultConduit, message: Message): Uint8Array {
-    checkMessage(message)
-    const envelope: MessageEnvelope = {
-      channel: conduit.channel,
-      sender: this.localId,
-      payload: message.payload,
-      metadata: message.metadata,
-      timestamp: this.#now(),
-    }
-    let bytes: Uint8Array
-    try {
-      bytes = this.#codec.encode(envelope)
-    } catch (err) {
-      throw new SendFailedError('the message could not be encoded', { cause: err })
-    }
-    const limit = Math.min(
-      this.#manager.maxMessageSize,
-      this.#codec.maxEnvelopeSize ?? Number.POSITIVE_INFINITY,
-    )
-    if (bytes.length > limit) {
-      throw new MessageTooLargeError(
-        `encoded envelope of ${bytes.length} bytes exceeds the maximum of ${limit}`,
-      )
-    }
-    return bytes
-  }
-
-  /**
-   * One send. Never throws synchronously (every failure is a rejection). The common case, no signal and an open
-   * cached connection to a remote peer, adds exactly one promise to the transport's.
-   */
-  #sendOne(
-    conduit: DefaultConduit,
-    dest: Identifier,
-    message: Message,
-    options: AbortOptions | undefined,
-  ): Promise<void> {
-    const metrics = conduit.metrics
-    let bytes: Uint8Array
-    try {
-      bytes = this.#prepare(conduit, message, options)
-      if (options?.signal === undefined && this.state === 'ready') {
-        const conn = this.#open.get(dest.toHex())
-        if (conn !== undefined && conn.status === 'open') {
-          const size = bytes.length
-          return conn.send(conduit.channel, bytes).then(
-            () => {
-              metrics.messagesSent++
-              metrics.bytesSent += size
-            },
-            (err: unknown) => {
-              metrics.sendFailures++
-              throw sendError(err, dest)
-            },
-          )
-        }
-      }
-    } catch (err) {
-      metrics.sendFailures++
-      return Promise.reject(
-        err instanceof ConduitError
-          ? err
-          : new SendFailedError('the message could not be sent', { cause: err }),
-      )
-    }
-    return this.#sendSlow(conduit, dest, bytes, options ?? {}, metrics)
-  }
-
-  /** The general send: waits for readiness, loops back, connects, honours the signal. */
-  async #sendSlow(
-    conduit: DefaultConduit,
-    dest: Identifier,
-    bytes: Uint8Array,
-    options: AbortOptions,
-    metrics: ChannelMetrics,
-  ): Promise<void> {
-    try {
-      await this.#sendBytes(conduit, dest, bytes, options)
-      metrics.messagesSent++
-      metrics.bytesSent += bytes.length
-    } catch (err) {
-      metrics.sendFailures++
-      throw err
-    }
-  }
-
-  /** Encodes once, sends concurrently, one result per destination; never rejects. */
-  async #broadcast(
-    conduit: DefaultConduit,
-    dests: readonly Identifier[],
-    message: Message,
-    options: AbortOptions,
-  ): Promise<SendResult[]> {
-    const metrics = conduit.metrics
-    let bytes: Uint8Array
-    try {
-      bytes = this.#prepare(conduit, message, options)
-    } catch (err) {
-      metrics.sendFailures += dests.length
-      const error = err instanceof Error ? err : new SendFailedError(String(err))
-      return dests.map((destination) => ({ destination, ok: false, error }))
-    }
-    return Promise.all(
-      dests.map(async (destination): Promise<SendResult> => {
-        try {
-          await this.#sendBytes(conduit, destination, bytes, options)
-          metrics.messagesSent++
-          metrics.bytesSent += bytes.length
-          return { destination, ok: true }
-        } catch (err) {
-          metrics.sendFailures++
-          return {
-            destination,
-            ok: false,
-            error: err instanceof Error ? err : new SendFailedError(String(err)),
-          }
-        }
-      }),
-    )
-  }
-
-  #prepare(conduit: DefaultConduit, message: Message, options: AbortOptions | undefined): Uint8Array {
-    throwIfAborted(options?.signal)
-    this.#checkOpen(conduit)
-    return this.#encode(conduit, message)
-  }
-
-  #checkOpen(conduit: DefaultConduit): void {
-    if (conduit.closed || this.#isStopped()) {
-      throw new ConduitClosedError(`the conduit of ${conduit.channel} is closed`)
-    }
-  }
-
-  async #sendBytes(
-    conduit: DefaultConduit,
-    dest: Identifier,
-    bytes: Uint8Array,
-    options: AbortOptions,
-  ): Promise<void> {
-    const signal = options.signal
-    if (this.state === 'starting') {
-      try {
-        await raceSignal(this.ready(), signal)
-      } catch (err) {
-        if (err instanceof ConduitError) throw err
-        throw new ConduitClosedError('the network stopped before it was ready', { cause: err })
-      }
-    }
-    this.#checkOpen(conduit)
-    if (this.state !== 'ready') {
-      throw new ConnectionFailedError('the network is not started', {
-        cause: new ComponentNotStartedError('not started'),
-      })
-    }
-    if (dest.equals(this.localId)) {
-      // loopback: through the decoder too, from a copy (the decoded payload is a view of it, and `bytes` may
-      // also be on its way to other peers of a broadcast), so the local processor owns what it gets
-      await Promise.resolve()
-      this.#checkOpen(conduit)
-      const result = this.#codec.decode(bytes.slice(), { channel: conduit.channel, sender: this.localId })
-      if (!result.ok) throw new SendFailedError(`loopback envelope failed to decode: ${result.reason}`)
-      this.#deliver(conduit.channel, this.localId, result.envelope, bytes.length)
-      return
-    }
-    let conn = this.#open.get(dest.toHex())
-    if (conn === undefined || conn.status !== 'open') {
-      conn = await this.#connect(dest, signal)
-    }
-    this.#checkOpen(conduit)
-    try {
-      await raceSignal(
-        signal === undefined
-          ? conn.send(conduit.channel, bytes)
-          : conn.send(conduit.channel, bytes, { signal }),
-        signal,
-      )
-    } catch (err) {
-      throw sendError(err, dest)
-    }
-  }
-
-  async #connect(dest: Identifier, signal: AbortSignal | undefined): Promise<Connection> {
-    try {
-      return await raceSignal(this.#manager.connect(dest, signal === undefined ? {} : { signal }), signal)
-    } catch (err) {
-      if (err instanceof ConduitError) throw err
-      if (this.#isStopped()) throw new ConduitClosedError('the network stopped', { cause: err })
-      throw new ConnectionFailedError(`could not connect to ${dest.toHex()}`, { cause: err })
-    }
-  }
-}
-
-/** A transport's send failure as the conduit reports it: `ConduitError`s as they are, others wrapped. */
-function sendError(err: unknown, dest: Identifier): ConduitError {
-  if (err instanceof ConduitError) return err
-  return new SendFailedError(`could not send to ${dest.toHex()}`, { cause: err })
-}
-
-/** Rejects locally what every receiving codec would reject, so the sender learns of it. */
-function checkMessage(message: Message): void {
-  if (typeof message !== 'object' || message === null)
-    throw new InvalidMessageError('message must be an object')
-  if (!(message.payload instanceof Uint8Array)) throw new InvalidMessageError('payload must be a Uint8Array')
-  const metadata: unknown = message.metadata
-  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-    throw new InvalidMessageError('metadata must be an object of strings')
-  }
-  for (const k in metadata) {
-    if (!Object.hasOwn(metadata, k)) continue
-    if (isForbiddenKey(k)) throw new InvalidMessageError(`metadata key ${k} is not allowed`)
-    if (typeof (metadata as Record<string, unknown>)[k] !== 'string')
-      throw new InvalidMessageError(`metadata value of ${k.slice(0, 32)} is not a string`)
-  }
-}
-
-interface ConduitPort {
-  /** Never throws: every failure is a rejection. */
-  send(dest: Identifier, message: Message, options: AbortOptions | undefined): Promise<void>
-  broadcast(dests: readonly Identifier[], message: Message, options: AbortOptions): Promise<SendResult[]>
-  unregister(): void
-}
-
-/** The conduit of one registered channel of a {@link DefaultNetwork}. */
-class DefaultConduit implements Conduit {
-  readonly channel: Channel
-  /** The channel's counters (the network's own object). */
-  readonly metrics: ChannelMetrics
-  readonly #port: ConduitPort
-  #closed = false
-
-  constructor(channel: Channel, metrics: ChannelMetrics, port: ConduitPort) {
-    this.channel = channel
-    this.metrics = metrics
-    this.#port = port
-  }
-
-  get closed(): boolean {
-    return this.#closed
-  }
-
-  send(destination: Identifier, message: Message, options?: AbortOptions): Promise<void> {
-    return this.#port.send(destination, message, options)
-  }
-
-  async broadcast(
-    destinations: readonly Identifier[],
-    message: Message,
-    options: AbortOptions = {},
-  ): Promise<SendResult[]> {
-    return this.#port.broadcast([...destinations], message, options)
-  }
-
-  async close(): Promise<void> {
-    if (this.#closed) return
-    this.#closed = true
-    this.#port.unregister()
-  }
-
-  /** Called by the network when it stops. */
-  markClosed(): void {
-    this.#closed = true
-  }
 }
 
 /**
  * Makes the default {@link Network} over `options.connectionManager`.
  * @throws {InvalidIdentifierError} when `options.localId` is given and differs from the manager's.
+ * @throws {InvalidOptionsError} when `requestTimeoutMs` or `maxPendingRequests` is out of range.
  * @example
  * ```ts
  * const network = createNetwork({ connectionManager: hub.connectionManager(Identifier.random()) })

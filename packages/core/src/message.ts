@@ -19,6 +19,16 @@ export interface MessageEnvelope {
   metadata: Record<string, string>
   /** Sender's clock, milliseconds since the epoch, when the envelope was made. */
   timestamp: number
+  /** Present on the envelopes of `Conduit.request`: the request, its reply, or the remote's failure. */
+  rpc?: RpcHeader
+}
+
+/** What makes an envelope part of a request/response exchange. */
+export interface RpcHeader {
+  /** `'request'`, its `'reply'`, or `'error'`: the remote could not answer (its payload names the error). */
+  kind: 'request' | 'reply' | 'error'
+  /** The request's nonce: 32 lower-case hex digits, chosen at random by the requester. */
+  nonce: string
 }
 
 /** Why untrusted bytes did not decode into an envelope. */

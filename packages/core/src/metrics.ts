@@ -23,6 +23,26 @@ export interface NetworkMetrics {
   /** Envelopes for a channel with no registered processor. */
   droppedUnregistered: number
   connections: { opened: number; closed: number; active: number }
+  /** Request/response counters (`Conduit.request`), over all channels. */
+  requests: RequestMetrics
+}
+
+/** Counters of `Conduit.request` and of the requests this node answered. */
+export interface RequestMetrics {
+  /** Requests handed to the transport. */
+  sent: number
+  /** Requests that got their reply. */
+  replied: number
+  /** Requests that got no reply in time. */
+  timedOut: number
+  /** Requests the remote could not answer (`RemoteRequestError`). */
+  failedRemotely: number
+  /** Replies for no waiting request (it timed out, was aborted, or never existed): dropped. */
+  lateReplies: number
+  /** Replies from another peer or channel than the request went to: dropped, the request keeps waiting. */
+  misdirectedReplies: number
+  /** Requests from remotes that a local `processRequest` answered. */
+  answered: number
 }
 
 /** A zeroed {@link ChannelMetrics}. */

@@ -12,6 +12,22 @@ import type { NetworkMetrics } from './metrics.js'
 export interface MessageProcessor {
   /** Called once per arriving message, in arrival order per sender and channel. */
   processIncomingMessage(channel: Channel, originId: Identifier, message: Message): void | Promise<void>
+  /**
+   * Answers a {@link Conduit.request} from `originId`. Optional: without it, requests to this channel reject
+   * at the requester with {@link RemoteRequestError} (`remoteName` `'NoRequestHandler'`). A throw or
+   * rejection is counted as a processor error and reaches the requester as a `RemoteRequestError` carrying
+   * the error's `name` only (never its message or stack).
+   */
+  processRequest?(channel: Channel, originId: Identifier, message: Message): Message | Promise<Message>
+}
+
+/** Options of {@link Conduit.request}. */
+export interface RequestOptions extends AbortOptions {
+  /**
+   * Milliseconds to wait for the reply.
+   * @default the network's `requestTimeoutMs` (10000 for {@link createNetwork})
+   */
+  timeoutMs?: number
 }
 
 /** The outcome of one destination of a {@link Conduit.broadcast}. */
@@ -44,6 +60,19 @@ export interface Conduit {
     message: Message,
     options?: AbortOptions,
   ): Promise<SendResult[]>
+  /**
+   * Sends `message` as a request to `destination` and resolves with the reply of its processor's
+   * `processRequest` on this channel. The reply is matched by an unpredictable nonce and accepted only from
+   * `destination`; a reply that comes after the timeout is counted (`requests.lateReplies`) and dropped.
+   * @throws the errors of {@link Conduit.send}, when the request could not be sent.
+   * @throws {RemoteRequestError} when the remote has no processor or `processRequest` for the channel, or it
+   *   threw; `remoteName` is the remote error's name.
+   * @throws {RequestTimeoutError} when no reply came within `options.timeoutMs`.
+   * @throws {TooManyPendingRequestsError} when too many requests are waiting for replies.
+   * @throws {InvalidOptionsError} when `options.timeoutMs` is not a positive number.
+   * @throws {AbortError} when `options.signal` aborts.
+   */
+  request(destination: Identifier, message: Message, options?: RequestOptions): Promise<Message>
   /** Unregisters the channel's processor; further sends reject with {@link ConduitClosedError}. Idempotent. */
   close(): Promise<void>
 }

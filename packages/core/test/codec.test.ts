@@ -258,6 +258,31 @@ describe('msgpack envelope codec', () => {
     expect(failure(codec.decode('not bytes' as unknown as Uint8Array))).toBe('wrong-type')
   })
 
+  it('round-trips the request header of each kind, as the sixth key written after t', () => {
+    for (const kind of ['request', 'reply', 'error'] as const) {
+      const env = envelope({ rpc: { kind, nonce: '0123456789abcdef'.repeat(2) } })
+      const bytes = codec.encode(env)
+      expect(bytes[0]).toBe(0x86)
+      const result = codec.decode(bytes)
+      expect(result.ok).toBe(true)
+      if (result.ok) expect(result.envelope.rpc).toEqual(env.rpc)
+      const plain = new Packr({ useRecords: false, mapsAsObjects: true }).unpack(bytes) as Record<
+        string,
+        unknown
+      >
+      expect(Object.keys(plain)).toEqual(['c', 's', 'p', 'm', 't', 'r'])
+    }
+    const none = codec.decode(codec.encode(envelope()))
+    expect(none.ok && none.envelope.rpc).toBe(undefined)
+  })
+
+  it('rejects a malformed request header as wrong-type and refuses to encode one', () => {
+    for (const r of [mp.str('q'), mp.str(`x${'0'.repeat(32)}`), mp.str(`q${'A'.repeat(32)}`), mp.uint(1)]) {
+      expect(failure(codec.decode(envelopeWith((f) => [...f, ['r', r]])))).toBe('wrong-type')
+    }
+    expect(() => codec.encode(envelope({ rpc: { kind: 'request', nonce: 'short' } }))).toThrow(TypeError)
+  })
+
   it('encodes user channels made with channel()', () => {
     const result = codec.decode(codec.encode(envelope({ channel: channel('skipgraph.search-v1') })))
     expect(result.ok && result.envelope.channel).toBe('skipgraph.search-v1')

@@ -3,7 +3,8 @@
 import { Packr } from 'msgpackr'
 import { isChannel } from '../src/channel.js'
 import { IDENTIFIER_LENGTH, Identifier } from '../src/identifier.js'
-import type { Codec, DecodeFailureReason, DecodeResult, MessageEnvelope } from '../src/message.js'
+import type { Codec, DecodeFailureReason, DecodeResult, MessageEnvelope, RpcHeader } from '../src/message.js'
+import { readRpcHeader } from '../src/rpc-header.js'
 
 /** Options of {@link createMsgpackCodec}. */
 export interface MsgpackCodecOptions {
@@ -254,6 +255,7 @@ export function createReferenceCodec(options: MsgpackCodecOptions = {}): Codec {
           p: envelope.payload,
           m: envelope.metadata,
           t: envelope.timestamp,
+          ...(envelope.rpc === undefined ? {} : { r: rpcString(envelope.rpc) }),
         }),
       )
     },
@@ -272,7 +274,7 @@ export function createReferenceCodec(options: MsgpackCodecOptions = {}): Codec {
       }
       if (!isPlainObject(raw)) return fail('wrong-type', 'envelope is not a map')
       for (const key of Object.keys(raw)) {
-        if (!(ENVELOPE_KEYS as readonly string[]).includes(key))
+        if (!(ENVELOPE_KEYS as readonly string[]).includes(key) && key !== 'r')
           return fail('unknown-field', `unknown key ${key.slice(0, 32)}`)
       }
       for (const key of ENVELOPE_KEYS) {
@@ -292,6 +294,14 @@ export function createReferenceCodec(options: MsgpackCodecOptions = {}): Codec {
       }
       if (typeof t !== 'number' || !Number.isFinite(t))
         return fail('wrong-type', 'timestamp is not a finite number')
+      // the optional request header (added with Conduit.request): a 33-character string, checked like the codec
+      const r = raw.r
+      let rpc: RpcHeader | undefined
+      if (Object.hasOwn(raw, 'r')) {
+        const bytes = typeof r === 'string' ? new TextEncoder().encode(r) : undefined
+        rpc = bytes === undefined ? undefined : readRpcHeader(bytes, 0, bytes.length)
+        if (rpc === undefined) return fail('wrong-type', 'request header is malformed')
+      }
       // Duplicate keys collapse when decoded (and decoders disagree on which one wins): compare with the declared
       // entry counts. A valid envelope has exactly two maps, itself and `m`.
       const [declaredTop, declaredMetadata] = scanned
@@ -304,8 +314,19 @@ export function createReferenceCodec(options: MsgpackCodecOptions = {}): Codec {
       }
       return {
         ok: true,
-        envelope: { channel: c, sender: Identifier.fromBytes(s), payload: plain(p), metadata, timestamp: t },
+        envelope: {
+          channel: c,
+          sender: Identifier.fromBytes(s),
+          payload: plain(p),
+          metadata,
+          timestamp: t,
+          ...(rpc === undefined ? {} : { rpc }),
+        },
       }
     },
   }
+}
+
+function rpcString(rpc: RpcHeader): string {
+  return `${{ request: 'q', reply: 'a', error: 'e' }[rpc.kind]}${rpc.nonce}`
 }

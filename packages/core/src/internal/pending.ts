@@ -13,7 +13,8 @@ export interface PendingOptions {
   onTimedOut?: () => void
 }
 
-interface Entry<T> {
+interface Entry<T, C> {
+  readonly context: C
   resolve(value: T): void
   reject(err: unknown): void
   cleanup(): void
@@ -24,9 +25,9 @@ interface Entry<T> {
  * once — settled, failed, timed out or aborted — and its timer and abort listener go with it, so the table
  * never leaks.
  */
-export class PendingRequests<T> {
+export class PendingRequests<T, C = undefined> {
   readonly #max: number
-  readonly #entries = new Map<string, Entry<T>>()
+  readonly #entries = new Map<string, Entry<T, C>>()
 
   constructor(options: { max: number }) {
     this.#max = options.max
@@ -41,12 +42,18 @@ export class PendingRequests<T> {
     return this.#entries.has(nonce)
   }
 
+  /** The context the entry of `nonce` was opened with (e.g. whom the request went to), if it is waiting. */
+  context(nonce: string): C | undefined {
+    return this.#entries.get(nonce)?.context
+  }
+
   /**
-   * Adds an entry and returns the promise its answer settles.
+   * Adds an entry and returns the promise its answer settles. `context` stays with the entry (see
+   * {@link PendingRequests.context}).
    * @throws {TooManyPendingRequestsError} (synchronously) when the table is full or the nonce is in use.
    * @throws {AbortError} (as a rejection) when `options.signal` aborts first.
    */
-  open(nonce: string, options: PendingOptions): Promise<T> {
+  open(nonce: string, options: PendingOptions, ...context: C extends undefined ? [] : [C]): Promise<T> {
     if (this.#entries.size >= this.#max) {
       throw new TooManyPendingRequestsError(`${this.#max} requests are already waiting`)
     }
@@ -73,7 +80,7 @@ export class PendingRequests<T> {
         signal?.removeEventListener('abort', onAbort)
       }
       signal?.addEventListener('abort', onAbort, { once: true })
-      this.#entries.set(nonce, { resolve, reject, cleanup })
+      this.#entries.set(nonce, { context: context[0] as C, resolve, reject, cleanup })
     })
   }
 
@@ -98,7 +105,7 @@ export class PendingRequests<T> {
     for (const nonce of [...this.#entries.keys()]) this.fail(nonce, err)
   }
 
-  #take(nonce: string): Entry<T> | undefined {
+  #take(nonce: string): Entry<T, C> | undefined {
     const entry = this.#entries.get(nonce)
     if (entry === undefined) return undefined
     this.#entries.delete(nonce)

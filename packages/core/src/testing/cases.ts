@@ -1,146 +1,23 @@
-import { type Channel, channel } from '../channel.js'
-import type { Connection, ConnectionManager, ConnectionManagerEvents } from '../connection.js'
+import { channel } from '../channel.js'
 import { Identifier } from '../identifier.js'
-import type { ComplianceOptions, ConnectionManagerFixture } from './fixture.js'
+import { requestCases } from './request-cases.js'
+import {
+  assert,
+  assertErrorIs,
+  bytesEqual,
+  type ComplianceCase,
+  collect,
+  nextConnection,
+  pair,
+  TEST,
+  text,
+  whenClosed,
+} from './support.js'
 
-/** One framework-agnostic compliance case: `run` resolves when the case passes and rejects when it fails. */
-export interface ComplianceCase {
-  /** What the case proves, phrased as behaviour. */
-  readonly name: string
-  run(fixture: ConnectionManagerFixture, options: Required<ComplianceOptions>): Promise<void>
-}
+export { type ComplianceCase, ComplianceAssertionError } from './support.js'
 
-/** Thrown by a failing compliance case. */
-export class ComplianceAssertionError extends Error {
-  override name = 'ComplianceAssertionError'
-}
-
-function assert(condition: unknown, message: string): asserts condition {
-  if (!condition) throw new ComplianceAssertionError(message)
-}
-
-function errorNames(err: unknown): string[] {
-  // the class chain's names, so a subclass counts (and errors from another copy of core too)
-  const names: string[] = []
-  let proto: unknown = err
-  while (proto !== null && typeof proto === 'object') {
-    const n = (proto as { name?: unknown }).name
-    if (typeof n === 'string') names.push(n)
-    const ctor = (proto as { constructor?: { name?: string } }).constructor
-    if (ctor?.name !== undefined) names.push(ctor.name)
-    proto = Object.getPrototypeOf(proto)
-  }
-  return names
-}
-
-function assertErrorIs(err: unknown, accepted: readonly string[], what: string): void {
-  const names = errorNames(err)
-  assert(
-    accepted.some((a) => names.includes(a)),
-    `${what}: expected one of ${accepted.join(', ')}, got ${names[0] ?? String(err)}`,
-  )
-}
-
-function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
-}
-
-/** Rejects when `signal` aborts first. */
-function bounded<T>(promise: Promise<T>, signal: AbortSignal, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(new ComplianceAssertionError(`timed out waiting for ${what}`))
-    if (signal.aborted) return onAbort()
-    signal.addEventListener('abort', onAbort, { once: true })
-    promise.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort)
-        resolve(v)
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort)
-        reject(e)
-      },
-    )
-  })
-}
-
-/** The next incoming `'connection'` on `manager` from `remote` (subscribe before dialling). */
-function nextConnection(
-  manager: ConnectionManager,
-  remote: Identifier,
-  signal: AbortSignal,
-): Promise<Connection> {
-  let off: (() => void) | undefined
-  const p = new Promise<Connection>((resolve) => {
-    const handler: ConnectionManagerEvents['connection'] = (conn) => {
-      if (conn.remoteId.equals(remote)) resolve(conn)
-    }
-    off = manager.on('connection', handler)
-  })
-  return bounded(p, signal, `a connection from ${remote.toHex().slice(0, 8)}`).finally(() => off?.())
-}
-
-/** Collects messages on a connection; `waitFor(n)` resolves once `n` have arrived. */
-function collect(conn: Connection): {
-  messages: Array<{ channel: Channel; bytes: Uint8Array }>
-  waitFor(n: number, signal: AbortSignal): Promise<void>
-} {
-  const messages: Array<{ channel: Channel; bytes: Uint8Array }> = []
-  const waiters: Array<{ n: number; resolve: () => void }> = []
-  conn.on('message', (ch, bytes) => {
-    messages.push({ channel: ch, bytes: bytes.slice() })
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (messages.length >= waiters[i]!.n) waiters.splice(i, 1)[0]!.resolve()
-    }
-  })
-  return {
-    messages,
-    waitFor(n, signal) {
-      if (messages.length >= n) return Promise.resolve()
-      return bounded(new Promise<void>((resolve) => waiters.push({ n, resolve })), signal, `${n} messages`)
-    },
-  }
-}
-
-function whenClosed(conn: Connection): {
-  count: () => number
-  closed: (signal: AbortSignal) => Promise<void>
-} {
-  let count = 0
-  let resolve!: () => void
-  const p = new Promise<void>((r) => {
-    resolve = r
-  })
-  conn.on('close', () => {
-    count++
-    resolve()
-  })
-  return { count: () => count, closed: (signal) => bounded(p, signal, 'a close event') }
-}
-
-const text = new TextEncoder()
-const TEST = channel('compliance')
-
-/** Two started managers, `a` connected to `b`, with both sides' connection objects. */
-async function pair(
-  fixture: ConnectionManagerFixture,
-  signal: AbortSignal,
-): Promise<{ a: ConnectionManager; b: ConnectionManager; ab: Connection; ba: Connection }> {
-  const a = await fixture.create(Identifier.random())
-  const b = await fixture.create(Identifier.random())
-  const incoming = nextConnection(b, a.localId, signal)
-  const ab = await a.connect(b.localId, { signal })
-  const ba = await incoming
-  return { a, b, ab, ba }
-}
-
-/**
- * The `ConnectionManager` compliance cases, free of any test framework (they throw on failure), so they run
- * under vitest ({@link describeConnectionManager}) and in a browser page alike.
- */
-export const connectionManagerCases: ComplianceCase[] = [
+/** The transport's own cases. */
+const transportCases: ComplianceCase[] = [
   {
     name: 'connects and exchanges messages both ways',
     async run(fixture, options) {
@@ -311,6 +188,21 @@ export const connectionManagerCases: ComplianceCase[] = [
     },
   },
   {
+    name: 'a send on an invalid channel name rejects with InvalidChannelError',
+    async run(fixture, options) {
+      const signal = AbortSignal.timeout(options.timeoutMs)
+      const { ab } = await pair(fixture, signal)
+      for (const bad of ['', 'Upper', 'sp ace', 'x'.repeat(65)]) {
+        const error = await ab.send(bad as typeof TEST, text.encode('x'), { signal }).then(
+          () => undefined,
+          (err: unknown) => err,
+        )
+        assertErrorIs(error, ['InvalidChannelError'], `a send on ${JSON.stringify(bad)}`)
+        assertErrorIs(error, ['ConduitError'], 'an InvalidChannelError')
+      }
+    },
+  },
+  {
     name: 'delivers empty and large payloads byte-identical',
     async run(fixture, options) {
       const signal = AbortSignal.timeout(options.timeoutMs)
@@ -337,3 +229,10 @@ export const connectionManagerCases: ComplianceCase[] = [
     },
   },
 ]
+
+/**
+ * The `ConnectionManager` compliance cases, free of any test framework (they throw on failure), so they run
+ * under vitest ({@link describeConnectionManager}) and in a browser page alike: the transport's own cases,
+ * then request/response through a `DefaultNetwork` over it.
+ */
+export const connectionManagerCases: ComplianceCase[] = [...transportCases, ...requestCases]
