@@ -1,0 +1,202 @@
+/**
+ * The vocabulary of the signaling protocol: limits, event names, error codes, the payload of every event and the
+ * typed Socket.IO event maps built from them. Types and constants only.
+ *
+ * @module
+ */
+
+/** Protocol version; part of the signed challenge text (`skipmesh-signal-v1`). */
+export const PROTOCOL_VERSION = 1
+
+/** Maximum number of peer ids in one page of `authenticate` / `list-peers` results. */
+export const MAX_PEERS_PAGE = 256
+
+/** Maximum size of a signal's `data`, serialized as JSON (UTF-16 code units, a close upper bound of UTF-8 for SDP). */
+export const MAX_SIGNAL_DATA_SIZE = 60 * 1024
+
+/** Maximum nesting depth of a signal's `data` object (simple-peer needs 3). */
+export const MAX_SIGNAL_DATA_DEPTH = 8
+
+/** Pattern of a room name: 1–64 characters of `[A-Za-z0-9._-]`. */
+export const ROOM_PATTERN = /^[A-Za-z0-9._-]{1,64}$/
+
+/** Pattern of a session id: 1–64 characters of `[A-Za-z0-9._:-]`. */
+export const SESSION_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/
+
+/** Client→server event names. */
+export const ClientEvent = {
+  Join: 'join',
+  Authenticate: 'authenticate',
+  ListPeers: 'list-peers',
+  Signal: 'signal',
+  Leave: 'leave',
+} as const
+
+/** The name of a client→server event. */
+export type ClientEventName = (typeof ClientEvent)[keyof typeof ClientEvent]
+
+/** Every client→server event name; a server refuses any other event. */
+export const CLIENT_EVENTS: readonly ClientEventName[] = Object.freeze(Object.values(ClientEvent))
+
+/** Server→client event names. */
+export const ServerEvent = {
+  PeerJoined: 'peer-joined',
+  PeerLeft: 'peer-left',
+  Signal: 'signal',
+} as const
+
+/** The name of a server→client event. */
+export type ServerEventName = (typeof ServerEvent)[keyof typeof ServerEvent]
+
+/** Every error code an ack can carry. */
+export const SIGNAL_ERROR_CODES = [
+  'invalid-payload',
+  'not-joined',
+  'already-joined',
+  'bad-signature',
+  'id-taken',
+  'unknown-peer',
+  'room-full',
+  'rate-limited',
+  'internal',
+] as const
+
+/**
+ * Why the server refused a request:
+ * - `invalid-payload`: the payload failed validation (wrong types, missing fields, oversize, binary, junk).
+ * - `not-joined`: the request needs a joined (and, except `authenticate`, authenticated) socket.
+ * - `already-joined`: `join` on a socket that already joined a room (send `leave` first).
+ * - `bad-signature`: the challenge signature does not verify against the claimed public key (or no challenge).
+ * - `id-taken`: another public key owns this id in this room (registered, or within its grace period).
+ * - `unknown-peer`: `to` is not registered in the sender's room.
+ * - `room-full`: the room already holds the configured maximum of peers.
+ * - `rate-limited`: the socket exceeded its request budget; keep flooding and it is disconnected.
+ * - `internal`: a server-side failure (for example the registry store is unreachable).
+ */
+export type SignalErrorCode = (typeof SIGNAL_ERROR_CODES)[number]
+
+/** The error an ack carries when `ok` is false. */
+export interface SignalError {
+  /** Machine-readable reason; branch on this. */
+  readonly code: SignalErrorCode
+  /** Human-readable detail; never branch on it. */
+  readonly message: string
+}
+
+/** An acknowledgement: `{ ok: true, ...result }` or `{ ok: false, error }`. */
+export type Ack<T extends object = Record<never, never>> =
+  | ({ readonly ok: true } & T)
+  | { readonly ok: false; readonly error: SignalError }
+
+/** An ack callback, the last argument of every client→server event. */
+export type AckCallback<T extends object = Record<never, never>> = (res: Ack<T>) => void
+
+/** Builds a failed ack with `code` and a human-readable `message`. */
+export function failure(code: SignalErrorCode, message: string): Ack<never> {
+  return { ok: false, error: { code, message } }
+}
+
+/** The opaque, JSON-serializable payload of a signal: an SDP description or ICE candidate (simple-peer `SignalData`). */
+export type SignalData = Record<string, unknown>
+
+// ---------------------------------------------------------------------------------------------------------------
+// Payloads
+
+/** `join` request: claim `id` in `room` with the Ed25519 `publicKey` that will sign the challenge. */
+export interface JoinRequest {
+  /** Room name, see {@link ROOM_PATTERN}. */
+  readonly room: string
+  /** The peer's identifier: 64 lowercase hex digits (core `Identifier.toHex()`). */
+  readonly id: string
+  /** The raw 32-byte Ed25519 public key as 64 lowercase hex digits. */
+  readonly publicKey: string
+}
+
+/** `join` result. */
+export interface JoinResponse {
+  /** 32 random bytes as 64 lowercase hex digits; sign `challengeBytes(room, id, challenge)`. */
+  readonly challenge: string
+}
+
+/** `authenticate` request. */
+export interface AuthenticateRequest {
+  /** The 64-byte Ed25519 signature over `challengeBytes(room, id, challenge)`, 128 lowercase hex digits. */
+  readonly signature: string
+}
+
+/** A page of peer ids (sorted ascending, excluding the requester). */
+export interface PeersPage {
+  /** Up to {@link MAX_PEERS_PAGE} ids, sorted. */
+  readonly peers: string[]
+  /** Present when more peers follow; pass it to `list-peers`. Opaque. */
+  readonly nextCursor?: string
+}
+
+/** `list-peers` request. */
+export interface ListPeersRequest {
+  /** The `nextCursor` of the previous page; omitted for the first page. */
+  readonly cursor?: string
+}
+
+/** `signal` request: relay `data` to peer `to` of the same room. */
+export interface SignalRequest {
+  /** The destination id (64 lowercase hex digits), registered in the sender's room. */
+  readonly to: string
+  /** Sender-chosen id of the RTCPeerConnection attempt, see {@link SESSION_PATTERN}; lets receivers drop stale signals. */
+  readonly session: string
+  /** A JSON object, serialized at most {@link MAX_SIGNAL_DATA_SIZE}, nested at most {@link MAX_SIGNAL_DATA_DEPTH}. */
+  readonly data: object
+}
+
+/** `leave` request (empty). */
+export type LeaveRequest = Record<never, never>
+
+/** `peer-joined` / `peer-left` event. */
+export interface PeerEvent {
+  /** The id of the peer that joined (authenticated) or left the room. */
+  readonly id: string
+}
+
+/** `signal` event delivered to the destination. */
+export interface SignalEvent {
+  /** The authenticated id of the sender (stamped by the server). */
+  readonly from: string
+  /** The sender's session id. */
+  readonly session: string
+  /** The sender's data, unchanged. */
+  readonly data: SignalData
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Typed Socket.IO event maps
+
+/** Events a client emits; each takes its payload and an ack callback. */
+export interface ClientToServerEvents {
+  /** Claims `id` in `room` for `publicKey`; answers the challenge to sign. Errors: `already-joined`, `id-taken`, `room-full`. */
+  join: (payload: JoinRequest, ack: AckCallback<JoinResponse>) => void
+  /** Proves the key; answers the first page of peers. Errors: `not-joined`, `bad-signature`, `id-taken`, `room-full`. */
+  authenticate: (payload: AuthenticateRequest, ack: AckCallback<PeersPage>) => void
+  /** The next page of peers after `cursor`. Errors: `not-joined`. */
+  'list-peers': (payload: ListPeersRequest, ack: AckCallback<PeersPage>) => void
+  /** Relays `data` to `to` in the same room. Errors: `not-joined`, `unknown-peer`. */
+  signal: (payload: SignalRequest, ack: AckCallback) => void
+  /** Leaves the room (the id stays owned by the key for the grace period). Errors: `not-joined`. */
+  leave: (payload: LeaveRequest, ack: AckCallback) => void
+}
+
+/** Events the server pushes to a joined and authenticated client. */
+export interface ServerToClientEvents {
+  /** A peer authenticated in this room (again, after a `peer-left`, when it replaced a stale connection). */
+  'peer-joined': (event: PeerEvent) => void
+  /** A peer left, disconnected, was replaced by a new connection, or its server instance died. */
+  'peer-left': (event: PeerEvent) => void
+  /** A signal from a peer of this room; `from` is its authenticated id. */
+  signal: (event: SignalEvent) => void
+}
+
+/** The request payload of client event `E`. */
+export type RequestOf<E extends ClientEventName> = Parameters<ClientToServerEvents[E]>[0]
+
+/** The success part of the ack of client event `E`. */
+export type ResponseOf<E extends ClientEventName> =
+  Parameters<ClientToServerEvents[E]>[1] extends AckCallback<infer T> ? T : never
