@@ -8,7 +8,8 @@ import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { generateKeyPair, Identifier } from '@skipmesh/core'
 import { WebSocket } from 'ws'
-import { bytesToHex, challengeBytes } from '../dist/protocol.js'
+import { bytesToHex } from '@skipmesh/core/internal'
+import { challengeBytes } from '@skipmesh/signaling-protocol'
 
 const ROOM_SIZE = 10
 const WINDOW = 2 // signals each client keeps in flight

@@ -6,7 +6,8 @@
  */
 import { parseArgs } from 'node:util'
 import { createJsonLogger, type LogLevel } from './logger.js'
-import { createSignalingServer, type SignalingServerOptions } from './server.js'
+import type { SignalingServerOptions } from './options.js'
+import { createSignalingServer } from './server.js'
 
 const HELP = `Usage: skipmesh-signal [options]
 

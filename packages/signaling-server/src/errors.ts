@@ -1,17 +1,13 @@
 /**
- * Errors of `@skipmesh/signaling-server`: one named class per condition. Protocol-level refusals are not thrown:
- * they travel to the client as an ack with a {@link SignalErrorCode}.
+ * Errors of `@skipmesh/signaling-server`: one named class per condition. A bad option is core's
+ * `InvalidOptionsError`. Protocol-level refusals are not thrown: they travel to the client as an ack with a
+ * {@link SignalErrorCode}.
  *
  * @module
  */
 import { SkipmeshError } from '@skipmesh/core'
 
-export type { SignalErrorCode } from './protocol.js'
-
-/** An option passed to `createSignalingServer` (or the CLI) is invalid. */
-export class InvalidServerOptionsError extends SkipmeshError {
-  override name = 'InvalidServerOptionsError'
-}
+export type { SignalErrorCode } from '@skipmesh/signaling-protocol'
 
 /** The server could not start listening (port in use, permission denied, bad host). */
 export class ListenError extends SkipmeshError {

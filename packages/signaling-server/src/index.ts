@@ -4,7 +4,7 @@
  * exchange WebRTC offers, answers and ICE candidates. Peers prove they own their identifier (Ed25519
  * challenge/response); signals are relayed only within a room with `from` stamped by the server; every payload
  * is validated; sockets are rate-limited; several instances scale out over Redis. The wire protocol lives in
- * `@skipmesh/signaling-server/protocol` (browser-safe).
+ * `@skipmesh/signaling-protocol` (browser-safe; `@skipmesh/signaling-server/protocol` re-exports it).
  *
  * @example
  * ```ts
@@ -16,6 +16,8 @@
  * ```
  */
 
+export { InvalidOptionsError } from '@skipmesh/core'
+export type { InterServerEvents, SignalingIo, SocketData } from './context.js'
 export * from './errors.js'
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from './logger.js'
 export type { RejectionReason } from './metrics.js'
@@ -31,10 +33,5 @@ export type {
 } from './registry.js'
 export { MemoryRegistry } from './registry.js'
 export { RedisRegistry, type RedisCommander, type RedisRegistryOptions } from './redis-registry.js'
-export {
-  createSignalingServer,
-  type RateLimitOptions,
-  type SignalingIo,
-  type SignalingServer,
-  type SignalingServerOptions,
-} from './server.js'
+export type { RateLimitOptions, SignalingServerOptions } from './options.js'
+export { createSignalingServer, type SignalingServer } from './server.js'

@@ -4,22 +4,14 @@
  *
  * @module
  */
+import type { SignalErrorCode } from '@skipmesh/signaling-protocol'
 import { Counter, collectDefaultMetrics, Gauge, Registry } from 'prom-client'
 
-/** Why the server refused something, as counted in `skipmesh_signal_rejections_total{reason}`. */
-export type RejectionReason =
-  | 'invalid-payload'
-  | 'not-joined'
-  | 'already-joined'
-  | 'bad-signature'
-  | 'id-taken'
-  | 'unknown-peer'
-  | 'room-full'
-  | 'rate-limited'
-  | 'internal'
-  | 'origin'
-  | 'flood-disconnect'
-  | 'auth-timeout'
+/**
+ * Why the server refused something, as counted in `skipmesh_signal_rejections_total{reason}`: every protocol error
+ * code, plus refusals that never reach a handler (a foreign `Origin`, a flooding socket, no authentication in time).
+ */
+export type RejectionReason = SignalErrorCode | 'origin' | 'flood-disconnect' | 'auth-timeout'
 
 /** The metrics a server updates. */
 export interface ServerMetrics {

@@ -1,7 +1,8 @@
 import { generateKeyPair, Identifier } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
 import { WebSocket } from 'ws'
-import { bytesToHex, type ClientToServerEvents } from '../src/protocol.js'
+import { bytesToHex } from '@skipmesh/core/internal'
+import type { ClientToServerEvents } from '@skipmesh/signaling-protocol'
 import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
 
 describe('identity', () => {

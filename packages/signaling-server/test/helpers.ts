@@ -1,15 +1,16 @@
 import { generateKeyPair, Identifier, type KeyPair } from '@skipmesh/core'
 import { io, type Socket } from 'socket.io-client'
 import { afterEach } from 'vitest'
+import { bytesToHex } from '@skipmesh/core/internal'
 import {
-  bytesToHex,
   challengeBytes,
   type ClientToServerEvents,
   type PeersPage,
   type ServerToClientEvents,
-} from '../src/protocol.js'
+} from '@skipmesh/signaling-protocol'
 import { silentLogger } from '../src/logger.js'
-import { createSignalingServer, type SignalingServer, type SignalingServerOptions } from '../src/server.js'
+import type { SignalingServerOptions } from '../src/options.js'
+import { createSignalingServer, type SignalingServer } from '../src/server.js'
 
 export type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 

@@ -1,7 +1,8 @@
 import { Identifier } from '@skipmesh/core'
 import { MemoryRegistry, type Registry } from '../src/registry.js'
 import { describe, expect, it } from 'vitest'
-import { bytesToHex, challengeBytes } from '../src/protocol.js'
+import { bytesToHex } from '@skipmesh/core/internal'
+import { challengeBytes } from '@skipmesh/signaling-protocol'
 import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
 
 describe('join and discovery', () => {
@@ -201,14 +202,14 @@ describe('housekeeping', () => {
 })
 
 describe('startup', () => {
-  it('refuses out-of-range options with InvalidServerOptionsError', async () => {
-    await expect(startServer({ pageSize: 1000 })).rejects.toMatchObject({ name: 'InvalidServerOptionsError' })
-    await expect(startServer({ port: -1 })).rejects.toMatchObject({ name: 'InvalidServerOptionsError' })
+  it('refuses out-of-range options with InvalidOptionsError', async () => {
+    await expect(startServer({ pageSize: 1000 })).rejects.toMatchObject({ name: 'InvalidOptionsError' })
+    await expect(startServer({ port: -1 })).rejects.toMatchObject({ name: 'InvalidOptionsError' })
     await expect(startServer({ heartbeatIntervalMs: 1000, instanceTtlMs: 500 })).rejects.toMatchObject({
-      name: 'InvalidServerOptionsError',
+      name: 'InvalidOptionsError',
     })
     await expect(startServer({ origins: ['not a url'] })).rejects.toMatchObject({
-      name: 'InvalidServerOptionsError',
+      name: 'InvalidOptionsError',
     })
   })
 

@@ -1,0 +1,138 @@
+/**
+ * One connected socket: its authentication deadline, its request queue (a socket's requests run one after the
+ * other, so its signals keep their order) and the dispatch of each client event to its handler with the payload
+ * validated by the protocol's schema. `handleConnection` is the server's `connection` listener.
+ *
+ * @module
+ */
+import { type ClientEventName, ClientRequestSchemas, CLIENT_EVENTS } from '@skipmesh/signaling-protocol'
+import * as v from 'valibot'
+import { Refusal, type ServerContext, type SignalingSocket } from './context.js'
+import { handlers } from './handlers.js'
+import { type Ackable, type RateLimit, refuse } from './rate-limit.js'
+
+function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
+  const first = issues[0]
+  if (first === undefined) return 'invalid payload'
+  const path = first.path?.map((p) => String(p.key)).join('.') ?? ''
+  return `${path === '' ? 'payload' : path}: ${first.message}`.slice(0, 200)
+}
+
+/** The server's state of one socket, handed to every handler of its events. */
+export class SocketSession {
+  readonly socket: SignalingSocket
+  readonly #ctx: ServerContext
+  #queue: Promise<void> = Promise.resolve()
+  #closed = false
+  #authTimer: NodeJS.Timeout | undefined
+
+  constructor(ctx: ServerContext, socket: SignalingSocket) {
+    this.#ctx = ctx
+    this.socket = socket
+  }
+
+  /** Whether the socket disconnected (queued requests then do nothing). */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** (Re)starts the deadline by which the socket must authenticate, or be disconnected. */
+  armAuthDeadline(): void {
+    clearTimeout(this.#authTimer)
+    this.#authTimer = setTimeout(() => {
+      this.#ctx.reject('auth-timeout')
+      this.#ctx.log.info('socket did not authenticate in time', { socket: this.socket.id })
+      this.socket.disconnect(true)
+    }, this.#ctx.options.authTimeoutMs)
+    this.#authTimer.unref()
+  }
+
+  /** Stops the authentication deadline (the socket authenticated). */
+  clearAuthDeadline(): void {
+    clearTimeout(this.#authTimer)
+  }
+
+  /** Forgets the room, id, key and challenge of the socket. */
+  resetJoin(): void {
+    this.socket.data = {}
+  }
+
+  /**
+   * The room and id of an authenticated socket.
+   * @throws {Refusal} `not-joined` otherwise.
+   */
+  self(): { room: string; id: string } {
+    const { room, id, authenticated } = this.socket.data
+    if (authenticated !== true || room === undefined || id === undefined) {
+      throw new Refusal('not-joined', 'join and authenticate first')
+    }
+    return { room, id }
+  }
+
+  /** Runs `work` after every earlier request of this socket finished; `close()` of the server waits for it. */
+  enqueue(work: () => Promise<void>, onError: (err: unknown) => void): void {
+    this.#queue = this.#ctx.track(this.#queue.then(work)).catch(onError)
+  }
+
+  /**
+   * Queues client event `event` with the arguments Socket.IO delivered: one payload (optional for events whose
+   * handler allows it) and an ack. Every outcome answers the ack: the handler's result, its {@link Refusal}, or
+   * `invalid-payload` / `internal`.
+   */
+  dispatch<E extends ClientEventName>(event: E, args: readonly unknown[]): void {
+    const ctx = this.#ctx
+    const last = args[args.length - 1]
+    const ack: Ackable = typeof last === 'function' ? (last as Ackable) : () => {}
+    const params = typeof last === 'function' ? args.slice(0, -1) : args
+    const { run, payloadOptional } = handlers[event]
+    const work = async (): Promise<void> => {
+      if (this.#closed) return
+      if (params.length > 1 || (params.length === 0 && !payloadOptional)) {
+        return refuse(ctx, ack, 'invalid-payload', 'expected one payload argument')
+      }
+      const parsed = v.safeParse(ClientRequestSchemas[event], params.length === 0 ? {} : params[0])
+      if (!parsed.success) return refuse(ctx, ack, 'invalid-payload', issueText(parsed.issues))
+      try {
+        const result = await run(ctx, this, parsed.output)
+        ack({ ok: true, ...result })
+      } catch (err) {
+        if (err instanceof Refusal) return refuse(ctx, ack, err.code, err.message)
+        ctx.log.error('request failed', { event, socket: this.socket.id, err: String(err) })
+        refuse(ctx, ack, 'internal', 'internal error')
+      }
+    }
+    this.enqueue(work, (err) => ctx.log.error('handler crashed', { err: String(err) }))
+  }
+
+  /** The socket disconnected: stop its deadline, skip its queued requests, release its registration after them. */
+  onDisconnect(reason: string): void {
+    const ctx = this.#ctx
+    this.#closed = true
+    clearTimeout(this.#authTimer)
+    const { room, id, authenticated } = this.socket.data
+    ctx.log.debug('socket disconnected', { socket: this.socket.id, reason, room, id })
+    if (authenticated !== true || room === undefined || id === undefined) return
+    // after queued requests of this socket, so a pending claim cannot resurrect the registration
+    this.enqueue(
+      async () => {
+        if (await ctx.registry.release(room, id, this.socket.id)) ctx.announceLeft([{ room, id }])
+      },
+      (err) => ctx.log.error('release on disconnect failed', { room, id, err: String(err) }),
+    )
+  }
+}
+
+/** The `connection` listener: rate limit first, then one handler per protocol event, then disconnect. */
+export function handleConnection(ctx: ServerContext, rateLimit: RateLimit, socket: SignalingSocket): void {
+  socket.data = {}
+  const session = new SocketSession(ctx, socket)
+  session.armAuthDeadline()
+  rateLimit.guard(socket)
+  for (const event of CLIENT_EVENTS) {
+    socket.on(event, (...args: unknown[]) => session.dispatch(event, args))
+  }
+  socket.on('disconnect', (reason) => {
+    rateLimit.forget(socket.id)
+    session.onDisconnect(reason)
+  })
+}
