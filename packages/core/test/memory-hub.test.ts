@@ -129,6 +129,23 @@ describe('memory hub drops', () => {
     expect(await survivors({ seed: 10, dropRate: 0.3 })).not.toEqual(first)
     expect(await survivors({ seed: 9 })).toHaveLength(1000)
   })
+
+  it('changes the loss rate while running with setDropRate, and refuses a rate outside [0, 1]', async () => {
+    const hub = new MemoryHub({ manual: true, dropRate: 1 })
+    const [a, b] = await started(hub, idOf(1), idOf(2))
+    const [ab, ba] = await link(a!, b!)
+    let got = 0
+    ba.on('message', () => got++)
+    for (let i = 0; i < 100; i++) await ab.send(X, new Uint8Array(1))
+    expect(await hub.deliverAll()).toBe(0)
+    hub.setDropRate(0)
+    for (let i = 0; i < 100; i++) await ab.send(X, new Uint8Array(1))
+    expect(await hub.deliverAll()).toBe(100)
+    expect(got).toBe(100)
+    expect(() => hub.setDropRate(1.5)).toThrow(RangeError)
+    expect(() => hub.setDropRate(Number.NaN)).toThrow(RangeError)
+    await stopAll([a!, b!])
+  })
 })
 
 describe('memory hub partitions', () => {

@@ -1,25 +1,13 @@
-import { type AbortOptions, raceSignal, throwIfAborted } from '../abort.js'
-import { type Channel, isChannel } from '../channel.js'
-import type {
-  Connection,
-  ConnectionEvents,
-  ConnectionManager,
-  ConnectionManagerEvents,
-} from '../connection.js'
-import {
-  ComponentNotStartedError,
-  ConnectionClosedError,
-  ConnectionFailedError,
-  DuplicatePeerError,
-  InvalidChannelError,
-  MessageTooLargeError,
-  PeerNotFoundError,
-  SendFailedError,
-} from '../errors.js'
-import { Emitter, type Unsubscribe } from '../events.js'
+import { type AbortOptions, raceSignal } from '../abort.js'
+import type { Channel } from '../channel.js'
+import { ConnectionFailedError, DuplicatePeerError, PeerNotFoundError } from '../errors.js'
 import type { Identifier } from '../identifier.js'
-import { AbstractComponent } from '../lifecycle.js'
 import { yieldTask } from '../internal/async.js'
+import { MemoryConnection, MemoryConnectionManager } from './endpoint.js'
+import type { Entry, PendingMessage, Queue } from './queue.js'
+
+export type { PendingMessage } from './queue.js'
+export { MemoryConnection, MemoryConnectionManager } from './endpoint.js'
 
 /** Options of a {@link MemoryHub}. */
 export interface MemoryHubOptions {
@@ -39,14 +27,6 @@ export interface MemoryHubOptions {
   maxMessageSize?: number
 }
 
-/** A message in flight, as shown to a {@link MemoryHub.deliverSome} predicate. */
-export interface PendingMessage {
-  readonly from: Identifier
-  readonly to: Identifier
-  readonly channel: Channel
-  readonly bytes: Uint8Array
-}
-
 /** Default of {@link MemoryHubOptions.maxMessageSize}. */
 export const DEFAULT_MEMORY_MAX_MESSAGE_SIZE = 16 * 1024 * 1024 + 64 * 1024
 
@@ -60,22 +40,6 @@ function mulberry32(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296
   }
-}
-
-interface Entry extends PendingMessage {
-  readonly seq: number
-  readonly queue: Queue
-  readonly target: MemoryConnection
-  delivered: boolean
-}
-
-/** The messages in flight on one direction of one link and one channel, oldest first (from `head` on). */
-interface Queue {
-  items: Entry[]
-  /** Index of the oldest undelivered entry in `items`. */
-  head: number
-  /** Delivery time of the last message put in this queue (to keep order under random latency). */
-  lastAt: number
 }
 
 function pairKey(a: Identifier, b: Identifier): string {
@@ -102,7 +66,7 @@ export class MemoryHub {
   readonly manual: boolean
   readonly #random: () => number
   readonly #latency: { min: number; max: number }
-  readonly #dropRate: number
+  #dropRate: number
   readonly #managers = new Map<string, MemoryConnectionManager>()
   readonly #active = new Set<string>()
   readonly #dials = new Map<string, Promise<void>>()
@@ -117,11 +81,19 @@ export class MemoryHub {
     if (!(this.#latency.min >= 0 && this.#latency.max >= this.#latency.min)) {
       throw new RangeError('latency must be >= 0 and min <= max')
     }
-    this.#dropRate = options.dropRate ?? 0
-    if (!(this.#dropRate >= 0 && this.#dropRate <= 1)) throw new RangeError('dropRate must be within [0, 1]')
+    this.#dropRate = checkDropRate(options.dropRate ?? 0)
     this.#random = mulberry32(options.seed ?? 1)
     this.manual = options.manual ?? false
     this.maxMessageSize = options.maxMessageSize ?? DEFAULT_MEMORY_MAX_MESSAGE_SIZE
+  }
+
+  /**
+   * Changes the fraction (0–1) of messages silently lost from now on (e.g. lose messages, then stop losing
+   * them). Messages already in flight keep their fate.
+   * @throws {RangeError} when `rate` is not within [0, 1].
+   */
+  setDropRate(rate: number): void {
+    this.#dropRate = checkDropRate(rate)
   }
 
   /**
@@ -340,173 +312,7 @@ export class MemoryHub {
   }
 }
 
-interface HubPort {
-  attach(manager: MemoryConnectionManager): void
-  detach(manager: MemoryConnectionManager): void
-  dial(from: MemoryConnectionManager, to: Identifier, options: AbortOptions): Promise<MemoryConnection>
-  send(conn: MemoryConnection, channel: Channel, bytes: Uint8Array): void
-  flush(conn: MemoryConnection): void
-}
-
-/** One side of an in-memory link; its twin lives in the remote manager. */
-export class MemoryConnection implements Connection {
-  readonly remoteId: Identifier
-  /** @internal */
-  readonly manager: MemoryConnectionManager
-  /** @internal serial number of the link (shared by both sides). */
-  readonly link: number
-  /** @internal the other side. */
-  peer: MemoryConnection | undefined
-  /** @internal what this side sent and the peer has not received yet, per channel. */
-  readonly queues = new Map<Channel, Queue>()
-  readonly #maxMessageSize: number
-  readonly #events = new Emitter<ConnectionEvents>()
-  #status: 'open' | 'closing' | 'closed' = 'open'
-
-  /** @internal made by the hub only. */
-  constructor(manager: MemoryConnectionManager, remoteId: Identifier, link: number, maxMessageSize: number) {
-    this.manager = manager
-    this.remoteId = remoteId
-    this.link = link
-    this.#maxMessageSize = maxMessageSize
-  }
-
-  get status(): 'open' | 'closing' | 'closed' {
-    return this.#status
-  }
-
-  on<E extends keyof ConnectionEvents>(event: E, handler: ConnectionEvents[E]): Unsubscribe {
-    return this.#events.on(event, handler)
-  }
-
-  send(channel: Channel, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
-    try {
-      throwIfAborted(options.signal)
-      if (this.#status !== 'open')
-        throw new ConnectionClosedError(`connection to ${this.remoteId.toHex()} is closed`)
-      if (!isChannel(channel)) throw new InvalidChannelError('invalid channel name')
-      if (!(bytes instanceof Uint8Array)) throw new SendFailedError('bytes must be a Uint8Array')
-      if (bytes.length > this.#maxMessageSize) {
-        throw new MessageTooLargeError(`${bytes.length} bytes exceed the maximum of ${this.#maxMessageSize}`)
-      }
-      // copy: the caller may reuse its buffer as soon as this resolves
-      this.manager.port.send(this, channel, bytes.slice())
-      return Promise.resolve()
-    } catch (err) {
-      return Promise.reject(err)
-    }
-  }
-
-  close(options: AbortOptions = {}): Promise<void> {
-    if (this.#status === 'closed') return Promise.resolve()
-    try {
-      throwIfAborted(options.signal)
-    } catch (err) {
-      return Promise.reject(err)
-    }
-    this.#status = 'closing'
-    this.manager.port.flush(this)
-    this.peer?.closed(undefined)
-    this.closed(undefined)
-    return Promise.resolve()
-  }
-
-  /** @internal abrupt failure of the link (partition): both sides close, pending messages are lost. */
-  fail(reason: Error): void {
-    this.peer?.closed(reason)
-    this.closed(reason)
-  }
-
-  /** @internal bytes from the peer; false when this side is already closed (the bytes are lost). */
-  receive(channel: Channel, bytes: Uint8Array): boolean {
-    if (this.#status === 'closed') return false
-    this.#events.emit('message', channel, bytes)
-    return true
-  }
-
-  /** @internal marks this side closed and emits `'close'` once. */
-  closed(reason: Error | undefined): void {
-    if (this.#status === 'closed') return
-    this.#status = 'closed'
-    this.manager.remove(this)
-    if (reason === undefined) this.#events.emit('close')
-    else this.#events.emit('close', reason)
-    this.#events.clear()
-  }
-}
-
-/** A {@link ConnectionManager} on a {@link MemoryHub}; made by {@link MemoryHub.connectionManager}. */
-export class MemoryConnectionManager extends AbstractComponent implements ConnectionManager {
-  readonly localId: Identifier
-  readonly maxMessageSize: number
-  /** The hub this manager lives on. */
-  readonly hub: MemoryHub
-  /** @internal */
-  readonly port: HubPort
-  readonly #events = new Emitter<ConnectionManagerEvents>()
-  readonly #connections = new Map<string, MemoryConnection>()
-
-  /** @internal use {@link MemoryHub.connectionManager}. */
-  constructor(hub: MemoryHub, localId: Identifier, port: HubPort) {
-    super()
-    this.hub = hub
-    this.localId = localId
-    this.port = port
-    this.maxMessageSize = hub.maxMessageSize
-  }
-
-  on<E extends keyof ConnectionManagerEvents>(event: E, handler: ConnectionManagerEvents[E]): Unsubscribe {
-    return this.#events.on(event, handler)
-  }
-
-  protected async onStart(): Promise<void> {
-    this.port.attach(this)
-  }
-
-  protected async onStop(): Promise<void> {
-    this.port.detach(this)
-    await Promise.all([...this.#connections.values()].map((c) => c.close()))
-  }
-
-  /**
-   * @throws {PeerNotFoundError} when no started manager has `id` on this hub.
-   * @throws {ConnectionFailedError} when `id` is this manager's own, or partitioned away.
-   * @throws {AbortError} when `options.signal` aborts.
-   * @throws {ComponentNotStartedError} when this manager is not started or already stopped.
-   */
-  async connect(id: Identifier, options: AbortOptions = {}): Promise<Connection> {
-    throwIfAborted(options.signal)
-    if (this.state === 'starting') await raceSignal(this.ready(), options.signal)
-    if (this.state !== 'ready') throw new ComponentNotStartedError('memory connection manager is not started')
-    if (id.equals(this.localId)) throw new ConnectionFailedError('cannot connect to self')
-    const existing = this.openConnection(id)
-    if (existing !== undefined) return existing
-    return this.port.dial(this, id, options)
-  }
-
-  connections(): Connection[] {
-    return [...this.#connections.values()].filter((c) => c.status === 'open')
-  }
-
-  /** @internal */
-  openConnections(): MemoryConnection[] {
-    return [...this.#connections.values()].filter((c) => c.status === 'open')
-  }
-
-  /** @internal the open connection to `id`, if any. */
-  openConnection(id: Identifier): MemoryConnection | undefined {
-    const c = this.#connections.get(id.toHex())
-    return c !== undefined && c.status === 'open' ? c : undefined
-  }
-
-  /** @internal */
-  add(conn: MemoryConnection): void {
-    this.#connections.set(conn.remoteId.toHex(), conn)
-    this.#events.emit('connection', conn)
-  }
-
-  /** @internal */
-  remove(conn: MemoryConnection): void {
-    if (this.#connections.get(conn.remoteId.toHex()) === conn) this.#connections.delete(conn.remoteId.toHex())
-  }
+function checkDropRate(rate: number): number {
+  if (!(rate >= 0 && rate <= 1)) throw new RangeError('dropRate must be within [0, 1]')
+  return rate
 }
