@@ -39,17 +39,17 @@ export {
   type Side,
   sharesPrefix,
 } from './lookup-table.js'
-export {
-  createSkipGraphNode,
-  type NeighborChange,
-  type NodeStatus,
-  type SearchHopEvent,
-  type SearchHopRecord,
-  type SearchOptions,
-  type SearchResult,
-  type SkipGraphMetrics,
-  type SkipGraphNode,
-  type SkipGraphNodeEvents,
-  type SkipGraphNodeOptions,
-} from './node.js'
+export type {
+  NeighborChange,
+  NodeStatus,
+  SearchHopEvent,
+  SearchHopRecord,
+  SearchOptions,
+  SearchResult,
+  SkipGraphMetrics,
+  SkipGraphNode,
+  SkipGraphNodeEvents,
+  SkipGraphNodeOptions,
+} from './contract.js'
+export { createSkipGraphNode } from './node.js'
 export { type KindName, MAX_HOPS } from './wire.js'

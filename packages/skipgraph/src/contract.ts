@@ -1,0 +1,200 @@
+/**
+ * The contract of a skip-graph node: the {@link SkipGraphNode} interface, its events, options, result types and
+ * counters. The implementation is `node.ts` (wiring) and the modules it composes.
+ *
+ * @module
+ */
+import type { AbortOptions, Channel, Component, Identifier, Network, TypedEvents } from '@skipmesh/core'
+import type { Identity, LookupTableSnapshot, NeighborEntry, Side } from './lookup-table.js'
+import type { KindName } from './wire.js'
+
+/** Where a node stands in the graph. */
+export type NodeStatus = 'new' | 'joining' | 'incomplete' | 'joined' | 'leaving' | 'left'
+
+/** One step of a search path. */
+export interface SearchHopRecord {
+  /** The node the search was forwarded to. */
+  readonly node: Identifier
+  /** The level of the link it was forwarded over. */
+  readonly level: number
+}
+
+/** The answer of {@link SkipGraphNode.searchById}. */
+export interface SearchResult {
+  /**
+   * The node holding the target if it is present; otherwise, searching toward larger identifiers
+   * (target > start), the greatest identifier ≤ target, and toward smaller ones (target < start), the smallest
+   * identifier ≥ target. When no node lies between the start and the target, the start node itself.
+   */
+  readonly result: Identifier
+  /** Whether `result` equals the target. */
+  readonly found: boolean
+  /** The nodes the search was forwarded to, in order, with the level of each link (empty if answered locally). */
+  readonly hops: readonly SearchHopRecord[]
+}
+
+/** Options of {@link SkipGraphNode.searchById}. */
+export interface SearchOptions extends AbortOptions {
+  /** How long to wait for the answer, in milliseconds. @default the node's `searchTimeoutMs` */
+  timeoutMs?: number
+}
+
+/** A change of one lookup-table entry, for UIs that draw the graph. */
+export interface NeighborChange {
+  readonly level: number
+  readonly side: Side
+  /** The entry before the change, or null. */
+  readonly previous: NeighborEntry | null
+  /** The entry after the change, or null. */
+  readonly current: NeighborEntry | null
+}
+
+/** Emitted on every node a search passes (the origin included), so a UI can draw routes. */
+export interface SearchHopEvent {
+  /** The search's nonce: the same on every node of one search. */
+  readonly nonce: string
+  /** The node that started the search (the answer goes back to it). */
+  readonly origin: Identifier
+  /** The identifier searched for. */
+  readonly target: Identifier
+  /** The node emitting the event (where the search is now). */
+  readonly node: Identifier
+  /**
+   * The highest level this node may route the search on: the level of the link it arrived over, or, at the
+   * origin (and after a reverse leg), this node's top level.
+   */
+  readonly level: number
+  /** How many times the search was forwarded before reaching this node. */
+  readonly hop: number
+}
+
+/** Events of a {@link SkipGraphNode}. */
+export interface SkipGraphNodeEvents {
+  /** A lookup-table entry changed (linked, unlinked, or marked dead). */
+  'neighbor:change': (change: NeighborChange) => void
+  /** A search passed this node. */
+  'search:hop': (hop: SearchHopEvent) => void
+}
+
+/** Counters of one node. */
+export interface SkipGraphMetrics {
+  /** Protocol messages handed to the conduit, all kinds. */
+  messagesSent: number
+  /** Protocol messages handed to the conduit, by kind. */
+  sentByKind: Record<KindName, number>
+  /** Sends that rejected. */
+  sendFailures: number
+  /** Messages that arrived (valid or not). */
+  messagesReceived: number
+  /** Arrived messages that failed validation: dropped. */
+  malformedDropped: number
+  /** Well-formed messages that were unsolicited or inconsistent (unknown nonce, wrong sender): dropped. */
+  unexpectedDropped: number
+  /** Table writes refused because the writer did not hold the lock or the write was inconsistent. */
+  rejectedApplies: number
+  /** Searches started here (including the one `join` makes). */
+  searchesStarted: number
+  /** Searches started here that were answered. */
+  searchesAnswered: number
+  /** Searches started here that failed with {@link SearchFailedError}. */
+  searchesFailed: number
+  /** Searches started here that timed out. */
+  searchesTimedOut: number
+  /** Searches this node forwarded to a neighbour. */
+  searchesForwarded: number
+  /** Join or leave transactions attempted (one per level and attempt). */
+  transactions: number
+  /** Transactions aborted (lock conflict, timeout, unreachable node) and retried. */
+  conflicts: number
+  /** Neighbours marked dead after a failed send. */
+  deadNeighbors: number
+  /** Levels relinked around dead neighbours (repair transactions committed). */
+  repairs: number
+  /** Locks broken because the node holding them was found dead. */
+  locksBroken: number
+}
+
+/** Options of {@link createSkipGraphNode}. */
+export interface SkipGraphNodeOptions {
+  /** A started core `Network`. One skip-graph node per network: the node's id is `network.localId`. */
+  network: Network
+  /**
+   * The node's identity; `id` must equal `network.localId`.
+   * @default `{ id: network.localId, mv: MembershipVector.random() }`
+   */
+  identity?: Identity
+  /** The channel the node registers its processor on. @default channel('skipgraph') */
+  channel?: Channel
+  /** Timeout of one protocol request of join and leave (lock, apply), in milliseconds. @default 5000 */
+  requestTimeoutMs?: number
+  /** Default timeout of a search (`searchById`, and the search `join` makes), in milliseconds. @default 10000 */
+  searchTimeoutMs?: number
+  /**
+   * Attempts per level of a join (and of a leave) before it fails. Independently, 5 attempts that fail on an
+   * unreachable participant (a send failure or a `requestTimeoutMs` timeout) fail it. @default 1000
+   */
+  maxAttempts?: number
+  /** Backoff after a conflicting attempt: uniform in `[0, min(maxMs, baseMs * 2^attempt)]` ms. @default { baseMs: 2, maxMs: 200 } */
+  backoff?: { baseMs?: number; maxMs?: number }
+  /** Random source in [0, 1) for backoff jitter (seed it for reproducible runs). @default Math.random */
+  random?: () => number
+  /**
+   * How long a lock request that finds the lock taken waits here for it (first come, first served) before it
+   * is refused, in milliseconds. Bounded so that a rare deadlock between a leave and a join resolves.
+   * @default 2000
+   */
+  lockWaitMs?: number
+  /**
+   * How often the node checks that its neighbours are alive (one small read to each distinct neighbour), in
+   * milliseconds; 0 turns probing off. A failed send (here or on any other message) marks the neighbour dead and
+   * starts the repair of the lists around it (README, "Failure handling"). Probing finds a crashed neighbour
+   * that no search happens to touch.
+   * @default 2000
+   */
+  probeIntervalMs?: number
+}
+
+/** A skip-graph node: a {@link Component} that joins, searches and leaves over a core `Network`. */
+export interface SkipGraphNode extends Component, TypedEvents<SkipGraphNodeEvents> {
+  /** This node's identity. */
+  readonly identity: Identity
+  /** Where the node stands in the graph. */
+  readonly status: NodeStatus
+  /** The component lifecycle state (`'stopped'` after `leave()` or `stop()`). */
+  readonly state: 'new' | 'starting' | 'ready' | 'stopping' | 'stopped'
+  /**
+   * Joins the graph: without `introducer`, as its first node; otherwise through `introducer` (a node already in
+   * the graph). Resolves once the node is linked at every level up to the one where it is alone. Safe under any
+   * number of concurrent joins and leaves (see README, "Join protocol"). After a failed or aborted join the
+   * status is `'incomplete'` (linked at some levels, consistently) or `'new'`; call `join()` again to resume.
+   * @throws {AlreadyJoinedError} when the node is joining, joined, leaving or left.
+   * @throws {DuplicateIdentifierError} when a node with the same identifier is in the graph.
+   * @throws {SearchTimeoutError} / {@link SearchFailedError} when the search through the introducer failed.
+   * @throws {JoinFailedError} after `maxAttempts` failed attempts at one level.
+   * @throws {AbortError} when `options.signal` aborts.
+   * @throws {ComponentNotStartedError} when the node is not started.
+   */
+  join(introducer?: Identifier, options?: AbortOptions): Promise<void>
+  /**
+   * Searches the graph for `target`, starting here at the top level and forwarding node to node.
+   * @throws {SearchTimeoutError} when no answer came within the timeout.
+   * @throws {SearchFailedError} when an unreachable neighbour blocked every exact route.
+   * @throws {NotJoinedError} when the node is not linked in the graph.
+   * @throws {AbortError} when `options.signal` aborts.
+   * @throws {ComponentNotStartedError} when the node is not started.
+   */
+  searchById(target: Identifier, options?: SearchOptions): Promise<SearchResult>
+  /**
+   * Leaves gracefully: relinks the neighbours at every level around this node in one atomic step, then stops
+   * the node (its channel is unregistered; the network is left running).
+   * @throws {NotJoinedError} when the node never linked in.
+   * @throws {LeaveFailedError} after `maxAttempts` failed attempts (e.g. a neighbour crashed).
+   * @throws {AbortError} when `options.signal` aborts (the node then stays in the graph).
+   * @throws {ComponentNotStartedError} when the node is not started.
+   */
+  leave(options?: AbortOptions): Promise<void>
+  /** A snapshot of the lookup table. */
+  lookupTable(): LookupTableSnapshot
+  /** A snapshot of the counters. */
+  metrics(): SkipGraphMetrics
+}

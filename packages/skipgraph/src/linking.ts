@@ -1,0 +1,314 @@
+/**
+ * Linking: the join algorithm (level 0 through an introducer, then level by level) and the leave algorithm,
+ * each a transaction under the lock discipline of the README ("Join protocol", "Leave protocol").
+ *
+ * @module
+ */
+import type { Identifier, MembershipVector } from '@skipmesh/core'
+import { DuplicateIdentifierError, JoinFailedError, LeaveFailedError, NotJoinedError } from './errors.js'
+import { MAX_LEVEL, type Side, sharesPrefix } from './lookup-table.js'
+import { sameId, type NodeState } from './state.js'
+import { Conflict, type Transactions, type Txn } from './transactions.js'
+import type { ApplyWrite, WireNeighbor } from './wire.js'
+
+/** Where a walk along the level below ended. */
+export interface WalkEnd {
+  /** The nearest node sharing the level's prefix and linked at the level, if any. */
+  readonly found: Identifier | null
+  /** The last node visited (the end of the list when nothing was found), or this node. */
+  readonly end: Identifier
+}
+
+/** A node locked at one level, with its pointer across the gap being linked. */
+export interface Located {
+  readonly id: Identifier
+  readonly mv: MembershipVector
+  /** The located node's neighbour on the far side at the level being linked (its current link across us). */
+  readonly across: WireNeighbor | null
+}
+
+export interface LinkerInit {
+  readonly state: NodeState
+  readonly txns: Transactions
+  /** Searches for `target` starting at `via` (the join's search through its introducer). */
+  readonly searchVia: (
+    target: Identifier,
+    via: Identifier,
+    signal: AbortSignal | undefined,
+  ) => Promise<{ result: Identifier }>
+}
+
+export class Linker {
+  readonly #init: LinkerInit
+  readonly #state: NodeState
+  readonly #txns: Transactions
+
+  constructor(init: LinkerInit) {
+    this.#init = init
+    this.#state = init.state
+    this.#txns = init.txns
+  }
+
+  /**
+   * Links this node into the graph through `introducer`, level by level, resuming above the levels it is
+   * linked at already; `onLinkedAtZero` runs once level 0 is linked. Returns once the node is alone at a level
+   * (and so joined at every level).
+   * @throws {NotJoinedError} when the node is not linked yet and has no introducer other than itself.
+   */
+  async join(
+    introducer: Identifier | undefined,
+    signal: AbortSignal | undefined,
+    onLinkedAtZero: () => void,
+  ): Promise<void> {
+    const state = this.#state
+    if (state.height < 0) {
+      if (introducer === undefined || state.isSelf(introducer)) {
+        throw new NotJoinedError('an introducer other than this node is needed to join a graph')
+      }
+      const hint: { near: Identifier | undefined } = { near: undefined }
+      await this.#txns.run('join', (txn) => this.#linkLevel0(txn, introducer, hint, signal), signal)
+      onLinkedAtZero()
+    }
+    for (let level = state.height + 1; level <= MAX_LEVEL; level++) {
+      const alone = await this.#txns.run('join', (txn) => this.#linkLevel(txn, level), signal)
+      if (alone) break
+    }
+    state.height = MAX_LEVEL
+  }
+
+  /**
+   * Unlinks this node at every level in one transaction (its neighbours are relinked around it); its status is
+   * then `'left'` and its table empty.
+   * @throws {LeaveFailedError} after `maxAttempts` failed attempts.
+   */
+  leave(signal: AbortSignal | undefined): Promise<void> {
+    return this.#txns.run('leave', (txn) => this.#unlinkAll(txn), signal)
+  }
+
+  /** Level 0: find the gap by searching for our own id through the introducer, then link into it. */
+  async #linkLevel0(
+    txn: Txn,
+    introducer: Identifier,
+    hint: { near: Identifier | undefined },
+    signal: AbortSignal | undefined,
+  ): Promise<boolean> {
+    const me = this.#state.identity.id
+    this.#txns.lockOwn(txn, [0])
+    // a retry walks on from where the last attempt got to; the first attempt searches through the introducer
+    const near = hint.near
+    hint.near = undefined
+    let cur: Identifier
+    if (near !== undefined) cur = near
+    else {
+      const found = await this.#init.searchVia(me, introducer, signal)
+      if (found.result.equals(me))
+        throw new DuplicateIdentifierError('a node with this identifier is in the graph')
+      cur = found.result
+    }
+    const goRight = cur.compare(me) < 0
+    for (let steps = 0; ; steps++) {
+      const s = (await this.#txns.read(txn, cur, [0])).levels[0]!
+      if (!s.linked) throw new Conflict('walked onto an unlinked node')
+      hint.near = cur
+      const next = goRight ? s.right : s.left
+      if (next?.id.equals(me))
+        throw new DuplicateIdentifierError('a node with this identifier is in the graph')
+      if (next === null || (goRight ? next.id.compare(me) > 0 : next.id.compare(me) < 0)) {
+        const other = next === null ? null : next.id
+        if (goRight) await this.#insertBetween(txn, 0, cur, other)
+        else await this.#insertBetween(txn, 0, other, cur)
+        return false
+      }
+      if (steps > 1_000_000) throw new Conflict('walk too long')
+      cur = next.id
+    }
+  }
+
+  /**
+   * Links us at `level` into the gap the walk found between `leftId` and `rightId` (either may be null): locks
+   * the left node, moves right under lock (lock-coupling) while a node that linked meanwhile sits between it
+   * and us, then locks its right neighbour and checks that one points back. Locks at one level are always
+   * taken in ascending identifier order, so waiting for them cannot deadlock.
+   */
+  async #insertBetween(
+    txn: Txn,
+    level: number,
+    leftId: Identifier | null,
+    rightId: Identifier | null,
+  ): Promise<void> {
+    const me = this.#state.identity
+    let left: Located | null = null
+    if (leftId !== null) {
+      let cur = leftId
+      for (let steps = 0; ; steps++) {
+        const here = await this.locate(txn, cur, level, 'right')
+        if (!sharesPrefix(here.mv, me.mv, level) || here.id.compare(me.id) >= 0)
+          throw new Conflict('bad left neighbour')
+        const next = here.across
+        if (next === null || next.id.compare(me.id) > 0) {
+          left = here
+          break
+        }
+        // someone linked between: step right, keeping our order of locks
+        this.#txns.releaseAt(txn, cur)
+        cur = next.id
+        if (steps > 1_000_000) throw new Conflict('walk too long')
+      }
+    }
+    const rightNow = left === null ? rightId : (left.across?.id ?? null)
+    const right = rightNow === null ? null : await this.locate(txn, rightNow, level, 'left')
+    if (right !== null) {
+      if (!sharesPrefix(right.mv, me.mv, level) || right.id.compare(me.id) <= 0)
+        throw new Conflict('bad right neighbour')
+      if (left === null && right.across !== null) {
+        // a node linked left of the head we aimed at: retry from it (locking it now would break the order)
+        throw new Conflict(`level ${level}: the head changed`, true)
+      }
+    }
+    if (!this.#adjacent(left, right)) throw new Conflict(`level ${level} neighbours not adjacent`, true)
+    await this.#commitLink(txn, level, left, right)
+  }
+
+  /** Whether the located nodes point at each other across the gap we link into. */
+  #adjacent(left: Located | null, right: Located | null): boolean {
+    return (left === null || sameId(left.across, right)) && (right === null || sameId(right.across, left))
+  }
+
+  /** Locks `level` of `node` and reports it with its `pointer` neighbour there. */
+  async locate(txn: Txn, node: Identifier, level: number, pointer: Side): Promise<Located> {
+    const st = await this.#txns.lock(txn, node, [level])
+    const s = st.levels[0]!
+    if (!s.linked) throw new Conflict('neighbour not linked')
+    return { id: node, mv: st.mv, across: pointer === 'left' ? s.left : s.right }
+  }
+
+  /**
+   * Level i ≥ 1: walk the level i-1 list both ways (unlocked: a hint) to the nearest nodes that share i bits with
+   * us and are linked at level i, then lock and link between them. When there are none, the level-i list of our
+   * prefix is empty and we would create it: that is serialised by locking the head of our level i-1 list and
+   * walking again. Returns true when we are alone at level i (and so joined).
+   */
+  async #linkLevel(txn: Txn, level: number): Promise<boolean> {
+    this.#txns.lockOwn(txn, [level])
+    let gap = await this.#findGap(txn, level)
+    if (gap.left === null && gap.right === null) {
+      const s = (await this.#txns.lock(txn, gap.head, [level - 1])).levels[0]!
+      if (!s.linked || s.left !== null) throw new Conflict('not the head of the list')
+      gap = await this.#findGap(txn, level)
+      if (gap.left === null && gap.right === null) {
+        this.#state.height = MAX_LEVEL
+        return true
+      }
+    }
+    await this.#insertBetween(txn, level, gap.left, gap.right)
+    return false
+  }
+
+  /**
+   * The walks of level `level`: left first; only when nothing is found there, right (a found left node's right
+   * pointer is read again under its lock, so the right walk would be wasted). `head` is where the left walk
+   * ended: the head of our level-1 list when nothing was found.
+   */
+  async #findGap(
+    txn: Txn,
+    level: number,
+  ): Promise<{ left: Identifier | null; right: Identifier | null; head: Identifier }> {
+    const l = await this.walk(txn, level, 'left')
+    if (l.found !== null) return { left: l.found, right: null, head: l.end }
+    const r = await this.walk(txn, level, 'right')
+    return { left: null, right: r.found, head: l.end }
+  }
+
+  /** Follows the level-1 pointers on `side` to the first node sharing `level` bits with us and linked at `level`. */
+  async walk(txn: Txn, level: number, side: Side): Promise<WalkEnd> {
+    let end = this.#state.identity.id
+    let cur: Identifier | null = this.#state.table.get(level - 1, side)?.id ?? null
+    for (let steps = 0; cur !== null; steps++) {
+      const st = await this.#txns.read(txn, cur, [level - 1, level])
+      const below = st.levels[0]!
+      const at = st.levels[1]!
+      if (!below.linked) throw new Conflict('walked onto an unlinked node')
+      if (at.linked && sharesPrefix(st.mv, this.#state.identity.mv, level)) return { found: cur, end: cur }
+      end = cur
+      cur = (side === 'left' ? below.left : below.right)?.id ?? null
+      if (steps > 1_000_000) throw new Conflict('walk too long')
+    }
+    return { found: null, end }
+  }
+
+  async #commitLink(txn: Txn, level: number, left: Located | null, right: Located | null): Promise<void> {
+    const me: WireNeighbor = { id: this.#state.identity.id, mv: this.#state.identity.mv }
+    // Our own side first: a search the neighbours forward to us once they took the write must find us linked.
+    this.#state.setEntry(level, 'left', left === null ? null : { id: left.id, mv: left.mv, alive: true })
+    this.#state.setEntry(level, 'right', right === null ? null : { id: right.id, mv: right.mv, alive: true })
+    this.#state.height = level
+    const applies: Promise<void>[] = []
+    if (left !== null) applies.push(this.#txns.apply(txn, left.id, [{ level, side: 'right', entry: me }]))
+    if (right !== null) applies.push(this.#txns.apply(txn, right.id, [{ level, side: 'left', entry: me }]))
+    const results = await Promise.allSettled(applies)
+    const failed = results.find((x) => x.status === 'rejected')
+    if (failed !== undefined) {
+      // a neighbour took (or may have taken) the write but we cannot confirm: not retried (see README)
+      throw new JoinFailedError(`commit at level ${level} failed`, {
+        cause: (failed as PromiseRejectedResult).reason,
+      })
+    }
+  }
+
+  /**
+   * Leave: lock every neighbour at the levels where it is our neighbour and ourselves at all levels, in ascending
+   * identifier order (as joins do, so leaves and joins never wait on each other in a cycle), check that each
+   * neighbour points back at us, then relink them around us.
+   */
+  async #unlinkAll(txn: Txn): Promise<void> {
+    const me = this.#state.identity.id
+    const version = this.#state.version
+    const top = Math.min(this.#state.table.topLevel, this.#state.height)
+    const groups = this.#state.neighborGroups(top, true).sort((a, b) => a.id.compare(b.id))
+    let selfLocked = false
+    const lockSelf = (): void => {
+      this.#txns.lockOwn(txn, 'all')
+      // a neighbour that linked in before we held our own lock would be missing from what we locked
+      if (this.#state.version !== version) throw new Conflict('table changed', true)
+      selfLocked = true
+    }
+    for (const g of groups) {
+      if (!selfLocked && g.id.compare(me) > 0) lockSelf()
+      const reply = await this.#txns.lock(txn, g.id, g.levels)
+      for (let k = 0; k < g.levels.length; k++) {
+        const st = reply.levels[k]!
+        // g is our neighbour on side g.sides[k], so its pointer on the other side must be us
+        const back = g.sides[k] === 'left' ? st.right : st.left
+        if (back === null || !back.id.equals(me)) throw new Conflict('neighbour does not point back', true)
+      }
+    }
+    if (!selfLocked) lockSelf()
+    if (this.#state.version !== version) throw new Conflict('table changed', true)
+    const writes = new Map<string, { id: Identifier; writes: ApplyWrite[] }>()
+    for (let level = 0; level <= top; level++) {
+      const l = this.#state.table.get(level, 'left')
+      const r = this.#state.table.get(level, 'right')
+      if (l !== null) {
+        const w = writes.get(l.id.toHex()) ?? { id: l.id, writes: [] }
+        w.writes.push({ level, side: 'right', entry: r === null ? null : { id: r.id, mv: r.mv } })
+        writes.set(l.id.toHex(), w)
+      }
+      if (r !== null) {
+        const w = writes.get(r.id.toHex()) ?? { id: r.id, writes: [] }
+        w.writes.push({ level, side: 'left', entry: l === null ? null : { id: l.id, mv: l.mv } })
+        writes.set(r.id.toHex(), w)
+      }
+    }
+    const results = await Promise.allSettled(
+      [...writes.values()].map((w) => this.#txns.apply(txn, w.id, w.writes)),
+    )
+    const failed = results.find((x) => x.status === 'rejected')
+    if (failed !== undefined) {
+      throw new LeaveFailedError('commit of the leave failed', {
+        cause: (failed as PromiseRejectedResult).reason,
+      })
+    }
+    this.#state.status = 'left'
+    this.#state.clear(top)
+  }
+}

@@ -1,0 +1,317 @@
+/**
+ * Repair: relinks this node around dead neighbours (and at levels where a neighbour does not point back), one
+ * transaction per level under the join's lock discipline, in rounds that repeat with backoff until no dead
+ * entry is left (README, "Failure handling").
+ *
+ * @module
+ */
+import type { Identifier } from '@skipmesh/core'
+import type { SkipGraphMetrics } from './contract.js'
+import type { Linker, Located } from './linking.js'
+import type { Liveness } from './liveness.js'
+import { MAX_LEVEL, type Side, sharesPrefix } from './lookup-table.js'
+import { isDeadSignal } from './messaging.js'
+import { type NodeState, sameId } from './state.js'
+import { Conflict, type Transactions, type Txn } from './transactions.js'
+import type { LockReplyMsg, WireNeighbor } from './wire.js'
+
+/** Levels read per step of a repair walk (enough for 2^32 nodes). */
+const REPAIR_READ_LEVELS = 32
+/** Nodes a repair may ask for their tables when it knows nobody beyond a dead neighbour. */
+const REPAIR_DISCOVERY_READS = 64
+
+export interface RepairInit {
+  readonly state: NodeState
+  readonly txns: Transactions
+  readonly linker: Linker
+  readonly liveness: Liveness
+  readonly metrics: SkipGraphMetrics
+  readonly isReady: () => boolean
+  readonly random: () => number
+}
+
+export class Repair {
+  readonly #init: RepairInit
+  readonly #state: NodeState
+  readonly #txns: Transactions
+  #timer: ReturnType<typeof setTimeout> | undefined
+  #running = false
+  #again = false
+  #failures = 0
+  /** Levels a probe found inconsistent (a neighbour does not point back): relinked like a dead entry. */
+  readonly #relinkLevels = new Set<number>()
+  /** A live node a relink found between us and the neighbour it aimed at: tried first next time. */
+  readonly #relinkHints = new Map<string, Identifier>()
+  /** Resolved when a repair round ends (searches blocked by a dead neighbour wait for it). */
+  #waiters: Array<() => void> = []
+
+  constructor(init: RepairInit) {
+    this.#init = init
+    this.#state = init.state
+    this.#txns = init.txns
+  }
+
+  /** Whether a repair round is running or scheduled. */
+  get busy(): boolean {
+    return this.#running || this.#timer !== undefined
+  }
+
+  /** Marks `level` for relinking at the next round. */
+  relinkLevel(level: number): void {
+    this.#relinkLevels.add(level)
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#wakeWaiters()
+  }
+
+  /**
+   * Repairs run while the node is linked and not leaving: also during a join (it repairs the levels it is
+   * linked at, and the join's own transaction works one level above).
+   */
+  #mayRepair(): boolean {
+    return (
+      this.#init.isReady() &&
+      this.#state.height >= 0 &&
+      (this.#state.status === 'joined' ||
+        this.#state.status === 'joining' ||
+        this.#state.status === 'incomplete')
+    )
+  }
+
+  #wakeWaiters(): void {
+    for (const w of this.#waiters.splice(0)) w()
+  }
+
+  /** Resolves when the current (or next) repair round ends, or at once when nothing is to repair. */
+  round(): Promise<void> {
+    if (!this.#running && this.#timer === undefined) return Promise.resolve()
+    return new Promise((resolve) => this.#waiters.push(resolve))
+  }
+
+  schedule(delayMs: number): void {
+    if (!this.#init.isReady()) return
+    if (this.#running) {
+      this.#again = true
+      return
+    }
+    if (this.#timer !== undefined) return
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined
+      void this.#run()
+    }, delayMs)
+  }
+
+  /**
+   * One repair round: every level with a dead entry, lowest first (a level's walk uses the level below), is
+   * relinked by a transaction. Rounds repeat, with backoff after a failure, until no dead entry is left.
+   */
+  async #run(): Promise<void> {
+    if (!this.#mayRepair()) {
+      this.#wakeWaiters()
+      return
+    }
+    this.#running = true
+    this.#again = false
+    let failed = false
+    try {
+      for (let level = 0; level <= Math.min(this.#state.table.topLevel, this.#state.height); level++) {
+        if (!this.#state.table.hasDead(level) && !this.#relinkLevels.has(level)) continue
+        try {
+          await this.#txns.run('repair', (txn) => this.#relink(txn, level), undefined)
+          this.#init.metrics.repairs++
+        } catch {
+          failed = true
+          break
+        } finally {
+          this.#relinkLevels.delete(level)
+        }
+      }
+    } finally {
+      this.#running = false
+    }
+    this.#failures = failed ? this.#failures + 1 : 0
+    if (this.#mayRepair() && (this.#again || this.#state.hasDeadEntry())) {
+      const cap = Math.min(2000, 20 * 2 ** Math.min(this.#failures, 10))
+      this.schedule(failed ? this.#init.random() * cap : 0)
+      if (!failed) return // the waiters get the next round's outcome
+    }
+    this.#wakeWaiters()
+  }
+
+  /**
+   * Relinks this node at `level` between the nearest live nodes on both sides (found by unlocked walks, a hint),
+   * under the join's lock discipline: the left one, ourselves, the right one, in ascending identifier order.
+   * Validated under the locks: each of them points at us, at the other, or at a node between that is dead (a
+   * fresh probe fails). Then we point at them and they at us. A live node that the walks missed (its pointers
+   * lead only to dead nodes) relinks itself the same way: between the two nodes that now point at each other.
+   */
+  async #relink(txn: Txn, level: number): Promise<void> {
+    const me = this.#state.identity
+    if (!this.#state.table.hasDead(level) && !this.#relinkLevels.has(level)) return
+    const leftId = await this.#nearestLive(txn, level, 'left')
+    const rightId = await this.#nearestLive(txn, level, 'right')
+    let left: Located | null = null
+    if (leftId !== null) {
+      left = await this.#init.linker.locate(txn, leftId, level, 'right')
+      if (!sharesPrefix(left.mv, me.mv, level) || left.id.compare(me.id) >= 0)
+        throw new Conflict('bad left neighbour')
+    }
+    this.#txns.lockOwn(txn, [level])
+    let right: Located | null = null
+    if (rightId !== null) {
+      right = await this.#init.linker.locate(txn, rightId, level, 'left')
+      if (!sharesPrefix(right.mv, me.mv, level) || right.id.compare(me.id) <= 0)
+        throw new Conflict('bad right neighbour')
+    }
+    // What the three point at across the gap: us, the other one, a node beyond the gap (a pointer that skips
+    // us: we are a member it missed, so pointing it at us is a correction), or a node in the gap, which must be
+    // dead (the walks found no live one there).
+    const lo = left?.id ?? null
+    const hi = right?.id ?? null
+    const checks: Array<Identifier | null> = [
+      left?.across?.id ?? null,
+      right?.across?.id ?? null,
+      this.#state.table.get(level, 'left')?.id ?? null,
+      this.#state.table.get(level, 'right')?.id ?? null,
+    ]
+    const probed = new Set<string>()
+    for (const x of checks) {
+      if (x === null || x.equals(me.id) || (lo !== null && x.equals(lo)) || (hi !== null && x.equals(hi)))
+        continue
+      if ((lo !== null && x.compare(lo) < 0) || (hi !== null && x.compare(hi) > 0)) continue
+      const hex = x.toHex()
+      if (probed.has(hex)) continue
+      probed.add(hex)
+      const state = await this.#init.liveness.probe(x)
+      if (state === 'alive') {
+        // a live node we missed lies between: aim at it next time (the lock validates it)
+        this.#relinkHints.set(`${level}:${x.compare(me.id) > 0 ? 'right' : 'left'}`, x)
+      }
+      if (state !== 'dead') throw new Conflict(`a node between is ${state}`)
+    }
+    if (txn.aborted) throw new Conflict('transaction already finished')
+    this.#state.setEntry(level, 'left', left === null ? null : { id: left.id, mv: left.mv, alive: true })
+    this.#state.setEntry(level, 'right', right === null ? null : { id: right.id, mv: right.mv, alive: true })
+    const self: WireNeighbor = { id: me.id, mv: me.mv }
+    const applies: Promise<void>[] = []
+    if (left !== null && !sameId(left.across, self))
+      applies.push(this.#txns.apply(txn, left.id, [{ level, side: 'right', entry: self }]))
+    if (right !== null && !sameId(right.across, self))
+      applies.push(this.#txns.apply(txn, right.id, [{ level, side: 'left', entry: self }]))
+    const results = await Promise.allSettled(applies)
+    if (results.some((x) => x.status === 'rejected')) throw new Conflict('a repair write failed')
+  }
+
+  /**
+   * The nearest live node on `side` of us in our level-`level` list (null when there is none), found without
+   * locks (a hint). A live entry is taken as it is. Past a dead one: start from a live node beyond it (our own
+   * entries at higher levels; at level ≥ 1 else the walk of the level below, as a join does; at level 0 else the
+   * tables of nodes we know) and search back toward us on levels ≥ `level`, stepping over dead nodes.
+   */
+  async #nearestLive(txn: Txn, level: number, side: Side): Promise<Identifier | null> {
+    const me = this.#state.identity.id
+    const beyondMe = (id: Identifier): boolean => (side === 'right' ? id.compare(me) > 0 : id.compare(me) < 0)
+    const hint = this.#relinkHints.get(`${level}:${side}`)
+    this.#relinkHints.delete(`${level}:${side}`)
+    const e = this.#state.table.get(level, side)
+    if (hint !== undefined && beyondMe(hint) && !this.#init.liveness.isDead(hint.toHex())) return hint
+    if (e === null) return null
+    if (e.alive && !this.#init.liveness.isDead(e.id.toHex())) return e.id
+    // past a dead neighbour: search back toward us from the farthest live node we know beyond it, so that the
+    // search crosses every level's lists (and finds live nodes that only those reach)
+    let start: Identifier | null = null
+    for (let l = this.#state.table.topLevel; l > level && start === null; l--) {
+      const x = this.#state.table.get(l, side)
+      if (x?.alive && !this.#init.liveness.isDead(x.id.toHex())) start = x.id
+    }
+    if (start === null && level > 0) {
+      const below = this.#state.table.get(level - 1, side)
+      if (below !== null && (!below.alive || this.#init.liveness.isDead(below.id.toHex())))
+        throw new Conflict('the level below is not repaired yet')
+      start = (await this.#init.linker.walk(txn, level, side)).found
+      if (start === null) return null
+    }
+    if (start === null) start = await this.#discoverBeyond(txn, e.id, side)
+    if (start === null) return null
+    const levels: number[] = []
+    for (let l = level; l < Math.min(MAX_LEVEL + 1, level + REPAIR_READ_LEVELS); l++) levels.push(l)
+    let cur = start
+    let st = await this.#txns.read(txn, cur, levels)
+    for (let steps = 0; steps < 100_000; steps++) {
+      let moved = false
+      for (let k = st.levels.length - 1; k >= 0 && !moved; k--) {
+        const s = st.levels[k]!
+        if (!s.linked) continue
+        const back = side === 'right' ? s.left : s.right
+        if (back === null || !beyondMe(back.id)) continue
+        if (side === 'right' ? back.id.compare(cur) >= 0 : back.id.compare(cur) <= 0) continue
+        if (this.#init.liveness.isDead(back.id.toHex())) continue
+        try {
+          st = await this.#txns.read(txn, back.id, levels)
+        } catch (err) {
+          if (isDeadSignal(err)) continue
+          throw err
+        }
+        cur = back.id
+        moved = true
+      }
+      if (!moved) return cur
+    }
+    throw new Conflict('repair walk too long')
+  }
+
+  /**
+   * When none of our own entries leads past the dead node `dead` on `side`: read the tables of the nodes we
+   * know (and of those they know, a bounded breadth-first search) for a live node beyond it.
+   */
+  async #discoverBeyond(txn: Txn, dead: Identifier, side: Side): Promise<Identifier | null> {
+    const beyond = (id: Identifier): boolean =>
+      side === 'right' ? id.compare(dead) > 0 : id.compare(dead) < 0
+    const seen = new Set<string>([this.#state.selfHex, dead.toHex()])
+    const queue: Identifier[] = []
+    const offer = (id: Identifier): Identifier | null => {
+      const hex = id.toHex()
+      if (seen.has(hex) || this.#init.liveness.isDead(hex)) return null
+      seen.add(hex)
+      if (beyond(id)) return id
+      queue.push(id)
+      return null
+    }
+    for (let level = 0; level <= this.#state.table.topLevel; level++) {
+      for (const s of ['left', 'right'] as const) {
+        const x = this.#state.table.get(level, s)
+        if (x === null || !x.alive) continue
+        const hit = offer(x.id)
+        if (hit !== null) return hit
+      }
+    }
+    for (const id of this.#init.liveness.heard()) {
+      const hit = offer(id)
+      if (hit !== null) return hit
+    }
+    const levels = Array.from({ length: REPAIR_READ_LEVELS }, (_, i) => i)
+    for (let reads = 0; queue.length > 0; reads++) {
+      // nobody known so far lies beyond: "there is none" only once every known node was asked
+      if (reads >= REPAIR_DISCOVERY_READS) throw new Conflict('no live node found beyond a dead one yet')
+      const id = queue.shift()!
+      let st: LockReplyMsg
+      try {
+        st = await this.#txns.read(txn, id, levels)
+      } catch (err) {
+        if (isDeadSignal(err) || err instanceof Conflict) continue
+        throw err
+      }
+      for (const s of st.levels) {
+        for (const x of [s.left, s.right]) {
+          if (x === null) continue
+          const hit = offer(x.id)
+          if (hit !== null) return hit
+        }
+      }
+    }
+    return null
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * Transactions of the join, leave and repair protocols, seen from the node that runs them: lock, read and apply
+ * requests to other nodes, the release of everything a transaction holds, and retries with backoff.
+ *
+ * @module
+ */
+import { AbortError, ConduitError, type Identifier, throwIfAborted } from '@skipmesh/core'
+import { randomNonce, sleep } from '@skipmesh/core/internal'
+import type { SkipGraphMetrics } from './contract.js'
+import { JoinFailedError, LeaveFailedError, NodeStoppedError, RequestTimeoutError } from './errors.js'
+import type { LockLevels, LockTable } from './locks.js'
+import type { Messenger } from './messaging.js'
+import type { NodeState } from './state.js'
+import {
+  type ApplyMsg,
+  type ApplyWrite,
+  Kind,
+  type LockMsg,
+  type LockReplyMsg,
+  type ReadMsg,
+} from './wire.js'
+
+/**
+ * A lock conflict, a stale read, or an unreachable participant: the transaction is aborted and retried.
+ * `stale` conflicts (a validation found that someone else linked first) mean progress elsewhere, so they are
+ * retried at once; the others back off.
+ */
+export class Conflict extends Error {
+  constructor(
+    message: string,
+    readonly stale = false,
+  ) {
+    super(message)
+  }
+}
+
+/** One attempt of a transaction. */
+export interface Txn {
+  readonly id: string
+  /** The lock key: `<our id hex>:<id>`. */
+  readonly key: string
+  /** The nodes asked for a lock (released at the end). */
+  readonly contacted: Map<string, Identifier>
+  /** Nodes that applied our writes (which released our locks there). */
+  readonly applied: Set<string>
+  /** Aborts the lock phase only: once the commit started it runs to its end. */
+  readonly signal: AbortSignal | undefined
+  aborted: boolean
+}
+
+/** Attempts of one transaction that may fail on an unreachable participant (timeout, send failure). */
+const MAX_UNREACHABLE = 5
+
+export interface TransactionsInit {
+  readonly state: NodeState
+  readonly locks: LockTable
+  readonly messenger: Messenger
+  readonly metrics: SkipGraphMetrics
+  /** Whether the node is started (a transaction is not attempted otherwise). */
+  readonly isReady: () => boolean
+  readonly maxAttempts: number
+  readonly backoff: { readonly baseMs: number; readonly maxMs: number }
+  readonly requestTimeoutMs: number
+  readonly random: () => number
+}
+
+export class Transactions {
+  readonly #init: TransactionsInit
+  readonly #active = new Set<Txn>()
+
+  constructor(init: TransactionsInit) {
+    this.#init = init
+  }
+
+  /** Runs `body` as a transaction: retried with backoff on conflicts, released on every exit. */
+  async run<T>(
+    what: 'join' | 'leave' | 'repair',
+    body: (txn: Txn) => Promise<T>,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const { metrics, maxAttempts, backoff, random, requestTimeoutMs } = this.#init
+    let stale = 0
+    let unreachable = 0
+    for (let attempt = 0; ; attempt++) {
+      throwIfAborted(signal)
+      if (!this.#init.isReady()) throw new NodeStoppedError('the skip-graph node stopped')
+      const txn = this.#newTxn(signal)
+      this.#active.add(txn)
+      metrics.transactions++
+      try {
+        const out = await body(txn)
+        void this.finish(txn)
+        return out
+      } catch (err) {
+        void this.finish(txn)
+        if (!(err instanceof Conflict || err instanceof RequestTimeoutError || err instanceof ConduitError))
+          throw err
+        if (err instanceof AbortError) throw err
+        metrics.conflicts++
+        if (!(err instanceof Conflict)) unreachable++
+        if (attempt + 1 >= maxAttempts || unreachable >= MAX_UNREACHABLE) {
+          const E = what === 'join' ? JoinFailedError : LeaveFailedError
+          throw new E(`${what} failed after ${attempt + 1} attempts`, { cause: err })
+        }
+        if (err instanceof Conflict && err.stale) {
+          stale++
+          if (stale % 8 !== 0) continue
+        }
+        const cap =
+          err instanceof Conflict
+            ? Math.min(backoff.maxMs, backoff.baseMs * 2 ** Math.min(attempt - stale, 16))
+            : // an unreachable participant: leave time for the repair of the lists around it
+              Math.min(requestTimeoutMs, 100 * 2 ** unreachable)
+        await sleep(random() * cap, signal)
+      }
+    }
+  }
+
+  /** Releases every lock of `txn`, here and at every node it contacted. Idempotent; never rejects. */
+  finish(txn: Txn): Promise<unknown> {
+    if (txn.aborted) return Promise.resolve()
+    txn.aborted = true
+    this.#active.delete(txn)
+    this.#init.locks.release(txn.key)
+    const sends: Promise<void>[] = []
+    for (const [hex, id] of txn.contacted) {
+      if (txn.applied.has(hex)) continue
+      sends.push(this.#init.messenger.send(id, { kind: Kind.Release, txn: txn.id }).catch(() => {}))
+    }
+    return Promise.all(sends)
+  }
+
+  /** Releases what every unfinished transaction holds (before the node stops). */
+  async finishAll(): Promise<void> {
+    await Promise.allSettled([...this.#active].map((txn) => this.finish(txn)))
+  }
+
+  /** Takes our own `levels` for `txn`, without waiting. @throws {Conflict} when they are held. */
+  lockOwn(txn: Txn, levels: LockLevels): void {
+    if (this.#init.locks.tryLock(txn.key, levels) !== 0) throw new Conflict('own lock refused')
+  }
+
+  /** Locks `levels` of `node` for `txn` and reads its state there. @throws {Conflict} when refused. */
+  async lock(txn: Txn, node: Identifier, levels: number[]): Promise<LockReplyMsg> {
+    if (txn.aborted) throw new Conflict('transaction already finished')
+    throwIfAborted(txn.signal)
+    if (this.#init.state.isSelf(node)) {
+      this.lockOwn(txn, levels)
+      return this.#ownState(levels)
+    }
+    txn.contacted.set(node.toHex(), node)
+    const reply = (await this.#init.messenger.request(
+      node,
+      Kind.LockReply,
+      (rpc): LockMsg => ({ kind: Kind.Lock, rpc, txn: txn.id, levels }),
+      txn.signal,
+    )) as LockReplyMsg
+    if (!reply.granted) throw new Conflict(`lock refused (${reply.reason})`)
+    if (reply.levels.length !== levels.length || reply.levels.some((s, i) => s.level !== levels[i])) {
+      throw new Conflict('lock reply does not match the request')
+    }
+    return reply
+  }
+
+  /** Reads `levels` of `node` without locking (a hint: every decision is validated under lock later). */
+  async read(txn: Txn, node: Identifier, levels: number[]): Promise<LockReplyMsg> {
+    if (txn.aborted) throw new Conflict('transaction already finished')
+    throwIfAborted(txn.signal)
+    if (this.#init.state.isSelf(node)) return this.#ownState(levels)
+    const reply = (await this.#init.messenger.request(
+      node,
+      Kind.LockReply,
+      (rpc): ReadMsg => ({ kind: Kind.Read, rpc, levels }),
+      txn.signal,
+    )) as LockReplyMsg
+    if (!reply.granted) throw new Conflict(`read refused (${reply.reason})`)
+    if (reply.levels.length !== levels.length || reply.levels.some((s, i) => s.level !== levels[i])) {
+      throw new Conflict('read reply does not match the request')
+    }
+    return reply
+  }
+
+  /** Writes `writes` at `node` (which `txn` has locked) and waits for the acknowledgement. */
+  async apply(txn: Txn, node: Identifier, writes: ApplyWrite[]): Promise<void> {
+    if (txn.aborted) throw new JoinFailedError('transaction finished before its commit')
+    const ack = await this.#init.messenger.request(
+      node,
+      Kind.ApplyAck,
+      (rpc): ApplyMsg => ({ kind: Kind.Apply, rpc, txn: txn.id, writes }),
+      undefined,
+    )
+    if (ack.kind !== Kind.ApplyAck || !ack.ok) throw new JoinFailedError('a neighbour refused a table write')
+    txn.applied.add(node.toHex())
+  }
+
+  /** Releases what `txn` holds at `node` (before the commit, for lock-coupling). */
+  releaseAt(txn: Txn, node: Identifier): void {
+    if (this.#init.state.isSelf(node)) return
+    this.#init.messenger.send(node, { kind: Kind.Release, txn: txn.id }).catch(() => {})
+  }
+
+  #ownState(levels: readonly number[]): LockReplyMsg {
+    const { state } = this.#init
+    return {
+      kind: Kind.LockReply,
+      rpc: '',
+      granted: true,
+      reason: 0,
+      mv: state.identity.mv,
+      levels: state.levelStates(levels),
+    }
+  }
+
+  #newTxn(signal: AbortSignal | undefined): Txn {
+    const id = randomNonce()
+    return {
+      id,
+      key: `${this.#init.state.selfHex}:${id}`,
+      contacted: new Map(),
+      applied: new Set(),
+      signal,
+      aborted: false,
+    }
+  }
+}
