@@ -24,6 +24,7 @@
  */
 
 export * from './abort.js'
+export * from './budget/index.js'
 export * from './channel.js'
 export * from './codec.js'
 export * from './connection.js'

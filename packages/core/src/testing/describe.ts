@@ -1,4 +1,5 @@
 import { describe, it } from 'vitest'
+import { budgetCases } from './budget-cases.js'
 import { connectionManagerCases } from './cases.js'
 import type { ComplianceOptions, ConnectionManagerSetup } from './fixture.js'
 
@@ -32,6 +33,38 @@ export function describeConnectionManager(
   const resolved: Required<ComplianceOptions> = { ...DEFAULT_COMPLIANCE_OPTIONS, ...options }
   describe(`ConnectionManager compliance: ${name}`, () => {
     for (const c of connectionManagerCases) {
+      it(
+        c.name,
+        async () => {
+          const fixture = await setup()
+          try {
+            await c.run(fixture, resolved)
+          } finally {
+            await fixture.teardown()
+          }
+        },
+        resolved.timeoutMs + 5_000,
+      )
+    }
+  })
+}
+
+/**
+ * Registers the connection-budget compliance cases ({@link budgetCases}) with vitest: a budget wraps the
+ * fixture's managers, so pruning, graceful closes and redials run over the transport under test.
+ * @example
+ * ```ts
+ * describeConnectionBudget('MemoryHub', async () => memoryFixture())
+ * ```
+ */
+export function describeConnectionBudget(
+  name: string,
+  setup: ConnectionManagerSetup,
+  options: ComplianceOptions = {},
+): void {
+  const resolved: Required<ComplianceOptions> = { ...DEFAULT_COMPLIANCE_OPTIONS, ...options }
+  describe(`ConnectionBudget compliance: ${name}`, () => {
+    for (const c of budgetCases) {
       it(
         c.name,
         async () => {

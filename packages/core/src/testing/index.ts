@@ -11,6 +11,11 @@
  * ```
  */
 
+export { budgetCases } from './budget-cases.js'
 export { type ComplianceCase, ComplianceAssertionError, connectionManagerCases } from './cases.js'
-export { DEFAULT_COMPLIANCE_OPTIONS, describeConnectionManager } from './describe.js'
+export {
+  DEFAULT_COMPLIANCE_OPTIONS,
+  describeConnectionBudget,
+  describeConnectionManager,
+} from './describe.js'
 export type { ComplianceOptions, ConnectionManagerFixture, ConnectionManagerSetup } from './fixture.js'
