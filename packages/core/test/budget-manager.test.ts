@@ -264,6 +264,25 @@ describe('BudgetedConnectionManager timers', () => {
     await budget.stop()
   })
 
+  it('counts overBudget once per arrival, not again at each later wake-up', async () => {
+    const { budget, prunes } = await started({ maxConnections: 1, idleTimeoutMs: 0 })
+    const [p, q] = ids(2)
+    budget.tag(p!, 'neighbour', { protect: true })
+    budget.tag(q!, 'neighbour', { protect: true })
+    budget.tag(q!, 'search', { value: 5, ttlMs: 1_000 })
+    const over: number[] = []
+    budget.on('over-budget', (active) => over.push(active))
+    await budget.connect(p!)
+    await budget.connect(q!)
+    await settle()
+    await vi.advanceTimersByTimeAsync(1_000)
+    expect(budget.tags(q!).map((t) => t.name)).toEqual(['neighbour'])
+    expect(over).toEqual([2])
+    expect(budget.metrics()).toMatchObject({ overBudget: 1, active: 2, protected: 2, pruned: 0 })
+    expect(prunes).toEqual([])
+    await budget.stop()
+  })
+
   it('keeps a valued connection open when idle, and closes it once untagged and idle', async () => {
     const { budget, prunes } = await started({ idleTimeoutMs: 1_000 })
     const [p] = ids(1)

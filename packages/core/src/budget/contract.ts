@@ -56,8 +56,8 @@ export interface ConnectionBudgetEvents extends ConnectionManagerEvents {
   /** The budget started closing `connection` (gracefully: what was sent before is delivered). */
   prune: (connection: Connection, reason: PruneReason) => void
   /**
-   * The open connections exceed `maxConnections` and none of them may be closed (all protected, busy or
-   * just opened): they are kept, and {@link ConnectionBudgetMetrics.overBudget} counts it.
+   * A new connection took the open connections over `maxConnections` and not enough of them may be closed
+   * (protected, busy or just opened): they are kept, and {@link ConnectionBudgetMetrics.overBudget} counts it.
    */
   'over-budget': (active: number, maxConnections: number) => void
 }
@@ -74,7 +74,7 @@ export interface ConnectionBudgetMetrics {
   prunedOverBudget: number
   /** Connections closed because they were idle. */
   prunedIdle: number
-  /** Times the budget was exceeded and nothing could be closed. */
+  /** New connections that left the budget exceeded because not enough others could be closed. */
   overBudget: number
   /** Active connections per tag name of their peer (names without an active connection are absent). */
   byTag: Record<string, number>

@@ -228,8 +228,10 @@ class DefaultBudgetedConnectionManager extends AbstractComponent implements Budg
     const candidates = this.#candidates()
     const { prune, shortfall } = selectOverBudget(candidates, this.maxConnections)
     for (const c of prune) this.#prune(c.connection, 'over-budget')
+    // counted per arrival that leaves the budget exceeded, not per later wake-up while it stays so
+    const arrivals = this.#fresh.size > 0
     this.#fresh.clear()
-    if (shortfall > 0) {
+    if (shortfall > 0 && arrivals) {
       this.#counters.overBudget++
       this.#events.emit('over-budget', candidates.length - prune.length, this.maxConnections)
     }
