@@ -12,7 +12,7 @@ export class SkipGraphError extends SkipmeshError {
   override name = 'SkipGraphError'
 }
 
-/** A search got no answer within its timeout (`requestTimeoutMs` or the call's `timeoutMs`). */
+/** A search got no answer within its timeout (`searchTimeoutMs` or the call's `timeoutMs`). */
 export class SearchTimeoutError extends SkipGraphError {
   override name = 'SearchTimeoutError'
 }
@@ -25,7 +25,10 @@ export class SearchFailedError extends SkipGraphError {
   override name = 'SearchFailedError'
 }
 
-/** A request of the join or leave protocol (lock, apply) got no answer within `requestTimeoutMs`. */
+/**
+ * A request of the join, leave or repair protocol (lock, read, apply) got no answer within `requestTimeoutMs`;
+ * its `cause` is core's `RequestTimeoutError`.
+ */
 export class RequestTimeoutError extends SkipGraphError {
   override name = 'RequestTimeoutError'
 }

@@ -11,7 +11,7 @@ import type { LockTable } from './locks.js'
 import type { Side } from './lookup-table.js'
 import { isDeadSignal, type Messenger } from './messaging.js'
 import { type NodeState, sameId } from './state.js'
-import { Kind, type ReadMsg, type WireMessage } from './wire.js'
+import { Kind, type LockReplyMsg } from './wire.js'
 
 /** Identifiers remembered as dead (found unreachable by a failed send). */
 const DEAD_REMEMBERED = 4096
@@ -118,16 +118,14 @@ export class Liveness {
     void this.probe(Identifier.fromHex(hex)).finally(() => this.#holderChecks.delete(hex))
   }
 
-  /** Reads level 0 of `id`: 'alive' when it answers, 'dead' when the send fails, 'unknown' on a timeout. */
+  /**
+   * Reads level 0 of `id`: 'alive' when it answers, 'dead' when the send fails, 'unknown' on a timeout, an
+   * invalid reply or a remote error.
+   */
   async probe(id: Identifier): Promise<'alive' | 'dead' | 'unknown'> {
     try {
-      await this.#init.messenger.request(
-        id,
-        Kind.LockReply,
-        (rpc): ReadMsg => ({ kind: Kind.Read, rpc, levels: [0] }),
-        undefined,
-      )
-      return 'alive'
+      const reply = await this.#init.messenger.request(id, { kind: Kind.Read, levels: [0] }, undefined)
+      return reply === undefined ? 'unknown' : 'alive'
     } catch (err) {
       return isDeadSignal(err) ? 'dead' : 'unknown'
     }
@@ -159,18 +157,13 @@ export class Liveness {
    */
   async #probeLinks(id: Identifier, levels: number[], sides: Side[]): Promise<void> {
     const { state, repair } = this.#init
-    let reply: WireMessage
+    let reply: LockReplyMsg | undefined
     try {
-      reply = await this.#init.messenger.request(
-        id,
-        Kind.LockReply,
-        (rpc): ReadMsg => ({ kind: Kind.Read, rpc, levels }),
-        undefined,
-      )
+      reply = await this.#init.messenger.request(id, { kind: Kind.Read, levels }, undefined)
     } catch {
       return
     }
-    if (reply.kind !== Kind.LockReply || !reply.granted || reply.levels.length !== levels.length) return
+    if (reply === undefined || !reply.granted || reply.levels.length !== levels.length) return
     let inconsistent = false
     for (let k = 0; k < levels.length; k++) {
       const st = reply.levels[k]!

@@ -18,6 +18,8 @@ interface LockWaiter {
   readonly key: string
   /** Tries again; true when the waiter is done (granted or refused for good). */
   grant(): boolean
+  /** Refuses the request (its wait is over). */
+  refuse(): void
   readonly timer: ReturnType<typeof setTimeout>
 }
 
@@ -81,6 +83,10 @@ export class LockTable {
           resolve(r)
           return true
         },
+        refuse: () => {
+          clearTimeout(waiter.timer)
+          resolve(DenyReason.Locked)
+        },
         timer: setTimeout(() => {
           const i = this.#waiters.indexOf(waiter)
           if (i >= 0) this.#waiters.splice(i, 1)
@@ -143,9 +149,9 @@ export class LockTable {
     return keys.size
   }
 
-  /** Drops the waiting requests (on stop; they are never answered). */
-  clearWaiters(): void {
-    for (const w of this.#waiters.splice(0)) clearTimeout(w.timer)
+  /** Refuses every waiting request now (the node stops), as if its wait had timed out. */
+  refuseWaiters(): void {
+    for (const w of this.#waiters.splice(0)) w.refuse()
   }
 
   /** The transactions holding any of `levels` here. */

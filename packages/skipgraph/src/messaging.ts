@@ -1,21 +1,36 @@
 /**
- * Messaging: sends protocol messages on the node's conduit, counted per kind; requests with timeouts that a
- * reply from the addressed peer settles; the per-node counters.
+ * Messaging: sends protocol messages on the node's conduit, counted per kind; requests to one peer over core's
+ * `Conduit.request` (its timeout, nonces and reply matching), failed at once when the peer is found unreachable;
+ * the per-node counters.
  *
  * @module
  */
 import {
+  AbortError,
   type Conduit,
   ConduitClosedError,
   ConnectionFailedError,
+  RequestTimeoutError as CoreRequestTimeoutError,
   type Identifier,
   InvalidMessageError,
+  type Message,
+  RemoteRequestError,
   SendFailedError,
 } from '@skipmesh/core'
-import { PendingRequests, randomNonce } from '@skipmesh/core/internal'
 import type { SkipGraphMetrics } from './contract.js'
 import { RequestTimeoutError } from './errors.js'
-import { encodeWire, Kind, type KindName, type WireMessage } from './wire.js'
+import {
+  type ApplyAckMsg,
+  decodeWire,
+  encodeWire,
+  Kind,
+  type KindName,
+  type LockReplyMsg,
+  type ReplyTo,
+  type RequestMsg,
+  replyKindOf,
+  type WireMessage,
+} from './wire.js'
 
 const KIND_NAMES = Object.keys(Kind) as KindName[]
 const KIND_NAME_BY_CODE = new Map<number, KindName>(KIND_NAMES.map((k) => [Kind[k], k]))
@@ -53,13 +68,12 @@ export function isDeadSignal(err: unknown): boolean {
   )
 }
 
-/** Requests one node may have waiting for their reply at once. */
-const MAX_PENDING_REQUESTS = 4096
-
 export interface MessengerInit {
   readonly metrics: SkipGraphMetrics
   /** How long a request waits for its reply. */
   readonly requestTimeoutMs: number
+  /** A reply came from `id` (it is alive). */
+  readonly onReply: (id: Identifier) => void
   /** A send to `id` failed with a sign that the peer is gone. */
   readonly onDeadPeer: (id: Identifier) => void
 }
@@ -67,12 +81,8 @@ export interface MessengerInit {
 export class Messenger {
   readonly #init: MessengerInit
   #conduit: Conduit | undefined
-  /** Requests waiting for their reply, each with the peer it went to and the kind of reply it expects. */
-  readonly #rpcs = new PendingRequests<WireMessage, { from: string; kind: number }>({
-    max: MAX_PENDING_REQUESTS,
-  })
-  /** The nonces of the requests waiting, by peer. */
-  readonly #byPeer = new Map<string, Set<string>>()
+  /** The requests waiting for their reply, by peer: aborting one fails it. */
+  readonly #requests = new Map<string, Set<AbortController>>()
 
   constructor(init: MessengerInit) {
     this.#init = init
@@ -86,72 +96,101 @@ export class Messenger {
   send(dest: Identifier, msg: WireMessage): Promise<void> {
     const conduit = this.#conduit
     if (conduit === undefined) return Promise.reject(new ConduitClosedError('skip-graph node not started'))
-    const metrics = this.#init.metrics
-    metrics.messagesSent++
-    metrics.sentByKind[KIND_NAME_BY_CODE.get(msg.kind)!]++
+    this.#count(msg)
     return conduit.send(dest, { payload: encodeWire(msg), metadata: {} }).catch((err: unknown) => {
-      metrics.sendFailures++
-      if (isDeadSignal(err)) this.#init.onDeadPeer(dest)
+      this.#sendFailed(dest, err)
       throw err
     })
   }
 
   /**
-   * Sends the request `build(rpc)` to `dest` and resolves with its reply of kind `replyKind`.
+   * Sends `msg` as a core request to `dest` and resolves with its reply, or `undefined` when the reply is
+   * malformed or of the wrong kind (counted and dropped).
    * @throws {RequestTimeoutError} when no reply came within `requestTimeoutMs`.
    * @throws {AbortError} when `signal` aborts.
-   * @throws {ConduitError} (core) when the send failed or `dest` was found unreachable meanwhile.
+   * @throws {ConduitError} (core) when the request could not be sent or the remote could not answer, or
+   *   `ConnectionFailedError` when `dest` was found unreachable meanwhile.
+   * @throws {NodeStoppedError} when the node stopped meanwhile.
    */
-  async request(
+  async request<M extends RequestMsg>(
     dest: Identifier,
-    replyKind: number,
-    build: (rpc: string) => WireMessage,
+    msg: M,
     signal: AbortSignal | undefined,
-  ): Promise<WireMessage> {
-    const rpc = randomNonce()
+  ): Promise<ReplyTo<M> | undefined> {
+    const conduit = this.#conduit
+    if (conduit === undefined) throw new ConduitClosedError('skip-graph node not started')
+    const { metrics, requestTimeoutMs } = this.#init
+    this.#count(msg)
     const hex = dest.toHex()
-    const timeoutMs = this.#init.requestTimeoutMs
-    const reply = this.#rpcs.open(
-      rpc,
-      {
-        timeoutMs,
-        signal,
-        onTimeout: () => new RequestTimeoutError(`no reply from ${hex} within ${timeoutMs} ms`),
-      },
-      { from: hex, kind: replyKind },
-    )
-    let toPeer = this.#byPeer.get(hex)
+    // aborted by the caller's signal, or by failPeer / failAll with the error the request fails with
+    const cut = new AbortController()
+    const onAbort = (): void => cut.abort(signal!.reason)
+    if (signal?.aborted === true) onAbort()
+    else signal?.addEventListener('abort', onAbort, { once: true })
+    let toPeer = this.#requests.get(hex)
     if (toPeer === undefined) {
       toPeer = new Set()
-      this.#byPeer.set(hex, toPeer)
+      this.#requests.set(hex, toPeer)
     }
-    toPeer.add(rpc)
-    this.send(dest, build(rpc)).catch((err: unknown) => this.#rpcs.fail(rpc, err))
+    toPeer.add(cut)
+    let reply: Message
     try {
-      return await reply
+      reply = await conduit.request(
+        dest,
+        { payload: encodeWire(msg), metadata: {} },
+        { signal: cut.signal, timeoutMs: requestTimeoutMs },
+      )
+    } catch (err) {
+      if (cut.signal.aborted && signal?.aborted !== true) throw cut.signal.reason
+      if (err instanceof CoreRequestTimeoutError) {
+        throw new RequestTimeoutError(`no reply from ${hex} within ${requestTimeoutMs} ms`, { cause: err })
+      }
+      if (!(err instanceof RemoteRequestError || err instanceof AbortError)) this.#sendFailed(dest, err)
+      throw err
     } finally {
-      toPeer.delete(rpc)
-      if (toPeer.size === 0 && this.#byPeer.get(hex) === toPeer) this.#byPeer.delete(hex)
+      signal?.removeEventListener('abort', onAbort)
+      toPeer.delete(cut)
+      if (toPeer.size === 0 && this.#requests.get(hex) === toPeer) this.#requests.delete(hex)
     }
+    metrics.messagesReceived++
+    this.#init.onReply(dest)
+    const decoded = decodeWire(reply.payload)
+    if (!decoded.ok) {
+      metrics.malformedDropped++
+      return undefined
+    }
+    if (decoded.msg.kind !== replyKindOf(msg)) {
+      metrics.unexpectedDropped++
+      return undefined
+    }
+    return decoded.msg as ReplyTo<M>
   }
 
-  /** Settles the request a reply answers; false when it is unsolicited (unknown nonce, wrong sender or kind). */
-  settle(origin: Identifier, msg: WireMessage & { rpc: string }): boolean {
-    const p = this.#rpcs.context(msg.rpc)
-    if (p === undefined || p.from !== origin.toHex() || p.kind !== msg.kind) return false
-    return this.#rpcs.settle(msg.rpc, msg)
+  /** The reply `msg` as a core message, counted as sent. */
+  reply(msg: LockReplyMsg | ApplyAckMsg): Message {
+    this.#count(msg)
+    return { payload: encodeWire(msg), metadata: {} }
   }
 
   /** Fails the pending requests to the peer `hex` (found unreachable). */
   failPeer(hex: string): void {
-    for (const rpc of [...(this.#byPeer.get(hex) ?? [])]) {
-      this.#rpcs.fail(rpc, new ConnectionFailedError(`${hex} is unreachable`))
-    }
+    const err = new ConnectionFailedError(`${hex} is unreachable`)
+    for (const cut of [...(this.#requests.get(hex) ?? [])]) cut.abort(err)
   }
 
   /** Fails every pending request with `err`. */
   failAll(err: Error): void {
-    this.#rpcs.failAll(err)
+    for (const toPeer of [...this.#requests.values()]) for (const cut of [...toPeer]) cut.abort(err)
+  }
+
+  #count(msg: WireMessage): void {
+    this.#init.metrics.messagesSent++
+    this.#init.metrics.sentByKind[KIND_NAME_BY_CODE.get(msg.kind)!]++
+  }
+
+  #sendFailed(dest: Identifier, err: unknown): void {
+    this.#init.metrics.sendFailures++
+    if (isDeadSignal(err)) this.#init.onDeadPeer(dest)
   }
 
   async close(): Promise<void> {

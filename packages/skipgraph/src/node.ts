@@ -15,6 +15,7 @@ import {
   Emitter,
   Identifier,
   MembershipVector,
+  type Message,
   type Network,
   type ThrowableContext,
   throwIfAborted,
@@ -40,18 +41,21 @@ import { Responder } from './responder.js'
 import { Search } from './search.js'
 import { NodeState } from './state.js'
 import { Transactions } from './transactions.js'
-import { decodeWire, hopAt, hopCount, Kind } from './wire.js'
+import { decodeWire, hopAt, hopCount, Kind, type WireMessage } from './wire.js'
+
+/** The answer to a request that is not one (malformed, or a kind that is not a request). */
+function emptyReply(): Message {
+  return { payload: new Uint8Array(0), metadata: {} }
+}
 
 class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   readonly identity: Identity
-  readonly #network: Network
-  readonly #channel: Channel
-  readonly #searchTimeoutMs: number
+  /** Where to register, and the default search timeout. */
+  readonly #config: { readonly network: Network; readonly channel: Channel; readonly searchTimeoutMs: number }
   readonly #events = new Emitter<SkipGraphNodeEvents>()
   readonly #metrics = emptyMetrics()
   readonly #state: NodeState
   readonly #messenger: Messenger
-  readonly #locks: LockTable
   readonly #txns: Transactions
   readonly #liveness: Liveness
   readonly #repair: Repair
@@ -67,9 +71,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       throw new InvalidIdentityError('identity.id must equal network.localId')
     }
     this.identity = { id: given.id, mv: given.mv }
-    this.#network = network
-    this.#channel = options.channel ?? makeChannel('skipgraph')
-    this.#searchTimeoutMs = options.searchTimeoutMs ?? 10_000
+    const searchTimeoutMs = options.searchTimeoutMs ?? 10_000
+    this.#config = { network, channel: options.channel ?? makeChannel('skipgraph'), searchTimeoutMs }
     const requestTimeoutMs = options.requestTimeoutMs ?? 5000
     const random = options.random ?? Math.random
     const metrics = this.#metrics
@@ -79,16 +82,17 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#messenger = new Messenger({
       metrics,
       requestTimeoutMs,
+      onReply: (id) => this.#liveness.heardFrom(id),
       onDeadPeer: (id) => this.#liveness.noteDead(id),
     })
-    this.#locks = new LockTable({
+    const locks = new LockTable({
       lockWaitMs: options.lockWaitMs ?? 2000,
       gone: () => state.status === 'left',
       linked: () => state.linked,
     })
     this.#txns = new Transactions({
       state,
-      locks: this.#locks,
+      locks,
       messenger: this.#messenger,
       metrics,
       isReady,
@@ -100,7 +104,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#liveness = new Liveness({
       state,
       messenger: this.#messenger,
-      locks: this.#locks,
+      locks,
       metrics,
       isReady,
       random,
@@ -113,7 +117,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#linker = new Linker({
       state,
       txns: this.#txns,
-      searchVia: (target, via, signal) => this.#search.start(target, via, signal, this.#searchTimeoutMs),
+      searchVia: (target, via, signal) => this.#search.start(target, via, signal, searchTimeoutMs),
     })
     this.#repair = new Repair({
       state,
@@ -135,7 +139,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     })
     this.#responder = new Responder({
       state,
-      locks: this.#locks,
+      locks,
       liveness: this.#liveness,
       metrics,
       scheduleRepair: () => this.#repair.schedule(0),
@@ -151,8 +155,9 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   }
 
   protected async onStart(_ctx: ThrowableContext): Promise<void> {
-    const conduit = await this.#network.register(this.#channel, {
+    const conduit = await this.#config.network.register(this.#config.channel, {
       processIncomingMessage: (_channel, origin, message) => this.#receive(origin, message.payload),
+      processRequest: (_channel, origin, message) => this.#answer(origin, message.payload),
     })
     this.#messenger.attach(conduit)
   }
@@ -163,7 +168,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     const err = new NodeStoppedError('the skip-graph node stopped')
     this.#messenger.failAll(err)
     this.#search.failAll(err)
-    this.#locks.clearWaiters()
+    this.#responder.stop()
     this.#liveness.stop()
     this.#repair.stop()
     await this.#messenger.close()
@@ -211,7 +216,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       target,
       undefined,
       options.signal,
-      options.timeoutMs ?? this.#searchTimeoutMs,
+      options.timeoutMs ?? this.#config.searchTimeoutMs,
     )
     return {
       result: out.result,
@@ -250,18 +255,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
 
   /** Validates an arriving message and hands it to the part that handles its kind. */
   #receive(origin: Identifier, payload: Uint8Array): void {
-    const metrics = this.#metrics
-    metrics.messagesReceived++
-    this.#liveness.heardFrom(origin)
-    const decoded = decodeWire(payload)
-    if (!decoded.ok) {
-      metrics.malformedDropped++
-      return
-    }
-    const msg = decoded.msg
-    const reply = (m: Parameters<Messenger['send']>[1]): void => {
-      this.#messenger.send(origin, m).catch(() => {})
-    }
+    const msg = this.#decode(origin, payload)
+    if (msg === undefined) return
     switch (msg.kind) {
       case Kind.Search:
         this.#search.step(msg, true)
@@ -272,23 +267,44 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       case Kind.SearchFail:
         this.#search.onFail(msg)
         return
-      case Kind.Lock:
-        void this.#responder.lock(origin, msg).then(reply)
-        return
-      case Kind.Read:
-        reply(this.#responder.read(msg))
-        return
-      case Kind.Apply:
-        reply(this.#responder.apply(origin, msg))
-        return
       case Kind.Release:
         this.#responder.release(origin, msg)
         return
-      case Kind.LockReply:
-      case Kind.ApplyAck:
-        if (!this.#messenger.settle(origin, msg)) metrics.unexpectedDropped++
-        return
+      default:
+        // requests and replies travel only as core requests and replies
+        this.#metrics.unexpectedDropped++
     }
+  }
+
+  /**
+   * Answers a lock, read or apply request. Anything else is counted and dropped, and gets an empty reply
+   * (which the requester counts as malformed) so that it does not wait for its timeout.
+   */
+  async #answer(origin: Identifier, payload: Uint8Array): Promise<Message> {
+    const msg = this.#decode(origin, payload)
+    switch (msg?.kind) {
+      case Kind.Lock:
+        return this.#messenger.reply(await this.#responder.lock(origin, msg))
+      case Kind.Read:
+        return this.#messenger.reply(this.#responder.read(msg))
+      case Kind.Apply:
+        return this.#messenger.reply(this.#responder.apply(origin, msg))
+      case undefined:
+        return emptyReply()
+      default:
+        this.#metrics.unexpectedDropped++
+        return emptyReply()
+    }
+  }
+
+  /** Counts an arriving message and decodes it; undefined (counted) when malformed. */
+  #decode(origin: Identifier, payload: Uint8Array): WireMessage | undefined {
+    this.#metrics.messagesReceived++
+    this.#liveness.heardFrom(origin)
+    const decoded = decodeWire(payload)
+    if (decoded.ok) return decoded.msg
+    this.#metrics.malformedDropped++
+    return undefined
   }
 }
 

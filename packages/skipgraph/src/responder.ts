@@ -49,14 +49,14 @@ export class Responder {
     const reason = await locks.acquire(keyOf(origin, msg.txn), msg.levels, (holders) => {
       for (const holder of holders) liveness.checkHolder(holder)
     })
-    return this.#reply(msg.rpc, reason, msg.levels)
+    return this.#reply(reason, msg.levels)
   }
 
   /** Reports the levels without locking them. */
   read(msg: ReadMsg): LockReplyMsg {
     const { state } = this.#init
     const reason = state.status === 'left' ? DenyReason.Gone : state.height < 0 ? DenyReason.NotLinked : 0
-    return this.#reply(msg.rpc, reason, msg.levels)
+    return this.#reply(reason, msg.levels)
   }
 
   /** Applies the writes of the transaction holding their levels' locks (which releases them), or refuses. */
@@ -85,7 +85,12 @@ export class Responder {
     } else {
       metrics.rejectedApplies++
     }
-    return { kind: Kind.ApplyAck, rpc: msg.rpc, ok }
+    return { kind: Kind.ApplyAck, ok }
+  }
+
+  /** Refuses the lock requests waiting here (the node stops). */
+  stop(): void {
+    this.#init.locks.refuseWaiters()
   }
 
   /** Releases what `origin`'s transaction holds here (and refuses its later lock requests). */
@@ -93,12 +98,11 @@ export class Responder {
     this.#init.locks.releaseForGood(keyOf(origin, msg.txn))
   }
 
-  #reply(rpc: string, reason: number, levels: readonly number[]): LockReplyMsg {
+  #reply(reason: number, levels: readonly number[]): LockReplyMsg {
     const { state } = this.#init
     const granted = reason === 0
     return {
       kind: Kind.LockReply,
-      rpc,
       granted,
       reason,
       mv: state.identity.mv,

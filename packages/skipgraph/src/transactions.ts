@@ -11,14 +11,7 @@ import { JoinFailedError, LeaveFailedError, NodeStoppedError, RequestTimeoutErro
 import type { LockLevels, LockTable } from './locks.js'
 import type { Messenger } from './messaging.js'
 import type { NodeState } from './state.js'
-import {
-  type ApplyMsg,
-  type ApplyWrite,
-  Kind,
-  type LockMsg,
-  type LockReplyMsg,
-  type ReadMsg,
-} from './wire.js'
+import { type ApplyWrite, Kind, type LockMsg, type LockReplyMsg, type ReadMsg } from './wire.js'
 
 /**
  * A lock conflict, a stale read, or an unreachable participant: the transaction is aborted and retried.
@@ -149,17 +142,7 @@ export class Transactions {
       return this.#ownState(levels)
     }
     txn.contacted.set(node.toHex(), node)
-    const reply = (await this.#init.messenger.request(
-      node,
-      Kind.LockReply,
-      (rpc): LockMsg => ({ kind: Kind.Lock, rpc, txn: txn.id, levels }),
-      txn.signal,
-    )) as LockReplyMsg
-    if (!reply.granted) throw new Conflict(`lock refused (${reply.reason})`)
-    if (reply.levels.length !== levels.length || reply.levels.some((s, i) => s.level !== levels[i])) {
-      throw new Conflict('lock reply does not match the request')
-    }
-    return reply
+    return this.#levels(txn, node, { kind: Kind.Lock, txn: txn.id, levels })
   }
 
   /** Reads `levels` of `node` without locking (a hint: every decision is validated under lock later). */
@@ -167,30 +150,28 @@ export class Transactions {
     if (txn.aborted) throw new Conflict('transaction already finished')
     throwIfAborted(txn.signal)
     if (this.#init.state.isSelf(node)) return this.#ownState(levels)
-    const reply = (await this.#init.messenger.request(
-      node,
-      Kind.LockReply,
-      (rpc): ReadMsg => ({ kind: Kind.Read, rpc, levels }),
-      txn.signal,
-    )) as LockReplyMsg
-    if (!reply.granted) throw new Conflict(`read refused (${reply.reason})`)
-    if (reply.levels.length !== levels.length || reply.levels.some((s, i) => s.level !== levels[i])) {
-      throw new Conflict('read reply does not match the request')
-    }
-    return reply
+    return this.#levels(txn, node, { kind: Kind.Read, levels })
   }
 
   /** Writes `writes` at `node` (which `txn` has locked) and waits for the acknowledgement. */
   async apply(txn: Txn, node: Identifier, writes: ApplyWrite[]): Promise<void> {
     if (txn.aborted) throw new JoinFailedError('transaction finished before its commit')
-    const ack = await this.#init.messenger.request(
-      node,
-      Kind.ApplyAck,
-      (rpc): ApplyMsg => ({ kind: Kind.Apply, rpc, txn: txn.id, writes }),
-      undefined,
-    )
-    if (ack.kind !== Kind.ApplyAck || !ack.ok) throw new JoinFailedError('a neighbour refused a table write')
+    const ack = await this.#init.messenger.request(node, { kind: Kind.Apply, txn: txn.id, writes }, undefined)
+    if (ack === undefined || !ack.ok) throw new JoinFailedError('a neighbour refused a table write')
     txn.applied.add(node.toHex())
+  }
+
+  /** Sends a lock or read request and checks that the reply grants it and reports exactly the levels asked. */
+  async #levels(txn: Txn, node: Identifier, msg: LockMsg | ReadMsg): Promise<LockReplyMsg> {
+    const reply = await this.#init.messenger.request(node, msg, txn.signal)
+    const what = msg.kind === Kind.Lock ? 'lock' : 'read'
+    if (reply === undefined) throw new Conflict(`invalid ${what} reply`)
+    if (!reply.granted) throw new Conflict(`${what} refused (${reply.reason})`)
+    const levels = msg.levels
+    if (reply.levels.length !== levels.length || reply.levels.some((s, i) => s.level !== levels[i])) {
+      throw new Conflict(`${what} reply does not match the request`)
+    }
+    return reply
   }
 
   /** Releases what `txn` holds at `node` (before the commit, for lock-coupling). */
@@ -203,7 +184,6 @@ export class Transactions {
     const { state } = this.#init
     return {
       kind: Kind.LockReply,
-      rpc: '',
       granted: true,
       reason: 0,
       mv: state.identity.mv,

@@ -1,7 +1,9 @@
 /**
  * The skip-graph wire protocol: every message is a msgpack array `[kind, ...fields]` carried as the payload of
- * a core `Message`. {@link decodeWire} validates untrusted bytes completely (kinds, field types, identifier
- * and membership-vector lengths, level range, nonce format, list sizes) and never throws.
+ * a core `Message`. `Lock`, `Read` and `Apply` travel as core requests (`Conduit.request`), answered by
+ * `LockReply` and `ApplyAck` replies that core matches to them; the others are plain messages.
+ * {@link decodeWire} validates untrusted bytes completely (kinds, field types, identifier and membership-vector
+ * lengths, level range, nonce format, list sizes) and never throws.
  *
  * @module
  */
@@ -110,7 +112,6 @@ export interface SearchFailMsg {
 }
 export interface LockMsg {
   readonly kind: typeof Kind.Lock
-  readonly rpc: string
   readonly txn: string
   /** The levels to lock, or 'all' (a leaving node's own lock). */
   readonly levels: readonly number[]
@@ -118,13 +119,11 @@ export interface LockMsg {
 /** Reads the state of some levels without locking them (the walks of the join protocol). */
 export interface ReadMsg {
   readonly kind: typeof Kind.Read
-  readonly rpc: string
   readonly levels: readonly number[]
 }
 /** The answer to a {@link LockMsg} or a {@link ReadMsg}: whether granted, and the state of the levels. */
 export interface LockReplyMsg {
   readonly kind: typeof Kind.LockReply
-  readonly rpc: string
   readonly granted: boolean
   readonly reason: number
   readonly mv: MembershipVector
@@ -137,18 +136,26 @@ export interface ApplyWrite {
 }
 export interface ApplyMsg {
   readonly kind: typeof Kind.Apply
-  readonly rpc: string
   readonly txn: string
   readonly writes: readonly ApplyWrite[]
 }
 export interface ApplyAckMsg {
   readonly kind: typeof Kind.ApplyAck
-  readonly rpc: string
   readonly ok: boolean
 }
 export interface ReleaseMsg {
   readonly kind: typeof Kind.Release
   readonly txn: string
+}
+
+/** The messages that travel as core requests. */
+export type RequestMsg = LockMsg | ReadMsg | ApplyMsg
+/** The reply a request of type `M` gets. */
+export type ReplyTo<M extends RequestMsg> = M extends ApplyMsg ? ApplyAckMsg : LockReplyMsg
+
+/** The kind of the reply `msg` gets. */
+export function replyKindOf(msg: RequestMsg): typeof Kind.LockReply | typeof Kind.ApplyAck {
+  return msg.kind === Kind.Apply ? Kind.ApplyAck : Kind.LockReply
 }
 
 export type WireMessage =
@@ -194,15 +201,14 @@ export function encodeWire(msg: WireMessage): Uint8Array {
       arr = [msg.kind, msg.nonce, msg.reason]
       break
     case Kind.Lock:
-      arr = [msg.kind, msg.rpc, msg.txn, msg.levels]
+      arr = [msg.kind, msg.txn, msg.levels]
       break
     case Kind.Read:
-      arr = [msg.kind, msg.rpc, msg.levels]
+      arr = [msg.kind, msg.levels]
       break
     case Kind.LockReply:
       arr = [
         msg.kind,
-        msg.rpc,
         msg.granted,
         msg.reason,
         msg.mv.bytes,
@@ -212,13 +218,12 @@ export function encodeWire(msg: WireMessage): Uint8Array {
     case Kind.Apply:
       arr = [
         msg.kind,
-        msg.rpc,
         msg.txn,
         msg.writes.map((w) => [w.level, w.side === 'left' ? 0 : 1, neighborOut(w.entry)]),
       ]
       break
     case Kind.ApplyAck:
-      arr = [msg.kind, msg.rpc, msg.ok]
+      arr = [msg.kind, msg.ok]
       break
     case Kind.Release:
       arr = [msg.kind, msg.txn]
@@ -316,28 +321,23 @@ function parse(a: unknown[]): WireMessage {
       return { kind: Kind.SearchFail, nonce: nonce(a[1], 'fail'), reason }
     }
     case Kind.Lock: {
-      if (a.length !== 4) fail('lock: arity')
-      const levels = array(a[3], MAX_LOCK_LEVELS, 'lock levels')
+      if (a.length !== 3) fail('lock: arity')
+      const levels = array(a[2], MAX_LOCK_LEVELS, 'lock levels')
       if (levels.length === 0) fail('lock: no levels')
-      return {
-        kind: Kind.Lock,
-        rpc: nonce(a[1], 'lock rpc'),
-        txn: nonce(a[2], 'lock txn'),
-        levels: levels.map(level),
-      }
+      return { kind: Kind.Lock, txn: nonce(a[1], 'lock txn'), levels: levels.map(level) }
     }
     case Kind.Read: {
-      if (a.length !== 3) fail('read: arity')
-      const levels = array(a[2], MAX_LOCK_LEVELS, 'read levels')
+      if (a.length !== 2) fail('read: arity')
+      const levels = array(a[1], MAX_LOCK_LEVELS, 'read levels')
       if (levels.length === 0) fail('read: no levels')
-      return { kind: Kind.Read, rpc: nonce(a[1], 'read rpc'), levels: levels.map(level) }
+      return { kind: Kind.Read, levels: levels.map(level) }
     }
     case Kind.LockReply: {
-      if (a.length !== 6) fail('lock reply: arity')
-      const reason = a[3]
+      if (a.length !== 5) fail('lock reply: arity')
+      const reason = a[2]
       if (typeof reason !== 'number' || !Number.isInteger(reason) || reason < 0 || reason > 3)
         fail('lock reply: reason')
-      const states = array(a[5], MAX_LOCK_LEVELS, 'lock reply levels').map((s): WireLevelState => {
+      const states = array(a[4], MAX_LOCK_LEVELS, 'lock reply levels').map((s): WireLevelState => {
         const t = tuple(s, 4, 'level state')
         return {
           level: level(t[0]),
@@ -348,24 +348,23 @@ function parse(a: unknown[]): WireMessage {
       })
       return {
         kind: Kind.LockReply,
-        rpc: nonce(a[1], 'lock reply rpc'),
-        granted: bool(a[2], 'granted'),
+        granted: bool(a[1], 'granted'),
         reason,
-        mv: MembershipVector.fromBytes(bytes32(a[4], 'mv')),
+        mv: MembershipVector.fromBytes(bytes32(a[3], 'mv')),
         levels: states,
       }
     }
     case Kind.Apply: {
-      if (a.length !== 4) fail('apply: arity')
-      const writes = array(a[3], MAX_WRITES, 'writes').map((w): ApplyWrite => {
+      if (a.length !== 3) fail('apply: arity')
+      const writes = array(a[2], MAX_WRITES, 'writes').map((w): ApplyWrite => {
         const t = tuple(w, 3, 'write')
         return { level: level(t[0]), side: bit(t[1], 'side') === 0 ? 'left' : 'right', entry: neighbor(t[2]) }
       })
-      return { kind: Kind.Apply, rpc: nonce(a[1], 'apply rpc'), txn: nonce(a[2], 'apply txn'), writes }
+      return { kind: Kind.Apply, txn: nonce(a[1], 'apply txn'), writes }
     }
     case Kind.ApplyAck:
-      if (a.length !== 3) fail('apply ack: arity')
-      return { kind: Kind.ApplyAck, rpc: nonce(a[1], 'ack rpc'), ok: bool(a[2], 'ok') }
+      if (a.length !== 2) fail('apply ack: arity')
+      return { kind: Kind.ApplyAck, ok: bool(a[1], 'ok') }
     case Kind.Release:
       if (a.length !== 2) fail('release: arity')
       return { kind: Kind.Release, txn: nonce(a[1], 'release txn') }

@@ -1,7 +1,7 @@
 import { channel, createNetwork, Identifier } from '@skipmesh/core'
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
-import { Kind } from '../src/wire.js'
+import { decodeWire, Kind } from '../src/wire.js'
 import { Cluster } from './helpers.js'
 
 const packr = new Packr({ useRecords: false })
@@ -47,36 +47,49 @@ describe('malformed messages', () => {
       pack([Kind.Search, NONCE, id32, id32, 3, 1, 0, [[id32, 3]]]),
       pack([Kind.Search, NONCE, 'x'.repeat(32), id32, 3, 1, 0, noHops]),
       pack([Kind.Search, NONCE, id32, id32, 3, 1]),
-      pack([Kind.Lock, NONCE, NONCE, []]),
-      pack([Kind.Lock, NONCE, NONCE, Array.from({ length: 300 }, () => 0)]),
-      pack([Kind.Lock, NONCE, NONCE, [0, 512]]),
-      pack([Kind.LockReply, NONCE, true, 7, id32, []]),
-      pack([Kind.LockReply, NONCE, 'yes', 0, id32, []]),
-      pack([Kind.Apply, NONCE, NONCE, [[0, 2, null]]]),
-      pack([Kind.Apply, NONCE, NONCE, [[0, 1, [id32, id32.slice(4)]]]]),
+      pack([Kind.Lock, NONCE, []]),
+      pack([Kind.Lock, NONCE, Array.from({ length: 300 }, () => 0)]),
+      pack([Kind.Lock, NONCE, [0, 512]]),
+      pack([Kind.LockReply, true, 7, id32, []]),
+      pack([Kind.LockReply, 'yes', 0, id32, []]),
+      pack([Kind.Apply, NONCE, [[0, 2, null]]]),
+      pack([Kind.Apply, NONCE, [[0, 1, [id32, id32.slice(4)]]]]),
       pack([Kind.Release, 42]),
       pack([Kind.SearchFail, NONCE, 9]),
       pack([Kind.SearchResult, NONCE, 1, noHops]),
-      pack([Kind.Read, NONCE, [999]]),
+      pack([Kind.Read, [999]]),
     ]
     for (const payload of junk) await conduit.send(victim.identity.id, { payload, metadata: {} })
 
     // well-formed but unsolicited or unauthorised
     await conduit.send(victim.identity.id, {
-      payload: pack([Kind.LockReply, NONCE, true, 0, id32, []]),
+      payload: pack([Kind.LockReply, true, 0, id32, []]),
       metadata: {},
     })
     await conduit.send(victim.identity.id, {
       payload: pack([Kind.SearchResult, NONCE, false, noHops]),
       metadata: {},
     })
-    const forged = pack([Kind.Apply, NONCE, NONCE, [[0, 1, [new Uint8Array(32).fill(255), id32]]]])
-    await conduit.send(victim.identity.id, { payload: forged, metadata: {} })
+    // a lock or read request sent as a plain message (requests travel only as core requests)
+    await conduit.send(victim.identity.id, { payload: pack([Kind.Read, [0]]), metadata: {} })
+    // junk and non-requests sent as requests: counted and dropped, answered with an empty reply
+    for (const payload of junk.slice(0, 3)) {
+      const reply = await conduit.request(victim.identity.id, { payload, metadata: {} })
+      expect(reply.payload).toHaveLength(0)
+    }
+    const notARequest = pack([Kind.Release, NONCE])
+    expect(
+      (await conduit.request(victim.identity.id, { payload: notARequest, metadata: {} })).payload,
+    ).toHaveLength(0)
+    // a table write from a node that holds no lock: refused
+    const forged = pack([Kind.Apply, NONCE, [[0, 1, [new Uint8Array(32).fill(255), id32]]]])
+    const refused = await conduit.request(victim.identity.id, { payload: forged, metadata: {} })
+    expect(decodeWire(refused.payload)).toEqual({ ok: true, msg: { kind: Kind.ApplyAck, ok: false } })
 
     await new Promise((resolve) => setImmediate(resolve))
     const m = victim.metrics()
-    expect(m.malformedDropped).toBe(junk.length)
-    expect(m.unexpectedDropped).toBe(2)
+    expect(m.malformedDropped).toBe(junk.length + 3)
+    expect(m.unexpectedDropped).toBe(4)
     expect(m.rejectedApplies).toBe(1)
     expect(JSON.stringify(victim.lookupTable())).toBe(before)
     expect(victim.status).toBe('joined')

@@ -103,11 +103,10 @@ describe('wire', () => {
     },
     { kind: Kind.SearchResult, nonce: NONCE, found: true, hops: new Uint8Array(0) },
     { kind: Kind.SearchFail, nonce: NONCE, reason: 1 },
-    { kind: Kind.Lock, rpc: NONCE, txn: NONCE, levels: [0, 1] },
-    { kind: Kind.Read, rpc: NONCE, levels: [4] },
+    { kind: Kind.Lock, txn: NONCE, levels: [0, 1] },
+    { kind: Kind.Read, levels: [4] },
     {
       kind: Kind.LockReply,
-      rpc: NONCE,
       granted: true,
       reason: 0,
       mv: mv('0f'),
@@ -115,14 +114,13 @@ describe('wire', () => {
     },
     {
       kind: Kind.Apply,
-      rpc: NONCE,
       txn: NONCE,
       writes: [
         { level: 3, side: 'left', entry: n },
         { level: 4, side: 'right', entry: null },
       ],
     },
-    { kind: Kind.ApplyAck, rpc: NONCE, ok: false },
+    { kind: Kind.ApplyAck, ok: false },
     { kind: Kind.Release, txn: NONCE },
   ]
   it('round-trips every kind', () => {
