@@ -8,7 +8,7 @@ import type { Connection, ConnectionManager } from '../connection.js'
 import { createNetwork } from '../default-network.js'
 import { Identifier } from '../identifier.js'
 import type { Message } from '../message.js'
-import type { ConnectionManagerFixture } from './fixture.js'
+import type { ComplianceOptions, ConnectionManagerFixture } from './fixture.js'
 import {
   assert,
   borrowed,
@@ -21,7 +21,13 @@ import {
   whenClosed,
 } from './support.js'
 
-const IDLE_MS = 200
+/**
+ * The idle timeout of the idle case: long enough that a slow transport's far side announces the connection
+ * before the near side's first send, short enough to keep the case quick (1 s at the default 30 s timeout).
+ */
+function idleTimeoutFor(options: Required<ComplianceOptions>): number {
+  return Math.round(Math.min(2_000, Math.max(200, options.timeoutMs / 30)))
+}
 
 /** A started budget over a fresh fixture manager; the fixture still owns (and tears down) the manager. */
 async function budgeted(
@@ -44,7 +50,9 @@ interface BudgetCaseContext {
 /** A case over a budget made with `budgetOptions` and `peerCount` plain managers; the budget always stops. */
 function budgetCase(
   name: string,
-  budgetOptions: ConnectionBudgetOptions,
+  budgetOptions:
+    | ConnectionBudgetOptions
+    | ((options: Required<ComplianceOptions>) => ConnectionBudgetOptions),
   peerCount: number,
   body: (ctx: BudgetCaseContext) => Promise<void>,
 ): ComplianceCase {
@@ -52,7 +60,10 @@ function budgetCase(
     name,
     async run(fixture, options) {
       const signal = AbortSignal.timeout(options.timeoutMs)
-      const a = await budgeted(fixture, budgetOptions)
+      const a = await budgeted(
+        fixture,
+        typeof budgetOptions === 'function' ? budgetOptions(options) : budgetOptions,
+      )
       try {
         const peers = await Promise.all(
           Array.from({ length: peerCount }, () => fixture.create(Identifier.random())),
@@ -161,7 +172,7 @@ export const budgetCases: ComplianceCase[] = [
   ),
   budgetCase(
     'closes an idle untagged connection after idleTimeoutMs, delivering what was sent first; a valued one stays',
-    { maxConnections: 8, idleTimeoutMs: IDLE_MS },
+    (options) => ({ maxConnections: 8, idleTimeoutMs: idleTimeoutFor(options) }),
     2,
     async ({ a, peers, signal }) => {
       const [b, c] = peers
@@ -171,12 +182,12 @@ export const budgetCases: ComplianceCase[] = [
       const atB = deliveredBeforeClose(ab.far)
       const bClosed = whenClosed(ab.far)
       const pruned = nextEvent(a, 'prune', signal)
-      await ab.near.send(TEST, text.encode('bye'), { signal })
       const sentAt = Date.now()
+      await ab.near.send(TEST, text.encode('bye'), { signal })
       const [conn, reason] = await pruned
       const idleFor = Date.now() - sentAt
       assert(conn.remoteId.equals(b!.localId) && reason === 'idle', `b is pruned as idle (${reason})`)
-      assert(idleFor >= IDLE_MS - 1, `not before idleTimeoutMs (after ${idleFor} ms)`)
+      assert(idleFor >= a.idleTimeoutMs, `not before idleTimeoutMs (after ${idleFor} ms)`)
       await bClosed.closed(signal)
       assert(atB.atClose() === 1, `what was sent arrived before the close (${atB.atClose()} of 1)`)
       assert(ac.near.status === 'open', 'the valued connection, idle for longer, stays open')
