@@ -1,16 +1,12 @@
 /**
  * The errors of `@skipmesh/webrtc`, one class per condition, each with its `name` set. Network errors extend core's
- * {@link ConduitError} family so that the `Network` treats them as benign.
+ * {@link ConduitError} family so that the `Network` treats them as benign. A bad option throws core's
+ * `InvalidOptionsError`.
  *
  * @module
  */
 import { ConnectionClosedError, ConnectionFailedError, SkipmeshError } from '@skipmesh/core'
-import type { SignalErrorCode } from '@skipmesh/signaling-server/protocol'
-
-/** An option of a factory is missing or out of range. */
-export class InvalidOptionsError extends SkipmeshError {
-  override name = 'InvalidOptionsError'
-}
+import type { SignalErrorCode } from '@skipmesh/signaling-protocol'
 
 /** No `wrtc` implementation was given and the platform has no global `RTCPeerConnection`. */
 export class WebRtcUnavailableError extends SkipmeshError {

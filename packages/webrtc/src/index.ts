@@ -41,6 +41,7 @@ export {
   type WebRtcMetrics,
 } from './manager.js'
 export { type NodeDatachannelPolyfill, nodeDatachannelWrtc } from './node-datachannel-adapter.js'
+export type { Signaling, SignalingEvents, SignalPayload } from './signaling.js'
 export {
   createSignalingClient,
   SignalingClient,

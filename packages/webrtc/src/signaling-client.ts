@@ -4,18 +4,17 @@ import {
   ComponentNotStartedError,
   Emitter,
   Identifier,
+  InvalidOptionsError,
   type KeyPair,
   PeerNotFoundError,
   raceSignal,
   type ThrowableContext,
-  type TypedEvents,
   throwIfAborted,
   type Unsubscribe,
 } from '@skipmesh/core'
 import {
   type Ack,
   ackSchema,
-  bytesToHex,
   type ClientToServerEvents,
   challengeBytes,
   JoinResponseSchema,
@@ -26,10 +25,12 @@ import {
   type SignalErrorCode,
   SignalEventSchema,
   type ServerToClientEvents,
-} from '@skipmesh/signaling-server/protocol'
+} from '@skipmesh/signaling-protocol'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import * as v from 'valibot'
-import { InvalidOptionsError, SignalingRejectedError, SignalingUnavailableError } from './errors.js'
+import { SignalingRejectedError, SignalingUnavailableError } from './errors.js'
+import type { Signaling, SignalingEvents } from './signaling.js'
+import { bytesToHex, checkNumber, sleep } from '@skipmesh/core/internal'
 
 /** Options of {@link createSignalingClient}. */
 export interface SignalingClientOptions {
@@ -55,19 +56,8 @@ export interface SignalingClientOptions {
   readonly socketOptions?: Partial<ManagerOptions & SocketOptions>
 }
 
-/** Events of a {@link SignalingClient}. */
-export interface SignalingClientEvents {
-  /** A signal from `from`, the identity the server authenticated. */
-  signal: (from: Identifier, session: string, data: SignalData) => void
-  /** A peer joined the room (authenticated). */
-  'peer:joined': (id: Identifier) => void
-  /** A peer left the room. */
-  'peer:left': (id: Identifier) => void
-  /** Joined and authenticated, at start and again after every reconnection; `peers` are the others in the room. */
-  authenticated: (peers: Identifier[]) => void
-  /** The connection to the server was lost (the client reconnects by itself). */
-  disconnected: (reason: string) => void
-}
+/** Events of a {@link SignalingClient}: those of the {@link Signaling} contract. */
+export type SignalingClientEvents = SignalingEvents
 
 type ClientSocket = Socket<ServerToClientEvents, ClientToServerEvents>
 
@@ -82,21 +72,7 @@ const EmptyAckSchema = ackSchema(v.object({}))
 const RATE_LIMIT_RETRIES = 4
 
 function positive(name: string, value: number | undefined, fallback: number): number {
-  const x = value ?? fallback
-  if (typeof x !== 'number' || !Number.isFinite(x) || x <= 0) {
-    throw new InvalidOptionsError(`${name} must be a positive number, got ${String(x)}`)
-  }
-  return x
-}
-
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return raceSignal(
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms)
-      signal?.addEventListener('abort', () => clearTimeout(timer), { once: true })
-    }),
-    signal,
-  )
+  return checkNumber(name, value ?? fallback, { min: 1 })
 }
 
 /**
@@ -104,7 +80,7 @@ function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
  * keeps the list of peers in the room, relays signals, and reconnects (re-joining with the same key) when the
  * connection to the server drops. Make one with {@link createSignalingClient}.
  */
-export class SignalingClient extends AbstractComponent implements TypedEvents<SignalingClientEvents> {
+export class SignalingClient extends AbstractComponent implements Signaling {
   /** This peer's identifier. */
   readonly localId: Identifier
   /** The room this client joins. */
@@ -191,7 +167,7 @@ export class SignalingClient extends AbstractComponent implements TypedEvents<Si
       if (res.error.code === 'unknown-peer')
         throw new PeerNotFoundError(`${to.toHex()} is not in room ${this.room}`)
       if (res.error.code === 'rate-limited' && attempt < RATE_LIMIT_RETRIES) {
-        await delay(250 * 2 ** attempt, options.signal)
+        await sleep(250 * 2 ** attempt, options.signal)
         continue
       }
       throw new SignalingRejectedError(res.error.code, res.error.message)

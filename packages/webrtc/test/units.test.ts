@@ -4,13 +4,14 @@ import {
   channel,
   generateKeyPair,
   Identifier,
+  InvalidOptionsError,
   PeerNotFoundError,
 } from '@skipmesh/core'
 import type { SignalingServer } from '@skipmesh/signaling-server'
 import * as ndc from 'node-datachannel/polyfill'
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
 import { encodeControl, parseControl } from '../src/control.js'
-import { InvalidOptionsError, ProtocolViolationError, WebRtcUnavailableError } from '../src/errors.js'
+import { ProtocolViolationError, WebRtcUnavailableError } from '../src/errors.js'
 import {
   encodeBatch,
   encodeFrame,
@@ -391,9 +392,59 @@ describe('WebRtcConnectionManager', () => {
     await expect(started.connect(started.localId)).rejects.toBeInstanceOf(ConnectionFailedError)
   })
 
+  it('emits signaling:down when the signaling server drops it and signaling:up once it has joined again', async () => {
+    factory = managerFactory(server, implementations.wrtc())
+    const m = await factory.make()
+    const down = new Promise<void>((resolve) => m.on('signaling:down', resolve))
+    const up = new Promise<void>((resolve) => m.on('signaling:up', resolve))
+    const sockets = await server.io.fetchSockets()
+    for (const s of sockets) if (s.data.id === m.localId.toHex()) s.disconnect(true)
+    await down
+    await up
+    expect(m.state).toBe('ready')
+  })
+
+  it('uses a Signaling implementation it is given, and starts and stops it with itself', async () => {
+    const r = room()
+    factory = managerFactory(server, implementations.wrtc(), r)
+    const b = await factory.make()
+    const id = Identifier.random()
+    const signaling = createSignalingClient({
+      url: server.url,
+      room: r,
+      localId: id,
+      keyPair: await generateKeyPair(),
+    })
+    const a = createWebRtcConnectionManager({
+      localId: id,
+      signaling,
+      rtc: { iceServers: [] },
+      wrtc: implementations.wrtc(),
+    })
+    const up = new Promise<void>((resolve) => a.on('signaling:up', resolve))
+    a.start()
+    try {
+      await a.ready()
+      await up
+      expect(a.signaling).toBe(signaling)
+      expect(signaling.authenticated).toBe(true)
+      expect(a.peers().map((p) => p.toHex())).toEqual([b.localId.toHex()])
+      const incoming = nextConnection(b)
+      const ab = await a.connect(b.localId)
+      expect((await incoming).remoteId.equals(id)).toBe(true)
+      await a.stop()
+      expect(ab.status).toBe('closed')
+      expect(signaling.state).toBe('stopped')
+    } finally {
+      await a.stop()
+    }
+  })
+
   it('types its events (a wrong event name does not compile)', () => {
     type Names = keyof WebRtcConnectionManagerEvents
-    expectTypeOf<Names>().toEqualTypeOf<'connection' | 'peer:joined' | 'peer:left'>()
+    expectTypeOf<Names>().toEqualTypeOf<
+      'connection' | 'peer:joined' | 'peer:left' | 'signaling:up' | 'signaling:down'
+    >()
     const m = createWebRtcConnectionManager({
       localId: Identifier.random(),
       keyPair: { publicKey: new Uint8Array(32), sign: async () => new Uint8Array(64) },

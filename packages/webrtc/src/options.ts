@@ -1,0 +1,157 @@
+/**
+ * The options of `createWebRtcConnectionManager`, their defaults and their validation; and the one place that
+ * chooses the peer transport implementation.
+ *
+ * @module
+ */
+import { Identifier, InvalidOptionsError, type KeyPair } from '@skipmesh/core'
+import type { ConnectionLimits } from './connection.js'
+import { createSimplePeerTransport, type PeerTransportFactory } from './peer.js'
+import type { Signaling } from './signaling.js'
+import { SignalingClient, type SignalingClientOptions } from './signaling-client.js'
+import { checkNumber } from '@skipmesh/core/internal'
+import { resolveWrtc, type WrtcImplementation } from './wrtc.js'
+
+/** The peer transport every connection uses (swap the negotiation library here). */
+export const DEFAULT_PEER_TRANSPORT: PeerTransportFactory = createSimplePeerTransport
+
+/** The `RTCConfiguration` when none is given: two public STUN servers (simple-peer's historical default). */
+export const DEFAULT_RTC_CONFIGURATION: RTCConfiguration = {
+  iceServers: [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }],
+}
+
+/** Options of `createWebRtcConnectionManager`. */
+export interface WebRtcConnectionManagerOptions {
+  /** This peer's identifier; also its id in the signaling room. */
+  readonly localId: Identifier
+  /**
+   * The Ed25519 key pair (core `generateKeyPair()`) that proves ownership of `localId` to the signaling server.
+   * Required when `signaling` is options (the manager builds its `SignalingClient`).
+   */
+  readonly keyPair?: KeyPair
+  /**
+   * The signaling: either the server and room, plus any other {@link SignalingClientOptions} (`path`,
+   * `ackTimeoutMs`, `joinTimeoutMs`, `reconnectDelayMs`, `reconnectDelayMaxMs`, `socketOptions`), from which the
+   * manager builds a `SignalingClient`; or a {@link Signaling} implementation. Either way the manager starts and
+   * stops it.
+   */
+  readonly signaling: Omit<SignalingClientOptions, 'localId' | 'keyPair'> | Signaling
+  /**
+   * `RTCConfiguration` of every peer connection (`iceServers`, `iceTransportPolicy`, …).
+   * @default `{ iceServers: [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }] }`
+   */
+  readonly rtc?: RTCConfiguration
+  /**
+   * A WebRTC implementation: `{ RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }`. Required where there
+   * is no global `RTCPeerConnection` (Node: `@roamhq/wrtc`, or `nodeDatachannelWrtc(polyfill)`).
+   * @default the platform's globals
+   */
+  readonly wrtc?: WrtcImplementation
+  /**
+   * A dial that has not produced an open connection within this many milliseconds fails with
+   * `ConnectionFailedError`; its peer connection is destroyed.
+   * @default 15000
+   */
+  readonly connectTimeoutMs?: number
+  /** A ping goes out on the control channel of every connection this often (milliseconds). @default 2000 */
+  readonly heartbeatIntervalMs?: number
+  /**
+   * A connection that received nothing (data, ping or pong) for this many milliseconds is closed with
+   * `HeartbeatTimeoutError`. A dead peer is detected within `heartbeatTimeoutMs + heartbeatIntervalMs`.
+   * @default 6000
+   */
+  readonly heartbeatTimeoutMs?: number
+  /**
+   * How long a graceful close waits for the remote's half of the close handshake (milliseconds), counted from
+   * the moment everything queued before `close()` has been handed to the transport; the flush before it is
+   * bounded by the heartbeat instead, so a large backlog is delivered rather than cut off. @default 5000
+   */
+  readonly closeTimeoutMs?: number
+  /**
+   * Largest payload one `Connection.send` accepts, and the reassembly cap of incoming messages, in bytes.
+   * @default 16777216 (16 MiB)
+   */
+  readonly maxMessageSize?: number
+  /**
+   * Largest data-channel message (one chunk plus one framing byte), in bytes; capped by the link's
+   * `sctp.maxMessageSize`, or 65536 when the implementation does not report one.
+   * @default 262144 (256 KiB)
+   */
+  readonly chunkSize?: number
+  /** `send` waits while a data channel has more than this many bytes buffered. @default 1048576 (1 MiB) */
+  readonly highWaterMark?: number
+  /** A waiting `send` resumes once the data channel's buffer is at or below this many bytes. @default 262144 (256 KiB) */
+  readonly lowWaterMark?: number
+  /** Data channels (skipmesh channels in use) per connection. @default 256 */
+  readonly maxChannels?: number
+}
+
+/** The validated options with their defaults. @internal */
+export interface ResolvedOptions {
+  readonly localId: Identifier
+  readonly signaling: Signaling
+  readonly wrtc: WrtcImplementation
+  readonly rtc: RTCConfiguration
+  readonly peerTransport: PeerTransportFactory
+  readonly connectTimeoutMs: number
+  readonly limits: ConnectionLimits
+}
+
+function isSignaling(x: WebRtcConnectionManagerOptions['signaling']): x is Signaling {
+  const s = x as Partial<Signaling>
+  return typeof s.start === 'function' && typeof s.signal === 'function' && typeof s.on === 'function'
+}
+
+/**
+ * Validates `options` and fills in the defaults; builds the `SignalingClient` when `signaling` is options.
+ * @throws {InvalidOptionsError} when an option is missing or out of range.
+ * @throws {WebRtcUnavailableError} when no `wrtc` is given and there is no global `RTCPeerConnection`.
+ */
+export function resolveOptions(options: WebRtcConnectionManagerOptions): ResolvedOptions {
+  if (!(options.localId instanceof Identifier)) throw new InvalidOptionsError('localId must be an Identifier')
+  if (options.signaling === undefined) throw new InvalidOptionsError('signaling { url, room } is required')
+  const wrtc = resolveWrtc(options.wrtc)
+  const num = (name: string, value: number | undefined, fallback: number, min: number): number =>
+    checkNumber(name, value ?? fallback, { min })
+  const connectTimeoutMs = num('connectTimeoutMs', options.connectTimeoutMs, 15_000, 1)
+  const heartbeatIntervalMs = num('heartbeatIntervalMs', options.heartbeatIntervalMs, 2_000, 1)
+  const heartbeatTimeoutMs = num('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 6_000, 1)
+  if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
+    throw new InvalidOptionsError('heartbeatTimeoutMs must be larger than heartbeatIntervalMs')
+  }
+  const highWaterMark = num('highWaterMark', options.highWaterMark, 1024 * 1024, 1)
+  const lowWaterMark = num('lowWaterMark', options.lowWaterMark, 256 * 1024, 0)
+  if (lowWaterMark > highWaterMark)
+    throw new InvalidOptionsError('lowWaterMark must not exceed highWaterMark')
+  const limits: ConnectionLimits = {
+    maxMessageSize: num('maxMessageSize', options.maxMessageSize, 16 * 1024 * 1024, 0),
+    chunkSize: num('chunkSize', options.chunkSize, 256 * 1024, 2),
+    highWaterMark,
+    lowWaterMark,
+    heartbeatIntervalMs,
+    heartbeatTimeoutMs,
+    closeTimeoutMs: num('closeTimeoutMs', options.closeTimeoutMs, 5_000, 1),
+    maxChannels: num('maxChannels', options.maxChannels, 256, 1),
+  }
+  let signaling: Signaling
+  if (isSignaling(options.signaling)) {
+    signaling = options.signaling
+  } else {
+    if (options.keyPair === undefined)
+      throw new InvalidOptionsError('keyPair is required with signaling options')
+    signaling = new SignalingClient({
+      ...options.signaling,
+      localId: options.localId,
+      keyPair: options.keyPair,
+    })
+  }
+  return {
+    localId: options.localId,
+    signaling,
+    wrtc,
+    rtc: options.rtc ?? DEFAULT_RTC_CONFIGURATION,
+    peerTransport: DEFAULT_PEER_TRANSPORT,
+    connectTimeoutMs,
+    limits,
+  }
+}
