@@ -14,6 +14,7 @@ import {
   whenClosed,
 } from './support.js'
 
+export { budgetCases } from './budget-cases.js'
 export { type ComplianceCase, ComplianceAssertionError } from './support.js'
 
 /** The transport's own cases. */

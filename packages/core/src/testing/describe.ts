@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest'
 import { budgetCases } from './budget-cases.js'
-import { connectionManagerCases } from './cases.js'
+import { type ComplianceCase, connectionManagerCases } from './cases.js'
 import type { ComplianceOptions, ConnectionManagerSetup } from './fixture.js'
 
 /** Defaults of {@link ComplianceOptions}. */
@@ -30,23 +30,7 @@ export function describeConnectionManager(
   setup: ConnectionManagerSetup,
   options: ComplianceOptions = {},
 ): void {
-  const resolved: Required<ComplianceOptions> = { ...DEFAULT_COMPLIANCE_OPTIONS, ...options }
-  describe(`ConnectionManager compliance: ${name}`, () => {
-    for (const c of connectionManagerCases) {
-      it(
-        c.name,
-        async () => {
-          const fixture = await setup()
-          try {
-            await c.run(fixture, resolved)
-          } finally {
-            await fixture.teardown()
-          }
-        },
-        resolved.timeoutMs + 5_000,
-      )
-    }
-  })
+  describeCases(`ConnectionManager compliance: ${name}`, connectionManagerCases, setup, options)
 }
 
 /**
@@ -62,9 +46,19 @@ export function describeConnectionBudget(
   setup: ConnectionManagerSetup,
   options: ComplianceOptions = {},
 ): void {
+  describeCases(`ConnectionBudget compliance: ${name}`, budgetCases, setup, options)
+}
+
+/** One vitest `it` per case, each with a fresh fixture from `setup`, torn down even when the case fails. */
+function describeCases(
+  title: string,
+  cases: readonly ComplianceCase[],
+  setup: ConnectionManagerSetup,
+  options: ComplianceOptions,
+): void {
   const resolved: Required<ComplianceOptions> = { ...DEFAULT_COMPLIANCE_OPTIONS, ...options }
-  describe(`ConnectionBudget compliance: ${name}`, () => {
-    for (const c of budgetCases) {
+  describe(title, () => {
+    for (const c of cases) {
       it(
         c.name,
         async () => {
