@@ -1,0 +1,311 @@
+/**
+ * A {@link PeerTransport} over the standard `RTCPeerConnection` API alone: no simple-peer, no Node globals, so a
+ * browser bundle needs no shims. Perfect negotiation (the initiator is the impolite side, the responder the polite
+ * one that rolls back its own offer on a collision), trickle ICE, remote candidates held until the remote
+ * description is set.
+ *
+ * The initiator creates one in-band data channel before its first offer: it gives the offer its `m=application`
+ * section whatever the caller creates, and its `open` (on both sides) is the `connect` event, as in simple-peer;
+ * it lands on stream 0 or 1, which skipmesh leaves free. A simple-peer peer on the other side interoperates.
+ *
+ * Drives `@roamhq/wrtc`, `nodeDatachannelWrtc(polyfill)`, browsers, and the raw `node-datachannel/polyfill`
+ * (it never writes to a description, and passes plain `{ type, sdp }` objects).
+ *
+ * @module
+ */
+import { ConnectionFailedError, Emitter, type Unsubscribe } from '@skipmesh/core'
+import { nextTask } from '@skipmesh/core/internal'
+// types only: peer.ts imports simple-peer, which must stay out of a bundle of this module
+import type {
+  PeerEvents,
+  PeerSignal,
+  PeerTransport,
+  PeerTransportFactory,
+  PeerTransportOptions,
+} from './peer.js'
+
+/** Label of the initiator's in-band data channel (never carries data). */
+export const IN_BAND_CHANNEL_LABEL = 'skipmesh-negotiation'
+
+/** A data-channel message size RFC 8841 assumes when the remote description does not state one. */
+const RFC_DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
+
+/** The `a=max-message-size` of an SDP: a number, `Infinity` for 0 (RFC 8841: any size), `undefined` when absent. */
+function sdpMaxMessageSize(sdp: string | undefined): number | undefined {
+  const m = sdp === undefined ? null : /^a=max-message-size:(\d+)\s*$/m.exec(sdp)
+  if (m === null) return undefined
+  const n = Number(m[1])
+  return n === 0 ? Number.POSITIVE_INFINITY : n
+}
+
+/**
+ * The largest message `pc`'s link carries when known: `sctp.maxMessageSize`, else the smaller of both descriptions'
+ * `a=max-message-size` (absent in the remote description: 64 KiB; 0: `Infinity`); `undefined` before a remote
+ * description.
+ */
+export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | undefined {
+  const sctpMax = (pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
+  if (typeof sctpMax === 'number' && sctpMax > 0) return sctpMax
+  // node-datachannel's polyfill has `sctp === null` until its late `connected` state: read the descriptions
+  let remote: string | undefined
+  let local: string | undefined
+  try {
+    remote = pc.remoteDescription?.sdp
+    local = pc.localDescription?.sdp
+  } catch {
+    // an implementation without descriptions
+  }
+  if (remote === undefined || remote === '') return undefined
+  const fromRemote = sdpMaxMessageSize(remote) ?? RFC_DEFAULT_MAX_MESSAGE_SIZE
+  return Math.min(fromRemote, sdpMaxMessageSize(local) ?? Number.POSITIVE_INFINITY)
+}
+
+type Description = Extract<PeerSignal, { type: 'offer' | 'answer' }>
+type CandidateInit = Extract<PeerSignal, { type: 'candidate' }>['candidate']
+
+/** A {@link PeerTransport} over one standard `RTCPeerConnection`. */
+class NativePeerTransport implements PeerTransport {
+  readonly initiator: boolean
+  readonly #pc: RTCPeerConnection
+  readonly #events = new Emitter<PeerEvents>()
+  /** Remote signals, applied one after the other. */
+  #signals: Promise<void> = Promise.resolve()
+  /** Remote candidates that came before the remote description. */
+  readonly #early: CandidateInit[] = []
+  /** Local candidates gathered before the first local description was signalled (they must follow it). */
+  #unsent: PeerSignal[] | undefined = []
+  #inBand: RTCDataChannel | undefined
+  #makingOffer = false
+  /** Whether a first offer/answer exchange completed (only then may the responder offer too). */
+  #negotiated = false
+  #phase: 'connecting' | 'connected' | 'closed' = 'connecting'
+
+  constructor(options: PeerTransportOptions) {
+    this.initiator = options.initiator
+    const pc = new options.wrtc.RTCPeerConnection(options.config)
+    this.#pc = pc
+    pc.onicecandidate = (e) => this.#onLocalCandidate(e.candidate)
+    pc.onconnectionstatechange = () => this.#onStateChange()
+    pc.oniceconnectionstatechange = () => this.#onStateChange()
+    // later negotiations (an ICE restart, say); the first one is the initiator's, below
+    pc.onnegotiationneeded = () => {
+      if (this.#negotiated) void this.#offer()
+    }
+    pc.ondatachannel = (e) => this.#watchInBand(e.channel)
+    if (this.initiator) {
+      this.#watchInBand(pc.createDataChannel(IN_BAND_CHANNEL_LABEL))
+      // after the current task, so that the channels the caller creates now are known to the stack
+      nextTask(() => void this.#offer())
+    }
+  }
+
+  on<E extends keyof PeerEvents>(event: E, handler: PeerEvents[E]): Unsubscribe {
+    return this.#events.on(event, handler)
+  }
+
+  signal(data: PeerSignal): void {
+    if (this.#phase === 'closed') return
+    const step =
+      data.type === 'candidate'
+        ? () => this.#onRemoteCandidate(data.candidate)
+        : () => this.#onDescription(data)
+    this.#signals = this.#signals.then(step).catch((err: unknown) => this.#fail(negotiationFailed(err)))
+  }
+
+  createChannel(label: string, id: number): RTCDataChannel {
+    return this.#pc.createDataChannel(label, { negotiated: true, id, ordered: true })
+  }
+
+  remoteMaxMessageSize(): number | undefined {
+    return peerConnectionMaxMessageSize(this.#pc)
+  }
+
+  getStats(): Promise<RTCStatsReport> {
+    return this.#pc.getStats()
+  }
+
+  destroy(): void {
+    if (this.#phase === 'closed') return
+    this.#phase = 'closed'
+    this.#events.clear()
+    this.#release()
+  }
+
+  /** Makes, sets and signals an offer (perfect negotiation's `negotiationneeded` step). */
+  async #offer(): Promise<void> {
+    if (this.#phase === 'closed' || this.#makingOffer) return
+    this.#makingOffer = true
+    try {
+      const offer = await this.#pc.createOffer()
+      // the transport closed, or a remote offer won meanwhile (this is the polite side); `have-local-offer` is
+      // fine: libdatachannel sets its offer by itself as soon as a data channel exists
+      if (this.#isClosed() || this.#pc.signalingState === 'have-remote-offer') return
+      await this.#pc.setLocalDescription(plain(offer))
+      this.#emitDescription('offer', offer.sdp)
+    } catch (err) {
+      this.#fail(negotiationFailed(err))
+    } finally {
+      this.#makingOffer = false
+    }
+  }
+
+  async #onDescription(description: Description): Promise<void> {
+    const pc = this.#pc
+    const collision = description.type === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable')
+    // the initiator is impolite: it keeps its own offer and ignores the remote's (its candidates then fail, ignored)
+    if (this.initiator && collision) return
+    // the polite side rolls back explicitly: not every implementation rolls back implicitly
+    if (collision) await pc.setLocalDescription({ type: 'rollback' })
+    await pc.setRemoteDescription({ type: description.type, sdp: description.sdp })
+    if (description.type === 'offer') {
+      const answer = await pc.createAnswer()
+      if (this.#isClosed()) return
+      await pc.setLocalDescription(plain(answer))
+      this.#emitDescription('answer', answer.sdp)
+    }
+    if (pc.signalingState === 'stable') this.#negotiated = true
+    // libdatachannel needs its local description too before remote candidates: both are set now
+    for (const candidate of this.#early.splice(0)) await this.#addCandidate(candidate)
+  }
+
+  async #onRemoteCandidate(candidate: CandidateInit): Promise<void> {
+    // (node-datachannel's polyfill has an empty description instead of `null`)
+    const remote = this.#pc.remoteDescription
+    if (remote === null || !remote.sdp) {
+      this.#early.push(candidate)
+      return
+    }
+    await this.#addCandidate(candidate)
+  }
+
+  async #addCandidate(candidate: CandidateInit): Promise<void> {
+    if (this.#phase === 'closed') return
+    try {
+      await this.#pc.addIceCandidate(candidateInit(candidate))
+    } catch {
+      // a candidate of an ignored offer is expected to fail; any other one that fails (an unresolvable mDNS
+      // name, say) is one path less: ICE reports the connection failed when no path is left
+    }
+  }
+
+  #onLocalCandidate(candidate: RTCIceCandidate | null): void {
+    // `null` (and an empty candidate in some stacks) marks the end of gathering: nothing to trickle
+    if (this.#phase === 'closed' || candidate === null || !candidate.candidate) return
+    const signal: PeerSignal = {
+      type: 'candidate',
+      candidate: {
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid ?? null,
+        sdpMLineIndex: candidate.sdpMLineIndex ?? null,
+      },
+    }
+    // node-datachannel's polyfill gathers as soon as the in-band channel exists, before `createOffer` resolves
+    if (this.#unsent !== undefined) this.#unsent.push(signal)
+    else this.#events.emit('signal', signal)
+  }
+
+  #emitDescription(type: 'offer' | 'answer', sdp: string | undefined): void {
+    if (this.#phase === 'closed') return
+    if (typeof sdp !== 'string' || sdp === '') throw new Error(`the ${type} has no SDP`)
+    this.#events.emit('signal', { type, sdp })
+    const unsent = this.#unsent ?? []
+    this.#unsent = undefined
+    for (const signal of unsent) if (!this.#isClosed()) this.#events.emit('signal', signal)
+  }
+
+  /** The initiator's in-band channel (made here, or announced by the remote): its `open` is `connect`. */
+  #watchInBand(channel: RTCDataChannel): void {
+    if (this.#inBand !== undefined) {
+      // the remote opened a second in-band channel: skipmesh uses none
+      channel.close()
+      return
+    }
+    this.#inBand = channel
+    channel.onopen = () => this.#onConnected()
+    channel.onclose = () => this.#fail(undefined)
+    if (channel.readyState === 'open') this.#onConnected()
+  }
+
+  /** Whether the transport ended (a method: the phase changes across awaits). */
+  #isClosed(): boolean {
+    return this.#phase === 'closed'
+  }
+
+  #onConnected(): void {
+    if (this.#phase !== 'connecting') return
+    this.#phase = 'connected'
+    this.#events.emit('connect')
+  }
+
+  #onStateChange(): void {
+    const pc = this.#pc
+    // `connectionState` is missing in some implementations: `iceConnectionState` tells the same ends
+    const state = pc.connectionState ?? pc.iceConnectionState
+    if (state === 'failed' || pc.iceConnectionState === 'failed') {
+      this.#fail(new ConnectionFailedError('the peer connection failed (ICE or DTLS)'))
+    } else if (state === 'closed' || pc.iceConnectionState === 'closed') {
+      this.#fail(undefined)
+    }
+  }
+
+  /** Ends the transport once: `error` (when there is one), then `close`. */
+  #fail(err: Error | undefined): void {
+    if (this.#phase === 'closed') return
+    this.#phase = 'closed'
+    if (err !== undefined) this.#events.emit('error', err)
+    this.#events.emit('close')
+    this.#events.clear()
+    this.#release()
+  }
+
+  #release(): void {
+    const pc = this.#pc
+    pc.onicecandidate = null
+    pc.onconnectionstatechange = null
+    pc.oniceconnectionstatechange = null
+    pc.onnegotiationneeded = null
+    pc.ondatachannel = null
+    if (this.#inBand !== undefined) {
+      this.#inBand.onopen = null
+      this.#inBand.onclose = null
+    }
+    this.#early.length = 0
+    try {
+      pc.close()
+    } catch {
+      // already closed
+    }
+  }
+}
+
+/** A plain `{ type, sdp }` copy (some implementations return descriptions whose fields are getters). */
+function plain(description: RTCSessionDescriptionInit): RTCSessionDescriptionInit {
+  return description.sdp === undefined
+    ? { type: description.type }
+    : { type: description.type, sdp: description.sdp }
+}
+
+/** The `RTCIceCandidateInit` of a signalled candidate (absent fields stay absent). */
+function candidateInit(c: CandidateInit): RTCIceCandidateInit {
+  const init: RTCIceCandidateInit = { candidate: c.candidate }
+  if (c.sdpMid !== undefined && c.sdpMid !== null) init.sdpMid = c.sdpMid
+  if (c.sdpMLineIndex !== undefined && c.sdpMLineIndex !== null) init.sdpMLineIndex = c.sdpMLineIndex
+  return init
+}
+
+function negotiationFailed(err: unknown): ConnectionFailedError {
+  const message = err instanceof Error ? err.message : String(err)
+  return new ConnectionFailedError(`negotiation failed: ${message}`, { cause: err })
+}
+
+/**
+ * Makes a {@link PeerTransport} over the standard `RTCPeerConnection` API of `options.wrtc`.
+ * @example
+ * ```ts
+ * const a = createNativePeerTransport({ initiator: true, wrtc, config: {} })
+ * const b = createNativePeerTransport({ initiator: false, wrtc, config: {} })
+ * a.on('signal', (s) => b.signal(s))
+ * b.on('signal', (s) => a.signal(s))
+ * ```
+ */
+export const createNativePeerTransport: PeerTransportFactory = (options) => new NativePeerTransport(options)

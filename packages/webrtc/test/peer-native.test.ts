@@ -1,0 +1,299 @@
+import wrtc from '@roamhq/wrtc'
+import * as ndc from 'node-datachannel/polyfill'
+import { afterEach, describe, expect, it } from 'vitest'
+import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
+import type { PeerEvents, PeerSignal, PeerTransport } from '../src/peer.js'
+import { createNativePeerTransport } from '../src/peer-native.js'
+import type { WrtcImplementation } from '../src/wrtc.js'
+
+/** The stacks the native transport drives: both Node stacks, and node-datachannel's polyfill without the adapter. */
+const stacks: Record<string, () => WrtcImplementation> = {
+  wrtc: () => wrtc as unknown as WrtcImplementation,
+  'node-datachannel (adapted)': () => nodeDatachannelWrtc(ndc),
+  'node-datachannel (raw polyfill)': () => ndc as unknown as WrtcImplementation,
+}
+
+const live: PeerTransport[] = []
+
+afterEach(() => {
+  for (const t of live.splice(0)) t.destroy()
+})
+
+function transport(wrtcImpl: WrtcImplementation, initiator: boolean): PeerTransport {
+  const t = createNativePeerTransport({ initiator, wrtc: wrtcImpl, config: { iceServers: [] } })
+  live.push(t)
+  return t
+}
+
+/** Resolves with the arguments of the next `event` of `t`. */
+function next<E extends keyof PeerEvents>(t: PeerTransport, event: E): Promise<Parameters<PeerEvents[E]>> {
+  return new Promise((resolve) => {
+    const off = t.on(event, ((...args: Parameters<PeerEvents[E]>) => {
+      off()
+      resolve(args)
+    }) as PeerEvents[E])
+  })
+}
+
+/** Two transports whose signals go straight to each other. */
+function pair(wrtcImpl: WrtcImplementation): { a: PeerTransport; b: PeerTransport } {
+  const a = transport(wrtcImpl, true)
+  const b = transport(wrtcImpl, false)
+  a.on('signal', (s) => b.signal(s))
+  b.on('signal', (s) => a.signal(s))
+  return { a, b }
+}
+
+async function connected(a: PeerTransport, b: PeerTransport): Promise<void> {
+  await Promise.all([next(a, 'connect'), next(b, 'connect')])
+}
+
+function opened(dc: RTCDataChannel): Promise<void> {
+  return dc.readyState === 'open'
+    ? Promise.resolve()
+    : new Promise((resolve) => dc.addEventListener('open', () => resolve(), { once: true }))
+}
+
+function nextMessage(dc: RTCDataChannel): Promise<Uint8Array> {
+  return new Promise((resolve) =>
+    dc.addEventListener('message', (e) => resolve(new Uint8Array(e.data as ArrayBuffer)), { once: true }),
+  )
+}
+
+/** A negotiated channel `id` on both sides, open. */
+async function channelPair(
+  a: PeerTransport,
+  b: PeerTransport,
+  id: number,
+): Promise<[RTCDataChannel, RTCDataChannel]> {
+  const da = a.createChannel(`ch${id}`, id)
+  const db = b.createChannel(`ch${id}`, id)
+  da.binaryType = 'arraybuffer'
+  db.binaryType = 'arraybuffer'
+  await Promise.all([opened(da), opened(db)])
+  return [da, db]
+}
+
+describe.each(Object.entries(stacks))('native peer transport on %s', (_name, stack) => {
+  it('connects and carries data both ways on a negotiated channel', async () => {
+    const { a, b } = pair(stack())
+    expect(a.initiator).toBe(true)
+    expect(b.initiator).toBe(false)
+    await connected(a, b)
+    const [da, db] = await channelPair(a, b, 4)
+    const atB = nextMessage(db)
+    da.send(new Uint8Array([1, 2, 3]))
+    expect(await atB).toEqual(new Uint8Array([1, 2, 3]))
+    const atA = nextMessage(da)
+    db.send(new Uint8Array([4, 5]))
+    expect(await atA).toEqual(new Uint8Array([4, 5]))
+  })
+
+  it('carries data on a channel created before the first offer', async () => {
+    const { a, b } = pair(stack())
+    // the control channel is made right after the factory returns, before the offer exists
+    const da = a.createChannel('control', 2)
+    const db = b.createChannel('control', 2)
+    da.binaryType = 'arraybuffer'
+    db.binaryType = 'arraybuffer'
+    await Promise.all([opened(da), opened(db), connected(a, b)])
+    const atB = nextMessage(db)
+    da.send(new Uint8Array([7]))
+    expect(await atB).toEqual(new Uint8Array([7]))
+  })
+
+  it('reports the link maximum message size once connected', async () => {
+    const { a, b } = pair(stack())
+    expect(a.remoteMaxMessageSize()).toBeUndefined()
+    await connected(a, b)
+    for (const t of [a, b]) {
+      const max = t.remoteMaxMessageSize()
+      expect(typeof max).toBe('number')
+      expect(max).toBeGreaterThanOrEqual(16 * 1024)
+    }
+  })
+
+  it('reports a succeeded candidate pair in its statistics', async () => {
+    const { a, b } = pair(stack())
+    await connected(a, b)
+    for (const t of [a, b]) {
+      const pairs = [...(await t.getStats()).values()].filter(
+        (s: { type?: string; state?: string }) => s.type === 'candidate-pair' && s.state === 'succeeded',
+      )
+      expect(pairs.length).toBeGreaterThan(0)
+    }
+  })
+
+  it('emits close on the remote after destroy, and nothing more on the destroyed side', async () => {
+    const { a, b } = pair(stack())
+    await connected(a, b)
+    await channelPair(a, b, 4)
+    const afterDestroy: string[] = []
+    a.on('close', () => afterDestroy.push('close'))
+    a.on('error', () => afterDestroy.push('error'))
+    const remoteClosed = next(b, 'close')
+    a.destroy()
+    a.destroy()
+    await remoteClosed
+    expect(afterDestroy).toEqual([])
+  })
+
+  it('holds remote candidates that arrive before the remote description', async () => {
+    const impl = stack()
+    const a = transport(impl, true)
+    const b = transport(impl, false)
+    // a's offer waits until a has a candidate; then b gets the candidates first, the offer last
+    const held: PeerSignal[] = []
+    let releasedToB = false
+    const firstCandidateOfA = new Promise<void>((resolve) =>
+      a.on('signal', (s) => {
+        if (releasedToB) return b.signal(s)
+        held.push(s)
+        if (s.type === 'candidate') resolve()
+      }),
+    )
+    // likewise b's answer reaches a after b's first candidate
+    const heldFromB: PeerSignal[] = []
+    let releasedToA = false
+    b.on('signal', (s) => {
+      if (releasedToA) return a.signal(s)
+      heldFromB.push(s)
+      if (s.type === 'candidate') {
+        releasedToA = true
+        for (const x of reorder(heldFromB.splice(0))) a.signal(x)
+      }
+    })
+    await firstCandidateOfA
+    releasedToB = true
+    for (const s of reorder(held.splice(0))) b.signal(s)
+    await connected(a, b)
+    const [da, db] = await channelPair(a, b, 4)
+    const atB = nextMessage(db)
+    da.send(new Uint8Array([9]))
+    expect(await atB).toEqual(new Uint8Array([9]))
+  })
+
+  it('ignores signals after destroy', async () => {
+    const impl = stack()
+    const a = transport(impl, true)
+    const b = transport(impl, false)
+    const toB: PeerSignal[] = []
+    a.on('signal', (s) => toB.push(s))
+    const offered = next(a, 'signal')
+    await offered
+    const events: string[] = []
+    for (const e of ['signal', 'connect', 'close', 'error'] as const) b.on(e, () => events.push(e))
+    b.destroy()
+    for (const s of toB) b.signal(s)
+    // a second transport that gets the same signals answers: the signals were usable, b just ignored them
+    const c = transport(impl, false)
+    const answered = next(c, 'signal')
+    for (const s of toB) c.signal(s)
+    expect((await answered)[0].type).toBe('answer')
+    expect(events).toEqual([])
+  })
+
+  it('reports a description it cannot apply as an error, then closes once', async () => {
+    const b = transport(stack(), false)
+    const events: string[] = []
+    let error: Error | undefined
+    b.on('error', (err) => {
+      error = err
+      events.push('error')
+    })
+    b.on('close', () => events.push('close'))
+    const closed = next(b, 'close')
+    b.signal({ type: 'offer', sdp: 'not an SDP' })
+    await closed
+    b.signal({ type: 'offer', sdp: 'not an SDP either' })
+    expect(events).toEqual(['error', 'close'])
+    expect(error?.name).toBe('ConnectionFailedError')
+  })
+
+  it('the initiator ignores a colliding offer and still connects to its responder', async () => {
+    const impl = stack()
+    const a = transport(impl, true)
+    const b = transport(impl, false)
+    const other = transport(impl, true)
+    const fromA: PeerSignal[] = []
+    const stopHolding = a.on('signal', (s) => fromA.push(s))
+    const [[foreignOffer], [ownOffer]] = await Promise.all([next(other, 'signal'), next(a, 'signal')])
+    expect(ownOffer.type).toBe('offer')
+    // a has its own offer out (no answer yet): the foreign offer collides with it
+    a.signal(foreignOffer)
+    stopHolding()
+    a.on('signal', (s) => b.signal(s))
+    b.on('signal', (s) => a.signal(s))
+    for (const s of fromA) b.signal(s)
+    await connected(a, b)
+    expect(fromA.filter((s) => s.type === 'answer')).toEqual([])
+  })
+})
+
+/** Candidates first, then the description. */
+function reorder(signals: PeerSignal[]): PeerSignal[] {
+  return [...signals.filter((s) => s.type === 'candidate'), ...signals.filter((s) => s.type !== 'candidate')]
+}
+
+describe('native peer transport renegotiation (wrtc, which implements restartIce)', () => {
+  it('resolves an offer collision: the polite responder rolls back, the impolite initiator keeps its offer', async () => {
+    const pcs: RTCPeerConnection[] = []
+    const Base = (wrtc as unknown as WrtcImplementation).RTCPeerConnection
+    class Capturing extends Base {
+      constructor(config?: RTCConfiguration) {
+        super(config)
+        pcs.push(this)
+      }
+    }
+    const impl: WrtcImplementation = {
+      ...(wrtc as unknown as WrtcImplementation),
+      RTCPeerConnection: Capturing,
+    }
+    const a = transport(impl, true)
+    const b = transport(impl, false)
+    const errors: Error[] = []
+    a.on('error', (e) => errors.push(e))
+    b.on('error', (e) => errors.push(e))
+    // signals pass straight through until `held` is set; then both sides' signals wait until both offered
+    let held: { fromA: PeerSignal[]; fromB: PeerSignal[]; offers: number; both: () => void } | undefined
+    const afterRelease: string[] = []
+    const route = (from: 'a' | 'b', s: PeerSignal): void => {
+      const to = from === 'a' ? b : a
+      if (held === undefined) {
+        if (s.type !== 'candidate') afterRelease.push(`${from}:${s.type}`)
+        to.signal(s)
+      } else {
+        ;(from === 'a' ? held.fromA : held.fromB).push(s)
+        if (s.type === 'offer' && ++held.offers === 2) held.both()
+      }
+    }
+    a.on('signal', (s) => route('a', s))
+    b.on('signal', (s) => route('b', s))
+    await connected(a, b)
+    const [pa, pb] = pcs as [RTCPeerConnection, RTCPeerConnection]
+    const bothOffered = new Promise<void>((both) => {
+      held = { fromA: [], fromB: [], offers: 0, both }
+    })
+    pa.restartIce()
+    pb.restartIce()
+    await bothOffered
+    expect([pa.signalingState, pb.signalingState]).toEqual(['have-local-offer', 'have-local-offer'])
+    const { fromA, fromB } = held as NonNullable<typeof held>
+    held = undefined
+    afterRelease.length = 0
+    const aStable = new Promise<void>((resolve) =>
+      pa.addEventListener('signalingstatechange', () => pa.signalingState === 'stable' && resolve()),
+    )
+    for (const s of fromA) b.signal(s)
+    for (const s of fromB) a.signal(s)
+    await aStable
+    // b rolled back its offer and answered a's; a ignored b's offer (it answered nothing)
+    expect(afterRelease).toEqual(['b:answer'])
+    expect(pb.signalingState).toBe('stable')
+    expect(errors).toEqual([])
+    const [da, db] = await channelPair(a, b, 6)
+    const atB = nextMessage(db)
+    da.send(new Uint8Array([6]))
+    expect(await atB).toEqual(new Uint8Array([6]))
+  })
+})
