@@ -12,9 +12,17 @@ export interface RunResult {
   stderr: string
 }
 
-/** The environment without the `npm_*` variables of the `npm test` that runs us (they would steer child npms). */
+/** Variables the `npm test` that runs us sets for its scripts and a child npm should still see. */
+const keptNpmVariables = new Set(['npm_config_registry', 'npm_config_cache', 'npm_config_userconfig'])
+
+/**
+ * The environment without the lower-case `npm_*` variables that npm sets for the script running us (workspace,
+ * package and lifecycle settings would steer child npms), except the registry and cache settings.
+ */
 export function cleanEnv(): NodeJS.ProcessEnv {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.toLowerCase().startsWith('npm_')))
+  return Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !k.startsWith('npm_') || keptNpmVariables.has(k)),
+  )
 }
 
 /** Runs `cmd` to completion and collects its output. */
