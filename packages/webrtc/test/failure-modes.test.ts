@@ -125,9 +125,16 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   })
 
   it('delivers 20,000 × 16 KiB sends made without awaiting, in order, with no exception and the channel open', async () => {
+    const count = 20_000
+    // the payloads are made before the connection exists: allocating 320 MB can block the event loop for seconds
+    // on a loaded machine, and both peers share this event loop (their heartbeats would starve)
+    const payloads = Array.from({ length: count }, (_, i) => {
+      const bytes = new Uint8Array(16 * 1024)
+      new DataView(bytes.buffer).setUint32(0, i)
+      return bytes
+    })
     factory = managerFactory(server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
-    const count = 20_000
     // checked on arrival (not retained): in order, complete
     let next = 0
     let misordered = 0
@@ -138,12 +145,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
         if (++next === count) resolve()
       })
     })
-    const sends: Array<Promise<void>> = []
-    for (let i = 0; i < count; i++) {
-      const bytes = new Uint8Array(16 * 1024)
-      new DataView(bytes.buffer).setUint32(0, i)
-      sends.push(ab.send(BULK, bytes))
-    }
+    const sends = payloads.map((bytes) => ab.send(BULK, bytes))
     const results = await Promise.allSettled(sends)
     expect(results.filter((r) => r.status === 'rejected')).toEqual([])
     await all
