@@ -78,17 +78,20 @@ export interface SkipGraphNodeEvents {
 
 /** Counters of one node. */
 export interface SkipGraphMetrics {
-  /** Protocol messages handed to the conduit, all kinds. */
+  /** Protocol messages handed to the conduit (requests and replies included), all kinds. */
   messagesSent: number
   /** Protocol messages handed to the conduit, by kind. */
   sentByKind: Record<KindName, number>
-  /** Sends that rejected. */
+  /** Sends (and requests) that could not be sent. */
   sendFailures: number
-  /** Messages that arrived (valid or not). */
+  /** Messages that arrived, requests and replies included (valid or not). */
   messagesReceived: number
   /** Arrived messages that failed validation: dropped. */
   malformedDropped: number
-  /** Well-formed messages that were unsolicited or inconsistent (unknown nonce, wrong sender): dropped. */
+  /**
+   * Well-formed messages that were unsolicited or inconsistent (unknown nonce, wrong sender, a request sent as a
+   * plain message or the other way round): dropped.
+   */
   unexpectedDropped: number
   /** Table writes refused because the writer did not hold the lock or the write was inconsistent. */
   rejectedApplies: number
@@ -125,7 +128,7 @@ export interface SkipGraphNodeOptions {
   identity?: Identity
   /** The channel the node registers its processor on. @default channel('skipgraph') */
   channel?: Channel
-  /** Timeout of one protocol request of join and leave (lock, apply), in milliseconds. @default 5000 */
+  /** Timeout of one protocol request of join, leave and repair (lock, read, apply), in milliseconds. @default 5000 */
   requestTimeoutMs?: number
   /** Default timeout of a search (`searchById`, and the search `join` makes), in milliseconds. @default 10000 */
   searchTimeoutMs?: number

@@ -17,6 +17,7 @@ import {
   RemoteRequestError,
   SendFailedError,
 } from '@skipmesh/core'
+import { type Deferred, deferred } from '@skipmesh/core/internal'
 import type { SkipGraphMetrics } from './contract.js'
 import { RequestTimeoutError } from './errors.js'
 import {
@@ -60,6 +61,11 @@ export function emptyMetrics(): SkipGraphMetrics {
   }
 }
 
+/** Carries the error a request was cut off with (peer unreachable, node stopped). */
+class Cut {
+  constructor(readonly reason: Error) {}
+}
+
 /** Whether a send failure says the peer is gone (not a local or a message problem). */
 export function isDeadSignal(err: unknown): boolean {
   return (
@@ -81,8 +87,8 @@ export interface MessengerInit {
 export class Messenger {
   readonly #init: MessengerInit
   #conduit: Conduit | undefined
-  /** The requests waiting for their reply, by peer: aborting one fails it. */
-  readonly #requests = new Map<string, Set<AbortController>>()
+  /** The requests waiting for their reply, by peer: rejecting one fails it. */
+  readonly #requests = new Map<string, Set<Deferred<never>>>()
 
   constructor(init: MessengerInit) {
     this.#init = init
@@ -122,35 +128,35 @@ export class Messenger {
     const { metrics, requestTimeoutMs } = this.#init
     this.#count(msg)
     const hex = dest.toHex()
-    // aborted by the caller's signal, or by failPeer / failAll with the error the request fails with
-    const cut = new AbortController()
-    const onAbort = (): void => cut.abort(signal!.reason)
-    if (signal?.aborted === true) onAbort()
-    else signal?.addEventListener('abort', onAbort, { once: true })
+    // rejected by failPeer / failAll with the error the request fails with (the request itself then ends at
+    // its timeout, in core); the caller's signal goes to core, whose fast path takes requests without one
+    const cut = deferred<never>()
     let toPeer = this.#requests.get(hex)
     if (toPeer === undefined) {
       toPeer = new Set()
       this.#requests.set(hex, toPeer)
     }
     toPeer.add(cut)
+    const request = conduit.request(
+      dest,
+      { payload: encodeWire(msg), metadata: {} },
+      signal === undefined ? { timeoutMs: requestTimeoutMs } : { signal, timeoutMs: requestTimeoutMs },
+    )
     let reply: Message
     try {
-      reply = await conduit.request(
-        dest,
-        { payload: encodeWire(msg), metadata: {} },
-        { signal: cut.signal, timeoutMs: requestTimeoutMs },
-      )
+      reply = await Promise.race([request, cut.promise])
     } catch (err) {
-      if (cut.signal.aborted && signal?.aborted !== true) throw cut.signal.reason
       if (err instanceof CoreRequestTimeoutError) {
         throw new RequestTimeoutError(`no reply from ${hex} within ${requestTimeoutMs} ms`, { cause: err })
       }
-      if (!(err instanceof RemoteRequestError || err instanceof AbortError)) this.#sendFailed(dest, err)
-      throw err
+      if (!(err instanceof RemoteRequestError || err instanceof AbortError || err instanceof Cut)) {
+        this.#sendFailed(dest, err)
+      }
+      throw err instanceof Cut ? err.reason : err
     } finally {
-      signal?.removeEventListener('abort', onAbort)
       toPeer.delete(cut)
       if (toPeer.size === 0 && this.#requests.get(hex) === toPeer) this.#requests.delete(hex)
+      request.catch(() => {}) // cut off: it ends in core
     }
     metrics.messagesReceived++
     this.#init.onReply(dest)
@@ -174,13 +180,14 @@ export class Messenger {
 
   /** Fails the pending requests to the peer `hex` (found unreachable). */
   failPeer(hex: string): void {
-    const err = new ConnectionFailedError(`${hex} is unreachable`)
-    for (const cut of [...(this.#requests.get(hex) ?? [])]) cut.abort(err)
+    const cut = new Cut(new ConnectionFailedError(`${hex} is unreachable`))
+    for (const d of [...(this.#requests.get(hex) ?? [])]) d.reject(cut)
   }
 
   /** Fails every pending request with `err`. */
   failAll(err: Error): void {
-    for (const toPeer of [...this.#requests.values()]) for (const cut of [...toPeer]) cut.abort(err)
+    const cut = new Cut(err)
+    for (const toPeer of [...this.#requests.values()]) for (const d of [...toPeer]) d.reject(cut)
   }
 
   #count(msg: WireMessage): void {
