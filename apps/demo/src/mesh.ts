@@ -9,7 +9,8 @@ import { AbortError, Emitter, Identifier, MemoryHub, channel, raceSignal } from 
 import type { Conduit, Message, NetworkMetrics } from '@skipmesh/core'
 import { DescribeFailedError, NotLocalNodeError } from './errors.js'
 import { type GraphSnapshot, type NodeTable, buildSnapshot, parseTable } from './graph.js'
-import { type LocalNode, type MemoryTransport, createLocalNode } from './node.js'
+import { type LocalNode, createLocalNode } from './node.js'
+import type { MemoryTransport } from './transport.js'
 
 /** The channel on which tabs ask nodes for their lookup tables. */
 export const GRAPH_CHANNEL = channel('demo.graph')

@@ -5,10 +5,11 @@
  *
  * @module
  */
-import { Identifier, type MemoryHub, createNetwork } from '@skipmesh/core'
-import type { ConnectionManager, Network } from '@skipmesh/core'
+import { Identifier, type Network, createNetwork } from '@skipmesh/core'
 import { type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
+import { memoryTransport } from './memory.js'
+import type { MemoryTransport, WebRtcTransport } from './transport.js'
 import { webrtcTransport } from './webrtc.js'
 
 /** A search answer with ids as hex. */
@@ -55,42 +56,11 @@ export interface LocalNodeOptions {
    * `webrtc`: the real thing, through the signaling server. `memory`: every node of this tab on one in-tab
    * `MemoryHub` (development only; `?transport=memory`).
    */
-  transport:
-    | { kind: 'webrtc'; signalingUrl: string; room: string; iceServers: RTCIceServer[] }
-    | MemoryTransport
+  transport: WebRtcTransport | MemoryTransport
   onConnection(remote: string, open: boolean): void
   onNeighborChange(): void
   onPeerLeft(id: string): void
   onSignaling(up: boolean): void
-}
-
-/** The in-tab hub of the `memory` transport and the ids registered on it. */
-export interface MemoryTransport {
-  kind: 'memory'
-  hub: MemoryHub
-  ids: Set<string>
-}
-
-/** A node's connection manager and what the demo needs to know about its room. */
-export interface Transport {
-  cm: ConnectionManager
-  peers(): string[]
-  onPeerLeft(handler: (id: string) => void): () => void
-  /** Calls `handler(false)` when the signaling server connection is lost, `handler(true)` once rejoined. */
-  onSignaling(handler: (up: boolean) => void): () => void
-}
-
-function memoryTransport(localId: Identifier, t: MemoryTransport): Transport {
-  const cm = t.hub.connectionManager(localId)
-  const hex = localId.toHex()
-  t.ids.add(hex)
-  cm.done().then(() => t.ids.delete(hex))
-  return {
-    cm,
-    peers: () => [...t.ids].filter((id) => id !== hex),
-    onPeerLeft: () => () => {},
-    onSignaling: () => () => {},
-  }
 }
 
 /** Creates (does not start) one node. */

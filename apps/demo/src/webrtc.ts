@@ -1,12 +1,14 @@
+/**
+ * The `webrtc` transport: a WebRTC connection manager in the signaling room.
+ *
+ * @module
+ */
 import { type Identifier, generateKeyPair } from '@skipmesh/core'
 import { createWebRtcConnectionManager } from '@skipmesh/webrtc'
-import type { Transport } from './node.js'
+import type { Transport, WebRtcTransport } from './transport.js'
 
 /** A WebRTC connection manager in the signaling room. */
-export async function webrtcTransport(
-  localId: Identifier,
-  t: { signalingUrl: string; room: string; iceServers: RTCIceServer[] },
-): Promise<Transport> {
+export async function webrtcTransport(localId: Identifier, t: WebRtcTransport): Promise<Transport> {
   const keyPair = await generateKeyPair()
   const cm = createWebRtcConnectionManager({
     localId,
@@ -19,10 +21,7 @@ export async function webrtcTransport(
     peers: () => cm.peers().map((p: Identifier) => p.toHex()),
     onPeerLeft: (handler) => cm.on('peer:left', (id: Identifier) => handler(id.toHex())),
     onSignaling: (handler) => {
-      const offs = [
-        cm.signaling.on('disconnected', () => handler(false)),
-        cm.signaling.on('authenticated', () => handler(true)),
-      ]
+      const offs = [cm.on('signaling:down', () => handler(false)), cm.on('signaling:up', () => handler(true))]
       return () => {
         for (const off of offs) off()
       }
