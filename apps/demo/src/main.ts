@@ -1,5 +1,6 @@
 import './polyfills.js'
 import './style.css'
+import { Identifier } from '@skipmesh/core'
 import { readConfig } from './config.js'
 import { type SkipmeshApi, installApi } from './api.js'
 import { type LogEntry, type SearchTrace, TabMesh } from './mesh.js'
@@ -194,9 +195,7 @@ $('pick-present').addEventListener('click', () => {
   }
 })
 $('pick-absent').addEventListener('click', () => {
-  const b = new Uint8Array(32)
-  crypto.getRandomValues(b)
-  targetInput.value = [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
+  targetInput.value = Identifier.random().toHex()
   view.select(fromSelect.value || null, null)
 })
 

@@ -1,24 +1,21 @@
 /**
  * "The nodes of this tab": each one a skip-graph node on its own `Network` over its own WebRTC connection
- * manager, all joining one room. Also the `demo.graph` describe channel through which the tab fetches the
- * real lookup table of every node it knows, and the join coordination (who bootstraps the graph).
+ * manager, all joining one room. Also the picture: the tab fetches the real lookup table of every node it
+ * knows over the describe channel (`describe.ts`); and the join coordination (who bootstraps the graph).
  *
  * @module
  */
-import { AbortError, Emitter, Identifier, MemoryHub, channel, raceSignal } from '@skipmesh/core'
-import type { Conduit, Message, NetworkMetrics } from '@skipmesh/core'
+import { AbortError, Emitter, Identifier, MemoryHub, raceSignal } from '@skipmesh/core'
+import type { Conduit, NetworkMetrics } from '@skipmesh/core'
+import { randomNonce } from '@skipmesh/core/internal'
+import { registerDescribe, requestTable } from './describe.js'
 import { DescribeFailedError, NotLocalNodeError } from './errors.js'
-import { type GraphSnapshot, type NodeTable, buildSnapshot, parseTable } from './graph.js'
+import { type GraphSnapshot, type NodeTable, buildSnapshot } from './graph.js'
 import { type LocalNode, createLocalNode } from './node.js'
 import type { MemoryTransport } from './transport.js'
 
-/** The channel on which tabs ask nodes for their lookup tables. */
-export const GRAPH_CHANNEL = channel('demo.graph')
-
-const DESCRIBE_TIMEOUT_MS = 3000
 const REFRESH_INTERVAL_MS = 1000
 const GONE_AFTER_FAILURES = 2
-const MAX_FRAME = 64 * 1024
 const SIGNALING_SLOW_MS = 5000
 /** A room peer silent this long is left out of the decision of who starts the graph. */
 const PRESUMED_DEAD_MS = 15_000
@@ -81,11 +78,6 @@ export interface TabMeshEvents {
   status: (problem: string | null) => void
 }
 
-interface Pending {
-  resolve(table: NodeTable): void
-  reject(err: Error): void
-}
-
 /** What a tab needs to run its nodes. */
 export interface TabMeshOptions {
   signalingUrl: string
@@ -95,28 +87,22 @@ export interface TabMeshOptions {
   transport?: 'webrtc' | 'memory'
 }
 
-function randomHex(bytes: number): string {
-  const b = new Uint8Array(bytes)
-  crypto.getRandomValues(b)
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join('')
-}
-
-const encoder = new TextEncoder()
-const decoder = new TextDecoder()
-
 /** The nodes of one tab and the graph it sees. */
 export class TabMesh extends Emitter<TabMeshEvents> {
-  readonly tab = randomHex(4)
+  readonly tab = randomNonce(4)
   readonly #options: TabMeshOptions
   readonly #nodes = new Map<string, LocalNode>()
   readonly #conduits = new Map<string, Conduit>()
-  readonly #pending = new Map<string, Pending>()
   readonly #tables = new Map<string, NodeTable>()
   readonly #failures = new Map<string, number>()
   readonly #gone = new Set<string>()
   readonly #history: SearchTrace[] = []
   #snapshot: GraphSnapshot = buildSnapshot([], new Set(), [], [])
   #badFrames = 0
+  /** Counts a `demo.graph` frame that failed validation. */
+  readonly #countBadFrame = (): void => {
+    this.#badFrames++
+  }
   #seq = 0
   #refreshing: Promise<GraphSnapshot> | undefined
   #refreshAgain = false
@@ -229,9 +215,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
       this.#log('error', `node ${hex.slice(0, 6)} could not start: ${e.name}`)
       throw e
     }
-    const conduit = await node.network.register(GRAPH_CHANNEL, {
-      processIncomingMessage: (_channel, origin, message) => this.#onGraphMessage(node, origin, message),
-    })
+    const conduit = await registerDescribe(node, this.tab, this.#countBadFrame)
     this.#conduits.set(hex, conduit)
     this.#log('info', `node ${hex.slice(0, 6)} is in room ${this.#options.room}, joining the graph`)
     await this.#join(node, options.signal)
@@ -483,60 +467,13 @@ export class TabMesh extends Emitter<TabMeshEvents> {
 
   // ---- the describe channel ----
 
-  #onGraphMessage(node: LocalNode, origin: Identifier, message: Message): void {
-    const kind = message.metadata.t
-    const nonce = message.metadata.n
-    if (typeof nonce !== 'string' || nonce.length === 0 || nonce.length > 32) {
-      this.#badFrames++
-      return
-    }
-    if (kind === 'q') {
-      const conduit = this.#conduits.get(node.hex)
-      if (conduit === undefined) return
-      const body = encoder.encode(JSON.stringify(node.describe(this.tab)))
-      conduit.send(origin, { payload: body, metadata: { t: 'r', n: nonce } }).catch(() => {})
-      return
-    }
-    if (kind === 'r') {
-      const pending = this.#pending.get(nonce)
-      if (pending === undefined) return // late answer after a timeout
-      this.#pending.delete(nonce)
-      let table: NodeTable | undefined
-      if (message.payload.length <= MAX_FRAME) {
-        try {
-          table = parseTable(JSON.parse(decoder.decode(message.payload)))
-        } catch {
-          table = undefined
-        }
-      }
-      if (table === undefined || table.id !== origin.toHex()) {
-        this.#badFrames++
-        pending.reject(new DescribeFailedError(`bad table from ${origin.toHex().slice(0, 6)}`))
-      } else pending.resolve(table)
-      return
-    }
-    this.#badFrames++
-  }
-
   /** Asks `target` for its lookup table through the local node `via`. */
   async #describeVia(via: LocalNode, target: string): Promise<NodeTable> {
     const local = this.#nodes.get(target)
     if (local !== undefined) return local.describe(this.tab)
     const conduit = this.#conduits.get(via.hex)
     if (conduit === undefined) throw new DescribeFailedError('node not registered yet')
-    const nonce = randomHex(8)
-    const answer = new Promise<NodeTable>((resolve, reject) => this.#pending.set(nonce, { resolve, reject }))
-    const timeout = AbortSignal.timeout(DESCRIBE_TIMEOUT_MS)
-    try {
-      await conduit.send(
-        Identifier.fromHex(target),
-        { payload: new Uint8Array(0), metadata: { t: 'q', n: nonce } },
-        { signal: timeout },
-      )
-      return await raceSignal(answer, timeout)
-    } finally {
-      this.#pending.delete(nonce)
-    }
+    return requestTable(conduit, Identifier.fromHex(target), {}, this.#countBadFrame)
   }
 
   // ---- the picture ----
