@@ -117,6 +117,17 @@ export interface SkipGraphMetrics {
   locksBroken: number
 }
 
+/**
+ * Where a node tags the connections of its neighbours so that a connection budget keeps them open (a core
+ * `BudgetedConnectionManager`, from `createConnectionBudget`, satisfies it).
+ */
+export interface ConnectionTagger {
+  /** Puts (or replaces) the tag `name` on `peer`. */
+  tag(peer: Identifier, name: string, options: { value: number; protect?: boolean }): void
+  /** Removes the tag `name` from `peer` (no-op when absent). */
+  untag(peer: Identifier, name: string): void
+}
+
 /** Options of {@link createSkipGraphNode}. */
 export interface SkipGraphNodeOptions {
   /** A started core `Network`. One skip-graph node per network: the node's id is `network.localId`. */
@@ -155,6 +166,15 @@ export interface SkipGraphNodeOptions {
    * @default 2000
    */
   probeIntervalMs?: number
+  /**
+   * When given, the node tags every current neighbour (any level, either side, including one suspected dead
+   * until it is repaired away) with `'skipgraph:neighbor'` (value 100, protected), and untags a node once it is
+   * a neighbour at no level any more (after a join, leave or repair changed the table) and every tagged node
+   * when it stops. Pass the `BudgetedConnectionManager` the node's network runs on, so that a connection
+   * budget spends connections on the skip graph's own links (about 2·log2 n per node) and closes the rest.
+   * @default undefined (no tags)
+   */
+  connectionTags?: ConnectionTagger
 }
 
 /** A skip-graph node: a {@link Component} that joins, searches and leaves over a core `Network`. */

@@ -40,6 +40,7 @@ export {
   sharesPrefix,
 } from './lookup-table.js'
 export type {
+  ConnectionTagger,
   NeighborChange,
   NodeStatus,
   SearchHopEvent,
@@ -51,5 +52,6 @@ export type {
   SkipGraphNodeEvents,
   SkipGraphNodeOptions,
 } from './contract.js'
+export { NEIGHBOR_TAG, NEIGHBOR_TAG_VALUE } from './connection-tags.js'
 export { createSkipGraphNode } from './node.js'
 export { type KindName, MAX_HOPS } from './wire.js'

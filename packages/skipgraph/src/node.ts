@@ -31,6 +31,7 @@ import type {
   SkipGraphNodeOptions,
 } from './contract.js'
 import { AlreadyJoinedError, InvalidIdentityError, NodeStoppedError, NotJoinedError } from './errors.js'
+import { NeighborTags } from './connection-tags.js'
 import { Linker } from './linking.js'
 import { Liveness } from './liveness.js'
 import { LockTable } from './locks.js'
@@ -62,6 +63,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   readonly #linker: Linker
   readonly #responder: Responder
   readonly #search: Search
+  /** Keeps neighbours' connection tags in step with the table; undefined without `connectionTags`. */
+  readonly #tags: { readonly tags: NeighborTags; readonly off: Unsubscribe } | undefined
 
   constructor(options: SkipGraphNodeOptions) {
     super()
@@ -144,6 +147,10 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       metrics,
       scheduleRepair: () => this.#repair.schedule(0),
     })
+    if (options.connectionTags !== undefined) {
+      const tags = new NeighborTags(state, options.connectionTags)
+      this.#tags = { tags, off: this.#events.on('neighbor:change', () => tags.sync()) }
+    }
   }
 
   get status(): NodeStatus {
@@ -172,6 +179,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#liveness.stop()
     this.#repair.stop()
     await this.#messenger.close()
+    this.#tags?.off()
+    this.#tags?.tags.clear()
   }
 
   lookupTable(): LookupTableSnapshot {
