@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -23,7 +23,7 @@ function unwanted(entry: string): string | undefined {
 /** The packages are ESM only: CommonJS `require` and node10 resolution are out of scope by design. */
 const ignoredResolutions = new Set(['node10', 'node16-cjs'])
 
-for (const name of publishedWorkspaces().map((ws) => ws.name)) {
+for (const { name, path } of publishedWorkspaces()) {
   test.describe(name, () => {
     let tarball: Tarball
     test.beforeEach(({ tarballs }) => {
@@ -41,6 +41,15 @@ for (const name of publishedWorkspaces().map((ws) => ws.name)) {
       for (const required of ['package.json', 'README.md', 'LICENSE', 'dist/index.js', 'dist/index.d.ts']) {
         expect(tarball.entries).toContain(required)
       }
+    })
+
+    test('every module in its tarball is built from a source file the package still has', () => {
+      // tsc -b never deletes the output of a removed source file; prepack must, or it would be published
+      const orphans = tarball.entries.filter((e) => {
+        const base = /^dist\/(.+?)(\.d\.ts|\.js)$/.exec(e)?.[1]
+        return base !== undefined && !existsSync(join(root, path, 'src', `${base}.ts`))
+      })
+      expect(orphans).toEqual([])
     })
 
     test('its tarball carries the repository LICENSE, MIT as package.json says', async () => {
