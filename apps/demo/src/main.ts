@@ -1,4 +1,3 @@
-import './polyfills.js'
 import './style.css'
 import { Identifier } from '@skipmesh/core'
 import { readConfig } from './config.js'
