@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url'
 import { createJsonLogger, createSignalingServer } from '@skipmesh/signaling-server'
 import { nodeDatachannelWrtc } from '@skipmesh/webrtc'
 import { chromium } from 'playwright-core'
-import SimplePeer from 'simple-peer'
 import { build } from 'vite'
 import { launchOptions } from '../../../scripts/chromium.mjs'
-import { connectRaw, openHarness, simplePeerHandshake } from '../test-browser/pages.mjs'
+import { createNativePeerTransport } from '../dist/peer-native.js'
+import { bareTransportHandshake, connectRaw, openHarness } from '../test-browser/pages.mjs'
 import { createDriver, epochNow, quantile, serveSink } from './measure.mjs'
 import { startNode } from './node-conduit.mjs'
 import { linkRaw } from './node-raw.mjs'
@@ -81,7 +81,7 @@ What is left (\`packages/core/src/codec.ts\`, \`packages/webrtc/src/connection.t
 largest JS cost on both sides (encode 13 %, decode 16 %) and the per-message allocations show up as GC (15 % of
 the receiver); a single-pass validated decode and encoding into a reusable buffer are the next steps.
 
-A global \`Buffer\` polyfill (common when bundling simple-peer) made msgpackr allocate polyfilled \`Buffer\`s: the
+A global \`Buffer\` polyfill (common when bundling Node-style WebRTC libraries) made msgpackr allocate polyfilled \`Buffer\`s: the
 sender's msgpack share fell from ≈ 12 % to ≈ 2 % and conduit 100 B throughput rose 13 % once the harness stopped
 installing one.
 `
@@ -202,7 +202,7 @@ function brief(result) {
     msgsPerSec100B: x.msgsPerSec100B,
     rttP50Ms: x.rttP50Ms,
     rttP99Ms: x.rttP99Ms,
-    handshakeMs: x.simplePeerHandshakeMs ?? x.connectToFirstMessageMs,
+    handshakeMs: x.bareHandshakeMs ?? x.connectToFirstMessageMs,
   })
   return { raw: pick(result.raw), conduit: pick(result.conduit) }
 }
@@ -215,10 +215,7 @@ function ratios(result) {
     cpuEfficiency64KiB: round(median(result.pairedRatios.cpuEfficiency64KiB), 3),
     cpuEfficiency100B: round(median(result.pairedRatios.cpuEfficiency100B), 3),
     rttP50: round(result.conduit.rttP50Ms / result.raw.rttP50Ms, 3),
-    connectToFirstMessage: round(
-      result.conduit.connectToFirstMessageMs / result.raw.simplePeerHandshakeMs,
-      3,
-    ),
+    connectToFirstMessage: round(result.conduit.connectToFirstMessageMs / result.raw.bareHandshakeMs, 3),
   }
   return { ...r, meets64KiB: r.throughput64KiB >= TARGET_64K, meets100B: r.messages100B >= TARGET_100 }
 }
@@ -246,7 +243,7 @@ async function browserSuite(browser, url) {
   const result = await throughputAndLatency(drivers, () => processTreeCpuMs(chromiumPid))
 
   const sp = []
-  for (let i = 0; i < HANDSHAKES; i++) sp.push(await simplePeerHandshake(a, b, `sp${i}`))
+  for (let i = 0; i < HANDSHAKES; i++) sp.push(await bareTransportHandshake(a, b, `sp${i}`))
   const first = []
   for (let i = 0; i < HANDSHAKES; i++) {
     const name = `h${i}`
@@ -270,8 +267,8 @@ async function browserSuite(browser, url) {
       b.evaluate((n) => window.harness.mesh.stop(n), name),
     ])
   }
-  result.raw.simplePeerHandshakeMs = round(median(sp))
-  result.raw.simplePeerHandshakeSamples = sp.map((x) => round(x))
+  result.raw.bareHandshakeMs = round(median(sp))
+  result.raw.bareHandshakeSamples = sp.map((x) => round(x))
   result.conduit.connectToFirstMessageMs = round(median(first))
   result.conduit.connectToFirstMessageSamples = first.map((x) => round(x))
   result.conduit.metrics = await a.evaluate(() => window.harness.mesh.metrics('n'))
@@ -299,22 +296,22 @@ async function nodeSuite(implName, wrtc, url) {
   const sp = []
   for (let i = 0; i < HANDSHAKES; i++) {
     const t0 = epochNow()
-    const pa = new SimplePeer({ initiator: true, wrtc, config: { iceServers: [] } })
-    const pb = new SimplePeer({ wrtc, config: { iceServers: [] } })
-    // late trickle candidates may still come after the pair is destroyed
-    pa.on('signal', (d) => pb.destroyed || pb.signal(d))
-    pb.on('signal', (d) => pa.destroyed || pa.signal(d))
+    const pa = createNativePeerTransport({ initiator: true, wrtc, config: { iceServers: [] } })
+    const pb = createNativePeerTransport({ initiator: false, wrtc, config: { iceServers: [] } })
+    const [da, db] = [pa.createChannel('bare', 2), pb.createChannel('bare', 2)]
+    pa.on('signal', (d) => pb.signal(d))
+    pb.on('signal', (d) => pa.signal(d))
     const t1 = await new Promise((resolve, reject) => {
-      pb.once('data', () => resolve(epochNow()))
-      pa.once('connect', () => pa.send(Uint8Array.of(7)))
-      pa.once('error', reject)
-      pb.once('error', reject)
+      db.addEventListener('message', () => resolve(epochNow()), { once: true })
+      da.addEventListener('open', () => da.send(Uint8Array.of(7)), { once: true })
+      pa.on('error', reject)
+      pb.on('error', reject)
     })
     sp.push(t1 - t0)
     pa.destroy()
     pb.destroy()
   }
-  log(`  ${implName}: simple-peer handshakes done`)
+  log(`  ${implName}: bare peer-transport handshakes done`)
   const first = []
   for (let i = 0; i < HANDSHAKES; i++) {
     const [ha, hb] = [await startNode({ url, room, wrtc }), await startNode({ url, room, wrtc })]
@@ -323,8 +320,8 @@ async function nodeSuite(implName, wrtc, url) {
     first.push((await arrived) - t0)
     await Promise.all([ha.stop(), hb.stop()])
   }
-  result.raw.simplePeerHandshakeMs = round(median(sp))
-  result.raw.simplePeerHandshakeSamples = sp.map((x) => round(x))
+  result.raw.bareHandshakeMs = round(median(sp))
+  result.raw.bareHandshakeSamples = sp.map((x) => round(x))
   result.conduit.connectToFirstMessageMs = round(median(first))
   result.conduit.connectToFirstMessageSamples = first.map((x) => round(x))
   result.conduit.metrics = { network: na.network.metrics(), manager: na.manager.metrics() }
@@ -346,7 +343,7 @@ function markdown(report) {
       `| ${env} | 100 B: messages per CPU-second | ${f(r.raw.msgsPerCpuSecond100B)} | ${f(r.conduit.msgsPerCpuSecond100B)} | ${f(q.cpuEfficiency100B)} (${spread(p.cpuEfficiency100B)}) | |`,
       `| ${env} | round trip p50 (ms) | ${f(r.raw.rttP50Ms)} | ${f(r.conduit.rttP50Ms)} | ${f(q.rttP50)} | |`,
       `| ${env} | round trip p99 (ms) | ${f(r.raw.rttP99Ms)} | ${f(r.conduit.rttP99Ms)} | ${f(round(r.conduit.rttP99Ms / r.raw.rttP99Ms, 3))} | |`,
-      `| ${env} | bare simple-peer handshake vs connect → first message (ms) | ${f(r.raw.simplePeerHandshakeMs)} | ${f(r.conduit.connectToFirstMessageMs)} | ${f(q.connectToFirstMessage)} | |`,
+      `| ${env} | bare peer-transport handshake vs connect → first message (ms) | ${f(r.raw.bareHandshakeMs)} | ${f(r.conduit.connectToFirstMessageMs)} | ${f(q.connectToFirstMessage)} | |`,
     )
   }
   return `# @skipmesh/webrtc benchmark
@@ -368,7 +365,7 @@ every thread) the run cost: the whole Chromium process tree (both renderers, net
 process; they are far less sensitive to other load on the machine than the wall-clock rows. Round trips: ${RTT_SAMPLES} sequential 100 B ping/pongs. Chromium: two browser contexts of one headless Chromium. Node: both peers in one
 process.
 
-Handshake row: **raw** = a bare simple-peer pair (default trickle ICE) from \`new SimplePeer()\` to the first message
+Handshake row: **raw** = a bare pair of skipmesh's peer transport (trickle ICE, one negotiated data channel) from its creation to the first message
 delivered, signals relayed directly (Node) or through the Playwright process (Chromium); **conduit** = from
 \`conduit.send()\` to a peer not yet connected (both already joined to the signaling server) until its processor
 receives the message: dial, signaling through the real Socket.IO server, channel set-up, delivery. Median of
@@ -383,7 +380,7 @@ Targets: conduit ≥ ${TARGET_64K}× raw for 64 KiB messages, ≥ ${TARGET_100}�
 Reading the rows: since webrtc commit fa0b2ba the conduit carries small messages queued together in one batch
 data-channel message, while raw sends one data-channel message per 100 B message, so a 100 B ratio above 1 is the
 batching at work, not a measurement slip. With node-datachannel the handshake row sometimes shows ≈ 1 s on both
-sides (bare simple-peer and conduit alike) and sometimes ≈ 10 ms: that stall is in the stack, not in skipmesh.
+sides (bare transport and conduit alike) and sometimes ≈ 10 ms: that stall is in the stack, not in skipmesh.
 ${report.notes.length > 0 ? `\n## Notes\n\n${report.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}
 ${PROFILE_FINDINGS}`
 }

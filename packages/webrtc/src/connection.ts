@@ -28,7 +28,7 @@ import { ControlSession } from './control-session.js'
 import { HeartbeatTimeoutError, ProtocolViolationError, TransportClosedError } from './errors.js'
 import { FRAME_OVERHEAD } from './framing.js'
 import { Heartbeat } from './heartbeat.js'
-import type { PeerSignal, PeerTransport } from './peer.js'
+import type { PeerSignal, PeerTransport } from './peer-transport.js'
 import { deferred } from '@skipmesh/core/internal'
 
 /** Limits and timings of one connection (resolved manager options). */

@@ -9,8 +9,9 @@ import { type Channel, isChannel } from '@skipmesh/core'
 /** Version of the peer-to-peer protocol, sent in `hello`. */
 export const PEER_PROTOCOL_VERSION = 1
 /**
- * Stream ids 0 and 1 are left to simple-peer's own in-band data channel: the WebRTC stack allocates it 0 or 1 (and
- * libdatachannel may shift a provisional 1 to 0 once the DTLS role is known), so skipmesh never uses either.
+ * Stream ids 0 and 1 are left to the peer transport's in-band data channel (and to a simple-peer peer's): the
+ * WebRTC stack allocates it 0 or 1 (and libdatachannel may shift a provisional 1 to 0 once the DTLS role is
+ * known), so skipmesh never uses either.
  */
 export const IN_BAND_CHANNEL_IDS: readonly number[] = [0, 1]
 /** Stream id of the negotiated control channel. */

@@ -1,5 +1,7 @@
 /**
- * Adapts `node-datachannel/polyfill` for simple-peer. The polyfill's `createOffer`/`createAnswer` resolve to
+ * Adapts `node-datachannel/polyfill` for code that writes to descriptions (simple-peer did). Optional: skipmesh's
+ * own peer transport drives the raw polyfill too (`wrtc: ndc` works as well as `wrtc: nodeDatachannelWrtc(ndc)`);
+ * kept for compatibility. The polyfill's `createOffer`/`createAnswer` resolve to
  * `RTCSessionDescription` instances whose `sdp` is a getter; simple-peer assigns to `offer.sdp` (trickle filtering)
  * and fails with "Cannot set property sdp". The adapted class returns plain `{ type, sdp }` objects instead, and holds
  * remote ICE candidates that arrive before the local description (libdatachannel throws "Got a remote candidate

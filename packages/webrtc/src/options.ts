@@ -6,16 +6,17 @@
  */
 import { Identifier, InvalidOptionsError, type KeyPair } from '@skipmesh/core'
 import type { ConnectionLimits } from './connection.js'
-import { createSimplePeerTransport, type PeerTransportFactory } from './peer.js'
+import { createNativePeerTransport } from './peer-native.js'
+import type { PeerTransportFactory } from './peer-transport.js'
 import type { Signaling } from './signaling.js'
 import { SignalingClient, type SignalingClientOptions } from './signaling-client.js'
 import { checkNumber } from '@skipmesh/core/internal'
 import { resolveWrtc, type WrtcImplementation } from './wrtc.js'
 
-/** The peer transport every connection uses (swap the negotiation library here). */
-export const DEFAULT_PEER_TRANSPORT: PeerTransportFactory = createSimplePeerTransport
+/** The peer transport every connection uses: perfect negotiation over the standard API (swap it here). */
+export const DEFAULT_PEER_TRANSPORT: PeerTransportFactory = createNativePeerTransport
 
-/** The `RTCConfiguration` when none is given: two public STUN servers (simple-peer's historical default). */
+/** The `RTCConfiguration` when none is given: two public STUN servers. */
 export const DEFAULT_RTC_CONFIGURATION: RTCConfiguration = {
   iceServers: [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }],
 }
@@ -42,8 +43,9 @@ export interface WebRtcConnectionManagerOptions {
    */
   readonly rtc?: RTCConfiguration
   /**
-   * A WebRTC implementation: `{ RTCPeerConnection, RTCSessionDescription, RTCIceCandidate }`. Required where there
-   * is no global `RTCPeerConnection` (Node: `@roamhq/wrtc`, or `nodeDatachannelWrtc(polyfill)`).
+   * A WebRTC implementation: an object with an `RTCPeerConnection` class (the other fields are not used). Required
+   * where there is no global `RTCPeerConnection`; in Node: `@roamhq/wrtc`, or `node-datachannel/polyfill` itself
+   * (`nodeDatachannelWrtc(polyfill)` works too, and is no longer needed).
    * @default the platform's globals
    */
   readonly wrtc?: WrtcImplementation

@@ -1,12 +1,12 @@
 /**
- * A {@link PeerTransport} over the standard `RTCPeerConnection` API alone: no simple-peer, no Node globals, so a
- * browser bundle needs no shims. Perfect negotiation (the initiator is the impolite side, the responder the polite
+ * The peer transport skipmesh uses: a {@link PeerTransport} over the standard `RTCPeerConnection` API alone, no
+ * negotiation library and no Node globals, so a browser bundle needs no shims. Perfect negotiation (the initiator is the impolite side, the responder the polite
  * one that rolls back its own offer on a collision), trickle ICE, remote candidates held until the remote
  * description is set.
  *
  * The initiator creates one in-band data channel before its first offer: it gives the offer its `m=application`
- * section whatever the caller creates, and its `open` (on both sides) is the `connect` event, as in simple-peer;
- * it lands on stream 0 or 1, which skipmesh leaves free. A simple-peer peer on the other side interoperates.
+ * section whatever the caller creates, and its `open` (on both sides) is the `connect` event; it
+ * lands on stream 0 or 1, which skipmesh leaves free. A simple-peer peer on the other side interoperates.
  *
  * Drives `@roamhq/wrtc`, `nodeDatachannelWrtc(polyfill)`, browsers, and the raw `node-datachannel/polyfill`
  * (it never writes to a description, and passes plain `{ type, sdp }` objects).
@@ -15,50 +15,17 @@
  */
 import { ConnectionFailedError, Emitter, type Unsubscribe } from '@skipmesh/core'
 import { nextTask } from '@skipmesh/core/internal'
-// types only: peer.ts imports simple-peer, which must stay out of a bundle of this module
-import type {
-  PeerEvents,
-  PeerSignal,
-  PeerTransport,
-  PeerTransportFactory,
-  PeerTransportOptions,
-} from './peer.js'
+import {
+  type PeerEvents,
+  type PeerSignal,
+  type PeerTransport,
+  type PeerTransportFactory,
+  type PeerTransportOptions,
+  peerConnectionMaxMessageSize,
+} from './peer-transport.js'
 
 /** Label of the initiator's in-band data channel (never carries data). */
 export const IN_BAND_CHANNEL_LABEL = 'skipmesh-negotiation'
-
-/** A data-channel message size RFC 8841 assumes when the remote description does not state one. */
-const RFC_DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
-
-/** The `a=max-message-size` of an SDP: a number, `Infinity` for 0 (RFC 8841: any size), `undefined` when absent. */
-function sdpMaxMessageSize(sdp: string | undefined): number | undefined {
-  const m = sdp === undefined ? null : /^a=max-message-size:(\d+)\s*$/m.exec(sdp)
-  if (m === null) return undefined
-  const n = Number(m[1])
-  return n === 0 ? Number.POSITIVE_INFINITY : n
-}
-
-/**
- * The largest message `pc`'s link carries when known: `sctp.maxMessageSize`, else the smaller of both descriptions'
- * `a=max-message-size` (absent in the remote description: 64 KiB; 0: `Infinity`); `undefined` before a remote
- * description.
- */
-export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | undefined {
-  const sctpMax = (pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
-  if (typeof sctpMax === 'number' && sctpMax > 0) return sctpMax
-  // node-datachannel's polyfill has `sctp === null` until its late `connected` state: read the descriptions
-  let remote: string | undefined
-  let local: string | undefined
-  try {
-    remote = pc.remoteDescription?.sdp
-    local = pc.localDescription?.sdp
-  } catch {
-    // an implementation without descriptions
-  }
-  if (remote === undefined || remote === '') return undefined
-  const fromRemote = sdpMaxMessageSize(remote) ?? RFC_DEFAULT_MAX_MESSAGE_SIZE
-  return Math.min(fromRemote, sdpMaxMessageSize(local) ?? Number.POSITIVE_INFINITY)
-}
 
 type Description = Extract<PeerSignal, { type: 'offer' | 'answer' }>
 type CandidateInit = Extract<PeerSignal, { type: 'candidate' }>['candidate']

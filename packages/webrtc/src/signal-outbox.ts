@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { PeerSignal } from './peer.js'
+import type { PeerSignal } from './peer-transport.js'
 import { MAX_SIGNAL_BATCH } from './signals.js'
 
 /**

@@ -6,7 +6,7 @@
  * @module
  */
 import * as v from 'valibot'
-import type { PeerSignal } from './peer.js'
+import type { PeerSignal } from './peer-transport.js'
 
 /** Most negotiation signals in one message. */
 export const MAX_SIGNAL_BATCH = 64

@@ -4,16 +4,16 @@ import { WebRtcUnavailableError } from './errors.js'
 export type RTCPeerConnectionConstructor = new (configuration?: RTCConfiguration) => RTCPeerConnection
 
 /**
- * A WebRTC implementation as simple-peer takes it: browsers' globals, `@roamhq/wrtc`, or
- * `nodeDatachannelWrtc(polyfill)`. Any standard implementation fits.
+ * A WebRTC implementation: browsers' globals, `@roamhq/wrtc`, `node-datachannel/polyfill` (the module namespace
+ * itself), or `nodeDatachannelWrtc(polyfill)`. Any standard implementation fits: only `RTCPeerConnection` is used.
  */
 export interface WrtcImplementation {
   /** The `RTCPeerConnection` class. */
   readonly RTCPeerConnection: RTCPeerConnectionConstructor
-  /** The `RTCSessionDescription` class (simple-peer wraps remote descriptions in it). */
-  readonly RTCSessionDescription: unknown
-  /** The `RTCIceCandidate` class (simple-peer wraps remote candidates in it). */
-  readonly RTCIceCandidate: unknown
+  /** The `RTCSessionDescription` class (not used: descriptions are passed as plain `{ type, sdp }` objects). */
+  readonly RTCSessionDescription?: unknown
+  /** The `RTCIceCandidate` class (not used: candidates are passed as plain `RTCIceCandidateInit` objects). */
+  readonly RTCIceCandidate?: unknown
 }
 
 /**
@@ -34,7 +34,7 @@ export function resolveWrtc(given: WrtcImplementation | undefined): WrtcImplemen
   }
   if (typeof g.RTCPeerConnection !== 'function') {
     throw new WebRtcUnavailableError(
-      'no global RTCPeerConnection: pass a WebRTC implementation as the wrtc option (in Node: @roamhq/wrtc or nodeDatachannelWrtc(polyfill))',
+      'no global RTCPeerConnection: pass a WebRTC implementation as the wrtc option (in Node: @roamhq/wrtc or node-datachannel/polyfill)',
     )
   }
   return {

@@ -1,6 +1,6 @@
 /**
  * Playwright helpers shared by the browser suite and the benchmark: open the harness in a fresh browser
- * context, link two pages with a raw RTCDataChannel (SDP relayed by this process), relay simple-peer signals.
+ * context, link two pages with a raw RTCDataChannel (SDP relayed by this process), relay bare peer-transport signals.
  *
  * @module
  */
@@ -40,14 +40,14 @@ export async function connectRaw(a, b, name) {
 }
 
 /**
- * A bare simple-peer handshake between `a` (initiator) and `b`, signals relayed through this process;
+ * A bare handshake of skipmesh's peer transport between `a` (initiator) and `b`, signals relayed through this process;
  * `a` sends one message on connect. Resolves with milliseconds from `a` creating its peer to `b` receiving
  * that message (both clocks are `performance.timeOrigin + now()` of one machine).
  * @param {import('playwright-core').Page} a
  * @param {import('playwright-core').Page} b
  * @param {string} name unique per call
  */
-export async function simplePeerHandshake(a, b, name) {
+export async function bareTransportHandshake(a, b, name) {
   /** @param {import('playwright-core').Page} to */
   const relayTo =
     (to) => (/** @type {unknown} */ _source, /** @type {string} */ n, /** @type {unknown} */ data) =>

@@ -1,7 +1,7 @@
 import { expect, test } from '../fixtures.js'
-import { connectRaw, simplePeerHandshake } from '../pages.mjs'
+import { connectRaw, bareTransportHandshake } from '../pages.mjs'
 
-test.describe('raw baseline (no skipmesh code)', () => {
+test.describe('raw baseline (no skipmesh code but the bare peer transport)', () => {
   test('a plain RTCDataChannel links two browser contexts and delivers every message', async ({
     openPeer,
   }) => {
@@ -16,11 +16,11 @@ test.describe('raw baseline (no skipmesh code)', () => {
     expect(rtt).toHaveLength(20)
   })
 
-  test('a bare simple-peer handshake between two browser contexts delivers its first message', async ({
+  test('a bare peer-transport handshake between two browser contexts delivers its first message', async ({
     openPeer,
   }) => {
     const [a, b] = [await openPeer(), await openPeer()]
-    const ms = await simplePeerHandshake(a, b, 'sp')
+    const ms = await bareTransportHandshake(a, b, 'bare')
     expect(ms).toBeGreaterThan(0)
   })
 })

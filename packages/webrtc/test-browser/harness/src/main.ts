@@ -3,7 +3,6 @@
  *
  * @module
  */
-import './polyfills.js'
 import { type CaseSetup, caseNames, runCase } from './compliance.js'
 import { createMesh } from './mesh.js'
 import { createRaw } from './raw.js'

@@ -168,12 +168,14 @@ export function createMesh(defaults: { wrtc?: WrtcImplementation } = {}) {
     async burst(name: string, ch: string, to: string, count: number, size: number): Promise<string[]> {
       const c = conduit(name, ch)
       const dest = Identifier.fromHex(to)
-      const sends: Array<Promise<void>> = []
-      for (let i = 0; i < count; i++) {
+      // the payloads are made before the first send (which dials): allocating hundreds of MiB inside the send
+      // loop blocks the page for seconds under load, starving the dial's negotiation (as in the Node test)
+      const payloads = Array.from({ length: count }, (_, i) => {
         const payload = new Uint8Array(size)
         new DataView(payload.buffer).setUint32(0, i)
-        sends.push(c.send(dest, { payload, metadata: {} }))
-      }
+        return payload
+      })
+      const sends = payloads.map((payload) => c.send(dest, { payload, metadata: {} }))
       const settled = await Promise.allSettled(sends)
       return settled.flatMap((s) => (s.status === 'rejected' ? [toWireError(s.reason).name] : []))
     },

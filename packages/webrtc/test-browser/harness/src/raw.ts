@@ -1,11 +1,11 @@
 /**
  * The baseline: a plain `RTCPeerConnection` with one ordered `RTCDataChannel`, SDP exchanged by the test
- * process (non-trickle: ICE gathering completes before each description is handed out), and a bare
- * simple-peer handshake. No skipmesh code is involved.
+ * process (non-trickle: ICE gathering completes before each description is handed out), and a bare handshake of
+ * skipmesh's peer transport (`peer-native.ts`: perfect negotiation, trickle ICE) with one negotiated data channel.
+ * No other skipmesh code is involved.
  *
  * @module
  */
-import SimplePeer from 'simple-peer'
 import {
   createDriver,
   type Driver,
@@ -14,6 +14,8 @@ import {
   type Pipe,
   serveSink,
 } from '../../../bench/measure.mjs'
+import { createNativePeerTransport } from '../../../src/peer-native.js'
+import type { PeerSignal, PeerTransport } from '../../../src/peer-transport.js'
 
 const RTC_CONFIG: RTCConfiguration = { iceServers: [] }
 
@@ -23,6 +25,17 @@ interface RawEndpoint {
   pipe?: Pipe
   driver?: Driver
 }
+
+/** A bare peer transport and the one data channel its first message travels on. */
+interface BarePeer {
+  transport: PeerTransport
+  channel: RTCDataChannel
+  /** Resolves with the epoch time of `connect`; rejects on the transport's `error`. */
+  connected: Promise<number>
+}
+
+/** Stream id of the bare peer's data channel (0 and 1 are the transport's in-band channel's). */
+const BARE_CHANNEL_ID = 2
 
 function gathered(pc: RTCPeerConnection): Promise<RTCSessionDescriptionInit> {
   return new Promise((resolve) => {
@@ -50,7 +63,7 @@ function opened(channel: RTCDataChannel): Promise<RTCDataChannel> {
 /** Raw RTCDataChannel endpoints of this page, by name. */
 export function createRaw() {
   const endpoints = new Map<string, RawEndpoint>()
-  const peers = new Map<string, SimplePeer.Instance>()
+  const peers = new Map<string, BarePeer>()
 
   const get = (name: string): RawEndpoint => {
     const e = endpoints.get(name)
@@ -109,50 +122,58 @@ export function createRaw() {
     },
 
     /**
-     * Starts a bare simple-peer (its defaults: trickle ICE). Every signal it emits is handed to `window.relaySignal(name,
-     * data)` (a binding the test exposes). Resolves at once; use {@link peerConnected} to wait.
+     * Starts a bare peer transport over the page's `RTCPeerConnection` (trickle ICE) and its negotiated data
+     * channel. Every signal it emits is handed to `window.relaySignal(name, data)` (a binding the test exposes).
+     * Resolves at once; use {@link peerConnected} to wait.
      */
     peerStart(name: string, initiator: boolean): number {
       const t0 = epochNow()
-      const peer = new SimplePeer({ initiator, config: RTC_CONFIG })
-      peers.set(name, peer)
-      // simple-peer emits 'error' when the remote tears the pair down (e.g. "User-Initiated Abort" once the other
-      // side is destroyed after a measurement): expected here, and unhandled it would be an uncaught page error
-      peer.on('error', () => {})
+      const transport = createNativePeerTransport({
+        initiator,
+        wrtc: { RTCPeerConnection },
+        config: RTC_CONFIG,
+      })
+      const channel = transport.createChannel('bare', BARE_CHANNEL_ID)
+      channel.binaryType = 'arraybuffer'
+      const connected = new Promise<number>((resolve, reject) => {
+        transport.on('connect', () => resolve(epochNow()))
+        transport.on('error', reject)
+      })
+      // a transport torn down by the remote after a measurement rejects unobserved: expected here
+      connected.catch(() => {})
+      peers.set(name, { transport, channel, connected })
       const relay = (window as unknown as { relaySignal: (name: string, data: unknown) => Promise<void> })
         .relaySignal
-      peer.on('signal', (data: unknown) => void relay(name, JSON.parse(JSON.stringify(data))))
+      transport.on('signal', (data) => void relay(name, data))
       return t0
     },
-    /** Feeds a relayed signal to the named simple-peer. */
+    /** Feeds a relayed signal to the named peer transport. */
     peerSignal(name: string, data: unknown): void {
-      peers.get(name)?.signal(data as SimplePeer.SignalData)
+      peers.get(name)?.transport.signal(data as PeerSignal)
     },
     /** Epoch time at which the named peer connected. */
     peerConnected(name: string): Promise<number> {
       const peer = peers.get(name)
       if (peer === undefined) throw new Error(`no peer ${name}`)
-      if (peer.connected) return Promise.resolve(epochNow())
-      return new Promise((resolve, reject) => {
-        peer.once('connect', () => resolve(epochNow()))
-        peer.once('error', (err: Error) => reject(err))
-      })
+      return peer.connected
     },
-    /** Sends one message as soon as the peer is connected. */
+    /** Sends one message as soon as the peer's data channel is open. */
     async peerSendFirst(name: string): Promise<void> {
       const peer = peers.get(name)
       if (peer === undefined) throw new Error(`no peer ${name}`)
-      if (!peer.connected) await new Promise<void>((resolve) => peer.once('connect', () => resolve()))
-      peer.send(new Uint8Array([7]))
+      const channel = await opened(peer.channel)
+      channel.send(new Uint8Array([7]))
     },
     /** Epoch time at which the first message arrived on the named peer. */
     peerFirstMessage(name: string): Promise<number> {
       const peer = peers.get(name)
       if (peer === undefined) throw new Error(`no peer ${name}`)
-      return new Promise((resolve) => peer.once('data', () => resolve(epochNow())))
+      return new Promise((resolve) =>
+        peer.channel.addEventListener('message', () => resolve(epochNow()), { once: true }),
+      )
     },
     peerClose(name: string): void {
-      peers.get(name)?.destroy()
+      peers.get(name)?.transport.destroy()
       peers.delete(name)
     },
   }

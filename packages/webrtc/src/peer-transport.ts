@@ -1,0 +1,102 @@
+/**
+ * The peer transport contract: one `RTCPeerConnection` and its offer/answer negotiation, as the connections see
+ * it ({@link PeerTransport}, made by a {@link PeerTransportFactory}); and the link's largest message, read from the
+ * peer connection. No implementation and no WebRTC library here: `peer-native.ts` implements it, and `options.ts`
+ * chooses the factory.
+ *
+ * @module
+ */
+import type { TypedEvents, Unsubscribe } from '@skipmesh/core'
+import type { WrtcImplementation } from './wrtc.js'
+
+/** A signal between two peers' negotiators, as it travels (validated by a valibot schema on arrival). */
+export type PeerSignal =
+  | { type: 'offer' | 'answer'; sdp: string }
+  | {
+      type: 'candidate'
+      candidate: { candidate: string; sdpMid?: string | null; sdpMLineIndex?: number | null }
+    }
+
+/** Events of a {@link PeerTransport} (core's event-map style: name → handler). */
+export interface PeerEvents {
+  /** A signal to relay to the remote's transport (descriptions before candidates). */
+  signal: (data: PeerSignal) => void
+  /** The peer connection is up (ICE and DTLS done). */
+  connect: () => void
+  /** The peer connection closed (by the remote or the stack). */
+  close: () => void
+  /** The negotiation or the peer connection failed; `close` may follow. */
+  error: (err: Error) => void
+}
+
+/**
+ * One RTCPeerConnection and its offer/answer negotiation.
+ * The initiator makes its offer asynchronously (never before the current task ends), so the channels created
+ * right after the factory returns are part of the first offer.
+ */
+export interface PeerTransport extends TypedEvents<PeerEvents> {
+  /** Whether this side makes the offer. */
+  readonly initiator: boolean
+  /** Subscribes to an event of {@link PeerEvents}; returns the function that unsubscribes. */
+  on<E extends keyof PeerEvents>(event: E, handler: PeerEvents[E]): Unsubscribe
+  /** Hands a validated remote signal to the negotiation. May throw when the negotiation rejects it. */
+  signal(data: PeerSignal): void
+  /** A negotiated (pre-agreed id) ordered data channel. */
+  createChannel(label: string, id: number): RTCDataChannel
+  /**
+   * The largest message the link carries when known: `sctp.maxMessageSize`, else the smaller of both
+   * descriptions' `a=max-message-size` (a remote description without it means 64 KiB, RFC 8841; 0 means any
+   * size: `Infinity`); `undefined` before any description.
+   */
+  remoteMaxMessageSize(): number | undefined
+  /** The statistics of the peer connection. */
+  getStats(): Promise<RTCStatsReport>
+  /** Closes the RTCPeerConnection synchronously; idempotent; emits nothing afterwards. */
+  destroy(): void
+}
+
+/** What a {@link PeerTransportFactory} takes. */
+export interface PeerTransportOptions {
+  /** Whether this side makes the offer. */
+  readonly initiator: boolean
+  /** The WebRTC implementation whose `RTCPeerConnection` to use. */
+  readonly wrtc: WrtcImplementation
+  /** The `RTCConfiguration` of the peer connection. */
+  readonly config: RTCConfiguration
+}
+
+/** Makes one {@link PeerTransport}. */
+export type PeerTransportFactory = (options: PeerTransportOptions) => PeerTransport
+
+/** A data-channel message size RFC 8841 assumes when the remote description does not state one. */
+const RFC_DEFAULT_MAX_MESSAGE_SIZE = 64 * 1024
+
+/** The `a=max-message-size` of an SDP: a number, `Infinity` for 0 (RFC 8841: any size), `undefined` when absent. */
+function sdpMaxMessageSize(sdp: string | undefined): number | undefined {
+  const m = sdp === undefined ? null : /^a=max-message-size:(\d+)\s*$/m.exec(sdp)
+  if (m === null) return undefined
+  const n = Number(m[1])
+  return n === 0 ? Number.POSITIVE_INFINITY : n
+}
+
+/**
+ * The largest message `pc`'s link carries when known: `sctp.maxMessageSize`, else the smaller of both descriptions'
+ * `a=max-message-size` (absent in the remote description: 64 KiB; 0: `Infinity`); `undefined` before a remote
+ * description.
+ */
+export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | undefined {
+  const sctpMax = (pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
+  if (typeof sctpMax === 'number' && sctpMax > 0) return sctpMax
+  // node-datachannel's polyfill has `sctp === null` until its late `connected` state: read the descriptions
+  let remote: string | undefined
+  let local: string | undefined
+  try {
+    remote = pc.remoteDescription?.sdp
+    local = pc.localDescription?.sdp
+  } catch {
+    // an implementation without descriptions
+  }
+  if (remote === undefined || remote === '') return undefined
+  const fromRemote = sdpMaxMessageSize(remote) ?? RFC_DEFAULT_MAX_MESSAGE_SIZE
+  return Math.min(fromRemote, sdpMaxMessageSize(local) ?? Number.POSITIVE_INFINITY)
+}
