@@ -1,5 +1,5 @@
 import { type ConnectionManager, Identifier } from '@skipmesh/core'
-import { describeConnectionManager } from '@skipmesh/core/testing'
+import { describeConnectionBudget, describeConnectionManager } from '@skipmesh/core/testing'
 import type { SignalingServer } from '@skipmesh/signaling-server'
 import { afterAll, beforeAll } from 'vitest'
 import { implementations, managerFactory, startSignalingServer } from './helpers.js'
@@ -13,16 +13,17 @@ afterAll(async () => {
 })
 
 for (const name of ['wrtc', 'node-datachannel'] as const) {
-  describeConnectionManager(
-    `WebRTC (${name}) through a real signaling server`,
-    async () => {
-      const factory = managerFactory(server, implementations[name]())
-      return {
-        create: (id: Identifier): Promise<ConnectionManager> => factory.make(id),
-        unknownId: () => Identifier.random(),
-        teardown: () => factory.stopAll(),
-      }
-    },
-    { timeoutMs: 20_000, largePayloadBytes: 1024 * 1024 },
-  )
+  const setup = async () => {
+    const factory = managerFactory(server, implementations[name]())
+    return {
+      create: (id: Identifier): Promise<ConnectionManager> => factory.make(id),
+      unknownId: () => Identifier.random(),
+      teardown: () => factory.stopAll(),
+    }
+  }
+  describeConnectionManager(`WebRTC (${name}) through a real signaling server`, setup, {
+    timeoutMs: 20_000,
+    largePayloadBytes: 1024 * 1024,
+  })
+  describeConnectionBudget(`WebRTC (${name}) through a real signaling server`, setup, { timeoutMs: 20_000 })
 }

@@ -1,11 +1,14 @@
-import { connectionManagerCases } from '@skipmesh/core/testing/cases'
+import { budgetCases, connectionManagerCases } from '@skipmesh/core/testing/cases'
 import type { Page } from '@playwright/test'
 import { expect, test } from '../fixtures.js'
 
+/** Core's compliance cases the harness runs: the ConnectionManager ones, then the connection-budget ones. */
+const cases = [...connectionManagerCases, ...budgetCases]
+
 /**
- * Core's ConnectionManager compliance cases in real Chromium. Each case runs in page A; its fixture makes
- * every other manager in page B (another browser context) and hands page A a proxy of it, so every pair the
- * case connects spans two contexts over real WebRTC and the real signaling server.
+ * Core's ConnectionManager and connection-budget compliance cases in real Chromium. Each case runs in page A;
+ * its fixture makes every other manager in page B (another browser context) and hands page A a proxy of it, so
+ * every pair the case connects spans two contexts over real WebRTC and the real signaling server.
  */
 async function wire(a: Page, b: Page): Promise<void> {
   await a.exposeBinding('__remoteCall', (_source, op: string, args: Record<string, unknown>) =>
@@ -19,7 +22,7 @@ async function wire(a: Page, b: Page): Promise<void> {
 }
 
 test.describe('ConnectionManager compliance across two browser contexts', () => {
-  for (const complianceCase of connectionManagerCases) {
+  for (const complianceCase of cases) {
     test(complianceCase.name, async ({ openPeer, signalUrl, room }) => {
       const [a, b] = [await openPeer(), await openPeer()]
       await wire(a, b)
@@ -37,6 +40,6 @@ test.describe('ConnectionManager compliance across two browser contexts', () => 
   test('the harness runs every compliance case core ships', async ({ openPeer }) => {
     const a = await openPeer()
     const inPage = await a.evaluate(() => window.harness.caseNames())
-    expect(inPage).toEqual(connectionManagerCases.map((c) => c.name))
+    expect(inPage).toEqual(cases.map((c) => c.name))
   })
 })

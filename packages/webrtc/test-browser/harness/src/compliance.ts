@@ -1,14 +1,14 @@
 /**
- * Runs one of core's framework-agnostic `ConnectionManager` compliance cases in this page (page A). The
- * fixture alternates where managers live: the 1st, 3rd, … are real managers in this page, the 2nd, 4th, …
- * real managers in page B reached through a {@link RemoteClient}. Every case's pair (`a`, `b`) therefore spans
- * two browser contexts, linked by real WebRTC through the real signaling server.
+ * Runs one of core's framework-agnostic compliance cases (`ConnectionManager` and connection budget) in this
+ * page (page A). The fixture alternates where managers live: the 1st, 3rd, … are real managers in this page,
+ * the 2nd, 4th, … real managers in page B reached through a {@link RemoteClient}. Every case's pair (`a`, `b`)
+ * therefore spans two browser contexts, linked by real WebRTC through the real signaling server.
  *
  * @module
  */
 import { type ConnectionManager, Identifier } from '@skipmesh/core'
 import type { ComplianceOptions, ConnectionManagerFixture } from '@skipmesh/core/testing'
-import { connectionManagerCases } from '@skipmesh/core/testing/cases'
+import { budgetCases, connectionManagerCases } from '@skipmesh/core/testing/cases'
 import { type RemoteClient, startManager } from './remote.js'
 import { toWireError, type WireError } from './wire.js'
 
@@ -24,14 +24,17 @@ export type CaseOutcome =
   /** `metrics`: every manager's counters when the case failed (in creation order), for diagnosis. */
   | { ok: false; error: WireError; where: string[]; metrics: unknown[] }
 
+/** Core's compliance cases this harness runs: the ConnectionManager ones, then the connection-budget ones. */
+const cases = [...connectionManagerCases, ...budgetCases]
+
 /** The names of the compliance cases, in order. */
 export function caseNames(): string[] {
-  return connectionManagerCases.map((c) => c.name)
+  return cases.map((c) => c.name)
 }
 
 /** Runs the case `name` with a fixture spanning this page and the page behind `remote`. */
 export async function runCase(name: string, setup: CaseSetup, remote: RemoteClient): Promise<CaseOutcome> {
-  const found = connectionManagerCases.find((c) => c.name === name)
+  const found = cases.find((c) => c.name === name)
   if (found === undefined) throw new Error(`no compliance case named ${JSON.stringify(name)}`)
   const local: ConnectionManager[] = []
   const all: Array<ConnectionManager & { metrics?: () => unknown }> = []
