@@ -16,26 +16,13 @@ import {
   MembershipVector,
 } from '@skipmesh/core'
 import { createSkipGraphNode } from '../dist/index.js'
+import { mean, p99, round, rng } from './stats.mjs'
 
 const SIZES = (process.env.SIZES ?? '256,1024').split(',').map(Number)
 const SEARCHES_PER_NODE = Number(process.env.SEARCHES_PER_NODE ?? 64)
 const CONFIGS = (process.env.CONFIGS ?? 'plain,budget').split(',')
 const out = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks')
 
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length
-const p99 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(0.99 * xs.length) - 1)]
-const round = (x) => Math.round(x * 100) / 100
 const stats = (xs) => ({ mean: round(mean(xs)), p99: p99(xs), max: Math.max(...xs) })
 
 async function run(n, budgeted) {

@@ -5,28 +5,15 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { createNetwork, Identifier, MemoryHub, MembershipVector } from '@skipmesh/core'
 import { createSkipGraphNode } from '../dist/index.js'
+import { mean, p99, round, rng } from './stats.mjs'
 
 const SIZES = (process.env.SIZES ?? '64,256,1024,4096').split(',').map(Number)
 const SEARCHES = Number(process.env.SEARCHES ?? 2000)
 const EXTRA_JOINS = Number(process.env.EXTRA_JOINS ?? 64)
 const out = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks')
 
-function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 const random = rng(2026)
 const bytes = () => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
-
-const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length
-const p99 = (xs) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(0.99 * xs.length) - 1)]
-const round = (x) => Math.round(x * 100) / 100
 
 async function makeNode(hub) {
   const id = Identifier.fromBytes(bytes())
