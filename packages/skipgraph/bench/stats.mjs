@@ -1,16 +1,9 @@
 // Shared by the skip-graph benchmarks: a seedable PRNG and the summary statistics they report.
 
-/** mulberry32: a seedable PRNG in [0, 1). */
-export function rng(seed) {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { mulberry32 } from '@skipmesh/core/internal'
+
+/** A seedable PRNG in [0, 1): core's mulberry32. */
+export const rng = mulberry32
 
 export const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length
 export const p99 = (xs) =>

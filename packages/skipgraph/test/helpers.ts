@@ -6,20 +6,12 @@ import {
   MembershipVector,
   type Network,
 } from '@skipmesh/core'
+import { mulberry32 } from '@skipmesh/core/internal'
 import { afterEach, beforeEach } from 'vitest'
 import { createSkipGraphNode, type SkipGraphNode, type SkipGraphNodeOptions } from '../src/index.js'
 
-/** mulberry32: a seedable PRNG in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** A seedable PRNG in [0, 1): core's mulberry32. */
+export const rng: (seed: number) => () => number = mulberry32
 
 export function randomBytes(random: () => number): Uint8Array {
   const out = new Uint8Array(32)

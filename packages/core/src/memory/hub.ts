@@ -3,6 +3,7 @@ import type { Channel } from '../channel.js'
 import { ConnectionFailedError, DuplicatePeerError, PeerNotFoundError } from '../errors.js'
 import type { Identifier } from '../identifier.js'
 import { yieldTask } from '../internal/async.js'
+import { mulberry32 } from '../internal/random.js'
 import { MemoryConnection, MemoryConnectionManager } from './endpoint.js'
 import type { Entry, PendingMessage, Queue } from './queue.js'
 
@@ -29,18 +30,6 @@ export interface MemoryHubOptions {
 
 /** Default of {@link MemoryHubOptions.maxMessageSize}. */
 export const DEFAULT_MEMORY_MAX_MESSAGE_SIZE = 16 * 1024 * 1024 + 64 * 1024
-
-/** mulberry32: a small, fast, seedable PRNG giving floats in [0, 1). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 function pairKey(a: Identifier, b: Identifier): string {
   const x = a.toHex()
