@@ -14,7 +14,7 @@ export const MAX_PEERS_PAGE = 256
 /** Maximum size of a signal's `data`, serialized as JSON (UTF-16 code units, a close upper bound of UTF-8 for SDP). */
 export const MAX_SIGNAL_DATA_SIZE = 60 * 1024
 
-/** Maximum nesting depth of a signal's `data` object (simple-peer needs 3). */
+/** Maximum nesting depth of a signal's `data` object (a batch of ICE candidates needs 3). */
 export const MAX_SIGNAL_DATA_DEPTH = 8
 
 /** Pattern of a room name: 1–64 characters of `[A-Za-z0-9._-]`. */
@@ -96,7 +96,7 @@ export function failure(code: SignalErrorCode, message: string): Ack<never> {
   return { ok: false, error: { code, message } }
 }
 
-/** The opaque, JSON-serializable payload of a signal: an SDP description or ICE candidate (simple-peer `SignalData`). */
+/** The opaque, JSON-serializable payload of a signal: an SDP description or ICE candidate (the webrtc package validates its shape). */
 export type SignalData = Record<string, unknown>
 
 // ---------------------------------------------------------------------------------------------------------------
