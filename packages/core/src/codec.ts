@@ -1,7 +1,8 @@
 import type { Channel } from './channel.js'
 import { IDENTIFIER_LENGTH, Identifier } from './identifier.js'
 import type { Codec, DecodeFailureReason, DecodeHints, DecodeResult, MessageEnvelope } from './message.js'
-import { ALL_FIELDS, EnvelopeReader, FIELD_NAMES } from './codec/reader.js'
+import { ALL_FIELDS, FIELD_NAMES } from './codec/format.js'
+import { EnvelopeReader } from './codec/reader.js'
 import { EnvelopeWriter } from './codec/writer.js'
 
 /** Options of {@link createMsgpackCodec}. */

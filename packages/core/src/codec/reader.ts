@@ -6,70 +6,21 @@
  */
 import type { Channel } from '../channel.js'
 import { IDENTIFIER_LENGTH } from '../identifier.js'
-import { FORBIDDEN_KEYS } from '../internal/keys.js'
 import { readRpcHeader } from '../rpc-header.js'
+import {
+  isForbiddenKey,
+  EMPTY,
+  MAX_DEPTH,
+  CHANNEL_BYTES,
+  MAX_CHANNEL_LENGTH,
+  C,
+  S,
+  P,
+  M,
+  R,
+  fieldOf,
+} from './format.js'
 import type { DecodeFailureReason, DecodeHints, RpcHeader } from '../message.js'
-
-/** Keys rejected anywhere in a decoded map (prototype pollution). */
-const FORBIDDEN_KEY_BYTES = [...FORBIDDEN_KEYS].map((k) => new TextEncoder().encode(k))
-
-function isForbiddenKey(bytes: Uint8Array, at: number, length: number): boolean {
-  if (length !== 9 && length !== 11) return false
-  for (const key of FORBIDDEN_KEY_BYTES) {
-    if (key.length !== length) continue
-    let same = true
-    for (let i = 0; i < length && same; i++) same = bytes[at + i] === key[i]
-    if (same) return true
-  }
-  return false
-}
-
-const EMPTY = new Uint8Array(0)
-
-/** Nesting deeper than this is malformed: a valid envelope is at most two levels deep. */
-const MAX_DEPTH = 4
-
-/** 1 for the bytes a channel name may contain (`[a-z0-9._-]`), else 0. */
-const CHANNEL_BYTES = new Uint8Array(256)
-for (const c of 'abcdefghijklmnopqrstuvwxyz0123456789._-') CHANNEL_BYTES[c.charCodeAt(0)] = 1
-const MAX_CHANNEL_LENGTH = 64
-
-// The envelope's fields, as bits of a mask, in the order the reference decoder checked them.
-const C = 1
-const S = 2
-const P = 4
-const M = 8
-const T = 16
-export const ALL_FIELDS = C | S | P | M | T
-/** The optional request/response header (`r`); not part of {@link ALL_FIELDS}. */
-const R = 32
-export const FIELD_NAMES: ReadonlyArray<[number, string]> = [
-  [C, 'c'],
-  [S, 's'],
-  [P, 'p'],
-  [M, 'm'],
-  [T, 't'],
-]
-
-/** The field bit of a one-byte key (`c`, `s`, `p`, `m`, `t`), 0 for any other byte. */
-function fieldOf(byte: number): number {
-  switch (byte) {
-    case 0x63:
-      return C
-    case 0x73:
-      return S
-    case 0x70:
-      return P
-    case 0x6d:
-      return M
-    case 0x74:
-      return T
-    case 0x72:
-      return R
-    default:
-      return 0
-  }
-}
 
 /** Placeholder between decodes (never returned: a decode that succeeds made its own metadata object). */
 const NO_METADATA: Record<string, string> = Object.freeze({})
