@@ -48,6 +48,7 @@ export interface ConnectionCounters {
   peerConnectionsLive: number
   protocolErrors: number
   heartbeatTimeouts: number
+  peerLimitViolations: number
 }
 
 /** What the manager gives a connection. @internal */

@@ -44,3 +44,31 @@ export class TransportClosedError extends ConnectionClosedError {
 export class ProtocolViolationError extends ConnectionClosedError {
   override name = 'ProtocolViolationError'
 }
+
+/** Which per-peer limit a {@link PeerLimitExceededError} reports. */
+export type PeerLimit =
+  /** The remote's unfinished chunked messages held more than `maxInboundBytes` of this side's memory. */
+  | 'inbound-bytes'
+  /** An unfinished chunked message got no further chunk for `reassemblyTimeoutMs`. */
+  | 'reassembly-timeout'
+  /** The remote opened more than `maxRemoteChannels` channels. */
+  | 'remote-channels'
+  /** The remote sent a non-final chunk below `minFrameSize`, or its link allows only frames below it. */
+  | 'frame-size'
+  /** The remote did not acknowledge a channel this side opened within `channelAckTimeoutMs`. */
+  | 'channel-ack-timeout'
+
+/**
+ * Close reason: the remote exceeded one of this side's per-peer limits ({@link PeerLimitExceededError.limit} says
+ * which). Only that connection closes; it is counted in the manager's `peerLimitViolations`.
+ */
+export class PeerLimitExceededError extends ConnectionClosedError {
+  override name = 'PeerLimitExceededError'
+  /** The limit the remote exceeded. */
+  readonly limit: PeerLimit
+
+  constructor(limit: PeerLimit, message: string, options?: { cause?: unknown }) {
+    super(`${limit}: ${message}`, options)
+    this.limit = limit
+  }
+}

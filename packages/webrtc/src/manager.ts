@@ -47,6 +47,8 @@ export interface WebRtcMetrics {
   protocolErrors: number
   /** Connections closed because the remote went silent. */
   heartbeatTimeouts: number
+  /** Connections closed because the remote exceeded a per-peer limit (`PeerLimitExceededError`). */
+  peerLimitViolations: number
 }
 
 /** Events of a {@link WebRtcConnectionManager}. */
@@ -94,6 +96,7 @@ export class WebRtcConnectionManager
     signalsDropped: 0,
     protocolErrors: 0,
     heartbeatTimeouts: 0,
+    peerLimitViolations: 0,
   }
   readonly #outboxes = new Map<WebRtcConnection, SignalOutbox>()
   readonly #subscriptions: Unsubscribe[] = []
