@@ -1,7 +1,9 @@
 import type { Channel } from './channel.js'
+import type { MetadataLimitError } from './errors.js'
 import { IDENTIFIER_LENGTH, Identifier } from './identifier.js'
 import type { Codec, DecodeFailureReason, DecodeHints, DecodeResult, MessageEnvelope } from './message.js'
-import { ALL_FIELDS, FIELD_NAMES } from './codec/format.js'
+import { ALL_FIELDS, DEFAULT_METADATA_LIMITS, FIELD_NAMES } from './codec/format.js'
+import { numberOption } from './internal/options.js'
 import { EnvelopeReader } from './codec/reader.js'
 import { EnvelopeWriter } from './codec/writer.js'
 
@@ -13,6 +15,22 @@ export interface MsgpackCodecOptions {
    * @default 16 MiB + 4 KiB (16781312)
    */
   maxEnvelopeSize?: number
+  /**
+   * The most metadata entries one envelope may carry; `encode` throws {@link MetadataLimitError} beyond it and
+   * `decode` rejects as `'metadata-limit'` on reading the map's header, before building any entry.
+   * @default 64
+   */
+  maxMetadataEntries?: number
+  /**
+   * The longest metadata key, in UTF-8 bytes (same checks as {@link MsgpackCodecOptions.maxMetadataEntries}).
+   * @default 256
+   */
+  maxMetadataKeyLength?: number
+  /**
+   * The longest metadata value, in UTF-8 bytes (same checks as {@link MsgpackCodecOptions.maxMetadataEntries}).
+   * @default 4096
+   */
+  maxMetadataValueLength?: number
 }
 
 /** Default of {@link MsgpackCodecOptions.maxEnvelopeSize}: a 16 MiB payload plus room for the envelope. */
@@ -40,9 +58,15 @@ function fail(reason: DecodeFailureReason, detail: string): DecodeResult {
  * and wrongly typed fields, including a NaN or infinite timestamp and a metadata value that is not a string
  * (`'wrong-type'`); a missing or extra key (`'missing-field'` / `'unknown-field'`); `__proto__`,
  * `constructor` or `prototype` as a key at any depth (`'forbidden-key'`); an invalid channel name
- * (`'invalid-channel'`); a sender that is not 32 bytes (`'invalid-sender'`). When an input has several faults,
- * a structural one (malformed, extension, non-string or forbidden key) wins, then unknown, missing, and
- * field faults in the order c, s, p, m, t, then duplicates.
+ * (`'invalid-channel'`); a sender that is not 32 bytes (`'invalid-sender'`); metadata beyond the limits
+ * (`'metadata-limit'`: more entries than `maxMetadataEntries`, checked on the map's header before any entry is
+ * read, or a key or value longer than its limit, checked before the string is built). When an input has several
+ * faults, a structural one (malformed, extension, non-string or forbidden key, metadata limit) wins, then
+ * unknown, missing, and field faults in the order c, s, p, m, t, then duplicates. A metadata limit stops the
+ * walk where it is found, so a structural fault after it is not reported.
+ *
+ * `encode` throws {@link MetadataLimitError} for metadata beyond the same limits, so a sender never produces
+ * an envelope its peers reject.
  *
  * The decoded payload is a plain `Uint8Array` view of the input (no copy; see the ownership note on
  * {@link Codec}); the sender is a copy, or `hints.sender` itself when equal; the channel is `hints.channel`
@@ -54,15 +78,38 @@ function fail(reason: DecodeFailureReason, detail: string): DecodeResult {
  * const bytes = codec.encode({ channel: Channel.Test, sender: id, payload, metadata: {}, timestamp: Date.now() })
  * const result = codec.decode(bytes) // { ok: true, envelope }
  * ```
- * @throws {RangeError} when `maxEnvelopeSize` is not a positive integer.
+ * @throws {InvalidOptionsError} when an option is not a positive integer.
  */
 export function createMsgpackCodec(options: MsgpackCodecOptions = {}): Codec {
-  const maxEnvelopeSize = options.maxEnvelopeSize ?? DEFAULT_MAX_ENVELOPE_SIZE
-  if (!Number.isInteger(maxEnvelopeSize) || maxEnvelopeSize <= 0) {
-    throw new RangeError(`maxEnvelopeSize must be a positive integer, got ${maxEnvelopeSize}`)
+  const positive = { min: 1, integer: true }
+  const maxEnvelopeSize = numberOption(
+    'maxEnvelopeSize',
+    options.maxEnvelopeSize,
+    DEFAULT_MAX_ENVELOPE_SIZE,
+    positive,
+  )
+  const limits = {
+    maxEntries: numberOption(
+      'maxMetadataEntries',
+      options.maxMetadataEntries,
+      DEFAULT_METADATA_LIMITS.maxEntries,
+      positive,
+    ),
+    maxKeyLength: numberOption(
+      'maxMetadataKeyLength',
+      options.maxMetadataKeyLength,
+      DEFAULT_METADATA_LIMITS.maxKeyLength,
+      positive,
+    ),
+    maxValueLength: numberOption(
+      'maxMetadataValueLength',
+      options.maxMetadataValueLength,
+      DEFAULT_METADATA_LIMITS.maxValueLength,
+      positive,
+    ),
   }
-  const reader = new EnvelopeReader()
-  const writer = new EnvelopeWriter()
+  const reader = new EnvelopeReader(limits)
+  const writer = new EnvelopeWriter(limits)
 
   const decode = (bytes: Uint8Array, hints: DecodeHints | undefined): DecodeResult => {
     const r = reader

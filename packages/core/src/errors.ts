@@ -112,6 +112,14 @@ export class InvalidMessageError extends SendFailedError {
   override name = 'InvalidMessageError'
 }
 
+/**
+ * A message's metadata exceeds the codec's limits (entry count, key or value length in UTF-8 bytes); nothing was
+ * sent. Thrown by the codec's `encode`, so the sender learns it before any byte leaves.
+ */
+export class MetadataLimitError extends InvalidMessageError {
+  override name = 'MetadataLimitError'
+}
+
 /** No reply to a `Conduit.request` arrived within its timeout. */
 export class RequestTimeoutError extends ConduitError {
   override name = 'RequestTimeoutError'

@@ -41,6 +41,7 @@ export type DecodeFailureReason =
   | 'forbidden-key'
   | 'invalid-channel'
   | 'invalid-sender'
+  | 'metadata-limit'
 
 /** The result of decoding untrusted bytes: never an exception. */
 export type DecodeResult =
@@ -79,6 +80,8 @@ export interface Codec {
   /**
    * Serializes an envelope into an array nobody else writes to (see the ownership note).
    * @throws {TypeError} when the envelope cannot be serialized (e.g. a metadata value that is not a string).
+   * @throws {MetadataLimitError} when the metadata exceeds the codec's limits (the network passes it on to the
+   *   sender as is).
    */
   encode(envelope: MessageEnvelope): Uint8Array
   /**

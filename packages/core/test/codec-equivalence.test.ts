@@ -7,6 +7,13 @@ import type { DecodeResult, MessageEnvelope } from '../src/message.js'
 import { mp } from './msgpack-writer.js'
 import { createReferenceCodec } from './reference-codec.js'
 
+/** The oracle predates the metadata limits (tested in codec.test.ts): compare without them. */
+const NO_METADATA_LIMITS = {
+  maxMetadataEntries: Number.MAX_SAFE_INTEGER,
+  maxMetadataKeyLength: Number.MAX_SAFE_INTEGER,
+  maxMetadataValueLength: Number.MAX_SAFE_INTEGER,
+}
+
 /** xorshift32: deterministic inputs, so a failure reproduces. */
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1
@@ -99,7 +106,7 @@ function verdict(r: DecodeResult): string {
 }
 
 describe('msgpack envelope codec against msgpackr', () => {
-  const codec = createMsgpackCodec()
+  const codec = createMsgpackCodec(NO_METADATA_LIMITS)
 
   it('writes exactly the bytes msgpackr writes, and each side decodes the other', () => {
     const rand = rng(7)
@@ -204,7 +211,7 @@ describe('msgpack envelope codec against msgpackr', () => {
 })
 
 describe('msgpack envelope codec against the earlier two-pass decoder', () => {
-  const codec = createMsgpackCodec()
+  const codec = createMsgpackCodec(NO_METADATA_LIMITS)
   const reference = createReferenceCodec()
 
   function agree(input: Uint8Array, label: string): DecodeResult {
@@ -302,7 +309,7 @@ describe('msgpack envelope codec against the earlier two-pass decoder', () => {
 
 describe('encoded envelopes', () => {
   it('stay intact and disjoint while many more are encoded, small and large alike', () => {
-    const codec = createMsgpackCodec()
+    const codec = createMsgpackCodec(NO_METADATA_LIMITS)
     const sender = Identifier.fromHex('01'.repeat(32))
     const kept: Uint8Array[] = []
     for (let i = 0; i < 600; i++) {
@@ -332,7 +339,7 @@ describe('encoded envelopes', () => {
   })
 
   it('keeps encoding after a transport transferred (detached) the buffer of an earlier envelope', () => {
-    const codec = createMsgpackCodec()
+    const codec = createMsgpackCodec(NO_METADATA_LIMITS)
     const env = {
       channel: channel('test'),
       sender: Identifier.fromHex('02'.repeat(32)),
@@ -350,7 +357,7 @@ describe('encoded envelopes', () => {
 })
 
 describe('decode hints', () => {
-  const codec = createMsgpackCodec()
+  const codec = createMsgpackCodec(NO_METADATA_LIMITS)
   const sender = Identifier.fromHex('cd'.repeat(32))
   const bytes = codec.encode({
     channel: channel('test'),

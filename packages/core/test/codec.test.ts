@@ -2,6 +2,7 @@ import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { Channel, channel } from '../src/channel.js'
 import { createMsgpackCodec, DEFAULT_MAX_ENVELOPE_SIZE } from '../src/codec.js'
+import { InvalidOptionsError, MetadataLimitError } from '../src/errors.js'
 import { Identifier } from '../src/identifier.js'
 import type { DecodeResult, MessageEnvelope } from '../src/message.js'
 import { envelopeFields, envelopeWith, mp } from './msgpack-writer.js'
@@ -286,6 +287,72 @@ describe('msgpack envelope codec', () => {
   it('encodes user channels made with channel()', () => {
     const result = codec.decode(codec.encode(envelope({ channel: channel('skipgraph.search-v1') })))
     expect(result.ok && result.envelope.channel).toBe('skipgraph.search-v1')
+  })
+})
+
+describe('metadata limits', () => {
+  const codec = createMsgpackCodec()
+  const entries = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, 'v']))
+  const withMetadata = (m: Uint8Array) =>
+    envelopeWith((fields) => fields.map(([k, v]) => [k, k === 'm' ? m : v]))
+  /** A metadata map header declaring `n` entries (map 32), then `body`. */
+  const map32 = (n: number, body: Uint8Array) =>
+    mp.concat([mp.raw(0xdf, (n >>> 24) & 0xff, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff), body])
+
+  it('round-trips metadata exactly at the default limits (64 entries, 256-byte keys, 4096-byte values)', () => {
+    const full = { ...entries(63), ['k'.repeat(256)]: 'é'.repeat(2048) }
+    const result = codec.decode(codec.encode(envelope({ metadata: full })))
+    expect(result.ok && result.envelope.metadata).toEqual(full)
+  })
+
+  it('refuses to encode more entries, or a longer key or value (UTF-8 bytes), with MetadataLimitError', () => {
+    const over = [
+      entries(65),
+      { ['k'.repeat(257)]: 'v' },
+      { ['é'.repeat(129)]: 'v' },
+      { k: 'v'.repeat(4097) },
+    ]
+    for (const metadata of over) {
+      expect(() => codec.encode(envelope({ metadata }))).toThrow(MetadataLimitError)
+    }
+  })
+
+  it('rejects a declared entry count over the limit on reading the header, before walking the entries', () => {
+    // 2^32 - 1 entries declared and none present: were the entries walked, this would be a truncation
+    const result = codec.decode(withMetadata(map32(0xffffffff, new Uint8Array(0))))
+    expect(failure(result)).toBe('metadata-limit')
+    // a million real entries (about 4 MB): rejected the same way
+    const body = new Uint8Array(4 * 1_000_000)
+    for (let i = 0; i < body.length; i += 4) body.set([0xa1, 0x61, 0xa1, 0x62], i) // 'a' -> 'b'
+    expect(failure(codec.decode(withMetadata(map32(1_000_000, body))))).toBe('metadata-limit')
+    expect(failure(codec.decode(withMetadata(map32(65, body.subarray(0, 65 * 4)))))).toBe('metadata-limit')
+    expect(codec.decode(withMetadata(map32(64, body.subarray(0, 4)))).ok).toBe(false) // duplicates, not a limit
+  })
+
+  it('rejects a key or value over its limit before building the string', () => {
+    const longKey = mp.map([['k'.repeat(257), mp.str('v')]])
+    const longValue = mp.map([['k', mp.str('v'.repeat(4097))]])
+    expect(failure(codec.decode(withMetadata(longKey)))).toBe('metadata-limit')
+    expect(failure(codec.decode(withMetadata(longValue)))).toBe('metadata-limit')
+  })
+
+  it('takes its limits from options and validates them with InvalidOptionsError', () => {
+    const tight = createMsgpackCodec({
+      maxMetadataEntries: 1,
+      maxMetadataKeyLength: 2,
+      maxMetadataValueLength: 3,
+    })
+    expect(tight.decode(tight.encode(envelope({ metadata: { ab: 'cde' } }))).ok).toBe(true)
+    expect(() => tight.encode(envelope({ metadata: { a: 'b', c: 'd' } }))).toThrow(MetadataLimitError)
+    expect(() => tight.encode(envelope({ metadata: { abc: 'd' } }))).toThrow(MetadataLimitError)
+    expect(() => tight.encode(envelope({ metadata: { a: 'bcde' } }))).toThrow(MetadataLimitError)
+    expect(failure(tight.decode(codec.encode(envelope({ metadata: { a: 'b', c: 'd' } }))))).toBe(
+      'metadata-limit',
+    )
+    for (const bad of [0, -1, 1.5, Number.NaN, '8']) {
+      expect(() => createMsgpackCodec({ maxMetadataEntries: bad as number })).toThrow(InvalidOptionsError)
+      expect(() => createMsgpackCodec({ maxEnvelopeSize: bad as number })).toThrow(InvalidOptionsError)
+    }
   })
 })
 

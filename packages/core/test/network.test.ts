@@ -11,6 +11,7 @@ import {
   InvalidIdentifierError,
   InvalidMessageError,
   MessageTooLargeError,
+  MetadataLimitError,
   PeerNotFoundError,
   ProcessorAlreadyRegisteredError,
   SendFailedError,
@@ -22,8 +23,17 @@ import { AbstractComponent, ComponentManager, createRootContext } from '../src/l
 import { MemoryHub } from '../src/memory/hub.js'
 import type { Codec, Message, MessageEnvelope } from '../src/message.js'
 import { idOf, msg, RecordingProcessor, startNetworks, stopAll } from './helpers.js'
+import { mp } from './msgpack-writer.js'
 
 const noop = { processIncomingMessage: () => {} }
+
+/** A peer that speaks the transport directly, bypassing any Network, connected to `victim`. */
+async function rawPeer(hub: MemoryHub, id: Identifier, victim: Identifier) {
+  const attacker = hub.connectionManager(id)
+  attacker.start()
+  await attacker.ready()
+  return { attacker, conn: await attacker.connect(victim) }
+}
 
 describe('processor registration', () => {
   it('returns a conduit for the registered channel', async () => {
@@ -393,10 +403,7 @@ describe('error handling', () => {
       const p = new RecordingProcessor()
       await victim!.register(Channels.Test, p)
       // the attacker speaks the transport directly, bypassing any Network
-      const attacker = hub.connectionManager(idOf(66))
-      attacker.start()
-      await attacker.ready()
-      const conn = await attacker.connect(idOf(1))
+      const { attacker, conn } = await rawPeer(hub, idOf(66), idOf(1))
       const codec = createMsgpackCodec()
       const envelope = (over: Partial<MessageEnvelope>): Uint8Array =>
         codec.encode({
@@ -431,6 +438,37 @@ describe('error handling', () => {
       await stopAll([victim!, attacker])
     },
   )
+
+  it('drops a raw peer envelope whose metadata declares a million entries, and keeps serving', async () => {
+    const hub = new MemoryHub()
+    const [victim] = await startNetworks(hub, [idOf(1)])
+    const p = new RecordingProcessor()
+    await victim!.register(Channels.Test, p)
+    const { attacker, conn } = await rawPeer(hub, idOf(66), idOf(1))
+    const n = 1_000_000
+    const body = new Uint8Array(4 * n)
+    for (let i = 0; i < body.length; i += 4) body.set([0xa1, 0x61, 0xa1, 0x62], i)
+    const flood = mp.map([
+      ['c', mp.str(Channels.Test)],
+      ['s', mp.bin(idOf(66).bytes)],
+      ['p', mp.bin(new Uint8Array(0))],
+      ['m', mp.concat([mp.raw(0xdf, 0, 0x0f, 0x42, 0x40), body])], // map 32 of 1,000,000 entries
+      ['t', mp.f64(Date.now())],
+    ])
+    await conn.send(Channels.Test, flood)
+    const legit = createMsgpackCodec().encode({
+      channel: Channels.Test,
+      sender: idOf(66),
+      payload: new TextEncoder().encode('legit'),
+      metadata: {},
+      timestamp: Date.now(),
+    })
+    await conn.send(Channels.Test, legit)
+    await p.waitFor(1)
+    expect(p.texts()).toEqual(['legit'])
+    expect(victim!.metrics().decodeFailures).toBe(1)
+    await stopAll([victim!, attacker])
+  })
 
   it('rejects an oversize message with MessageTooLargeError before connecting or sending anything', async () => {
     const hub = new MemoryHub({ maxMessageSize: 1024 })
@@ -476,6 +514,22 @@ describe('message validation', () => {
       const err = await conduit.send(idOf(2), message).catch((e: unknown) => e)
       expect(err).toBeInstanceOf(InvalidMessageError)
       expect(err).toBeInstanceOf(SendFailedError)
+    }
+    expect(a!.metrics().connections.opened).toBe(0)
+    await stopAll([a!, b!])
+  })
+
+  it('rejects metadata beyond the codec limits at the sender with MetadataLimitError, sending nothing', async () => {
+    const hub = new MemoryHub()
+    const [a, b] = await startNetworks(hub, [idOf(1), idOf(2)])
+    const conduit = await a!.register(Channels.Test, noop)
+    const many = Object.fromEntries(Array.from({ length: 65 }, (_, i) => [`k${i}`, 'v']))
+    for (const metadata of [many, { ['k'.repeat(257)]: 'v' }, { k: 'é'.repeat(2049) }]) {
+      const err = await conduit
+        .send(idOf(2), { payload: new Uint8Array(1), metadata })
+        .catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(MetadataLimitError)
+      expect(err).toBeInstanceOf(InvalidMessageError)
     }
     expect(a!.metrics().connections.opened).toBe(0)
     await stopAll([a!, b!])

@@ -22,6 +22,23 @@ export function isForbiddenKey(bytes: Uint8Array, at: number, length: number): b
 
 export const EMPTY = new Uint8Array(0)
 
+/** Bounds on an envelope's metadata, checked by `encode` and, before any entry is built, by `decode`. */
+export interface MetadataLimits {
+  /** Entries at most. */
+  readonly maxEntries: number
+  /** UTF-8 bytes of one key at most. */
+  readonly maxKeyLength: number
+  /** UTF-8 bytes of one value at most. */
+  readonly maxValueLength: number
+}
+
+/** The codec's default {@link MetadataLimits}. */
+export const DEFAULT_METADATA_LIMITS: MetadataLimits = Object.freeze({
+  maxEntries: 64,
+  maxKeyLength: 256,
+  maxValueLength: 4096,
+})
+
 /** Nesting deeper than this is malformed: a valid envelope is at most two levels deep. */
 export const MAX_DEPTH = 4
 

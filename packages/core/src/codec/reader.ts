@@ -17,6 +17,7 @@ import {
   S,
   P,
   M,
+  type MetadataLimits,
   R,
   fieldOf,
 } from './format.js'
@@ -39,6 +40,7 @@ const SHORT_STRING = 24
  * two-pass decoder (structure scan, then msgpackr, then field checks).
  */
 export class EnvelopeReader {
+  readonly #limits: MetadataLimits
   readonly #utf8 = new TextDecoder()
   readonly #f64 = new DataView(new ArrayBuffer(8))
   bytes: Uint8Array = new Uint8Array(0)
@@ -66,6 +68,10 @@ export class EnvelopeReader {
   payloadLength = 0
   metadata: Record<string, string> = NO_METADATA
   timestamp = 0
+
+  constructor(limits: MetadataLimits) {
+    this.#limits = limits
+  }
 
   reset(bytes: Uint8Array): void {
     this.bytes = bytes
@@ -389,11 +395,18 @@ export class EnvelopeReader {
       return false
     }
     if (n === -2) return this.#truncated()
+    const limits = this.#limits
+    if (n > limits.maxEntries) {
+      return this.#fail('metadata-limit', `${n} metadata entries > ${limits.maxEntries}`)
+    }
     const metadata: Record<string, string> = {}
     let count = 0
     for (let i = 0; i < n; i++) {
       const kl = this.#key()
       if (kl < 0) return false
+      if (kl > limits.maxKeyLength) {
+        return this.#fail('metadata-limit', `metadata key of ${kl} bytes > ${limits.maxKeyLength}`)
+      }
       const keyAt = this.pos - kl
       if (this.pos >= this.end) return this.#truncated()
       const vl = this.#strLength(this.bytes[this.pos++]!)
@@ -406,6 +419,9 @@ export class EnvelopeReader {
         return true
       }
       if (vl === -2 || this.pos + vl > this.end) return this.#truncated()
+      if (vl > limits.maxValueLength) {
+        return this.#fail('metadata-limit', `metadata value of ${vl} bytes > ${limits.maxValueLength}`)
+      }
       const key = this.#string(keyAt, kl)
       const value = this.#string(this.pos, vl)
       this.pos += vl

@@ -3,7 +3,9 @@
  *
  * @module
  */
+import { MetadataLimitError } from '../errors.js'
 import type { Identifier } from '../identifier.js'
+import type { MetadataLimits } from './format.js'
 import { RPC_HEADER_LENGTH, writeRpcHeader } from '../rpc-header.js'
 import type { MessageEnvelope } from '../message.js'
 
@@ -22,6 +24,7 @@ const SLAB_SIZE = 16384
  * long as any envelope carved from it.
  */
 export class EnvelopeWriter {
+  readonly #limits: MetadataLimits
   readonly #utf8 = new TextEncoder()
   readonly #f64 = new DataView(new ArrayBuffer(8))
   /** Per channel: the bytes from the map header up to the `p` key, for the sender they were made for. */
@@ -30,6 +33,10 @@ export class EnvelopeWriter {
   readonly #lengths: number[] = []
   #slab = new ArrayBuffer(0)
   #slabPos = 0
+
+  constructor(limits: MetadataLimits) {
+    this.#limits = limits
+  }
 
   /** An exactly sized, zeroed array of `size` bytes that nobody else writes to. */
   #allocate(size: number): Uint8Array {
@@ -51,6 +58,10 @@ export class EnvelopeWriter {
     if (!(payload instanceof Uint8Array)) throw new TypeError('payload must be a Uint8Array')
     const metadata = envelope.metadata
     const keys = Object.keys(metadata)
+    const limits = this.#limits
+    if (keys.length > limits.maxEntries) {
+      throw new MetadataLimitError(`${keys.length} metadata entries > ${limits.maxEntries}`)
+    }
     const lengths = this.#lengths
     let size = prefix.length + binHeaderSize(payload.length) + payload.length + 4 // + the `m` and `t` keys
     size += keys.length < 16 ? 1 : keys.length < 0x10000 ? 3 : 5
@@ -60,6 +71,12 @@ export class EnvelopeWriter {
       if (typeof value !== 'string') throw new TypeError('metadata values must be strings')
       const kl = utf8Length(key)
       const vl = utf8Length(value)
+      if (kl > limits.maxKeyLength) {
+        throw new MetadataLimitError(`metadata key of ${kl} bytes > ${limits.maxKeyLength}`)
+      }
+      if (vl > limits.maxValueLength) {
+        throw new MetadataLimitError(`metadata value of ${vl} bytes > ${limits.maxValueLength}`)
+      }
       lengths[2 * i] = kl
       lengths[2 * i + 1] = vl
       size += strHeaderSize(kl) + kl + strHeaderSize(vl) + vl

@@ -139,6 +139,7 @@ export class Outbound {
     try {
       bytes = codec.encode(envelope)
     } catch (err) {
+      if (err instanceof InvalidMessageError) throw err
       throw new SendFailedError('the message could not be encoded', { cause: err })
     }
     const limit = Math.min(
