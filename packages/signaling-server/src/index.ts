@@ -35,3 +35,11 @@ export { MemoryRegistry } from './registry.js'
 export { RedisRegistry, type RedisCommander, type RedisRegistryOptions } from './redis-registry.js'
 export type { RateLimitOptions, SignalingServerOptions } from './options.js'
 export { createSignalingServer, type SignalingServer } from './server.js'
+export {
+  DEFAULT_TURN_TTL_SECONDS,
+  issueTurnCredentials,
+  type ResolvedTurnOptions,
+  resolveTurnOptions,
+  type TurnCredentials,
+  type TurnOptions,
+} from './turn.js'

@@ -1,7 +1,10 @@
 /**
- * Adapts `node-datachannel/polyfill` for code that writes to descriptions (simple-peer did). Optional: skipmesh's
- * own peer transport drives the raw polyfill too (`wrtc: ndc` works as well as `wrtc: nodeDatachannelWrtc(ndc)`);
- * kept for compatibility. The polyfill's `createOffer`/`createAnswer` resolve to
+ * Adapts `node-datachannel/polyfill`. skipmesh's own peer transport drives the raw polyfill too (`wrtc: ndc`),
+ * but only the adapted one takes TURN credentials as browsers do: the polyfill writes `username` and `credential`
+ * into a `turn:user:pass@host` URL that libdatachannel parses, so a TURN REST username (`<expiry>:<id>`) or a
+ * base64 credential (`+`, `/`, `=`) breaks it and no relay candidate is gathered. The adapted class
+ * percent-encodes both (libdatachannel decodes them). It also fixes, for code that writes to descriptions
+ * (simple-peer did): the polyfill's `createOffer`/`createAnswer` resolve to
  * `RTCSessionDescription` instances whose `sdp` is a getter; simple-peer assigns to `offer.sdp` (trickle filtering)
  * and fails with "Cannot set property sdp". The adapted class returns plain `{ type, sdp }` objects instead, and holds
  * remote ICE candidates that arrive before the local description (libdatachannel throws "Got a remote candidate
@@ -24,6 +27,21 @@ const ICE_RETRY_MS = 25
 
 function hasSdp(description: RTCSessionDescriptionInit | null | undefined): boolean {
   return typeof description?.sdp === 'string' && description.sdp.length > 0
+}
+
+/** `configuration` with every ICE server's `username` and `credential` percent-encoded (see the module note). */
+function encodeIceCredentials(configuration: RTCConfiguration): RTCConfiguration {
+  const servers = configuration.iceServers
+  if (servers === undefined) return configuration
+  return {
+    ...configuration,
+    iceServers: servers.map((server) => {
+      const out: RTCIceServer = { ...server }
+      if (typeof server.username === 'string') out.username = encodeURIComponent(server.username)
+      if (typeof server.credential === 'string') out.credential = encodeURIComponent(server.credential)
+      return out
+    }),
+  }
 }
 
 function plain(description: RTCSessionDescriptionInit): RTCSessionDescriptionInit {
@@ -51,6 +69,10 @@ export function nodeDatachannelWrtc(polyfill: NodeDatachannelPolyfill): WrtcImpl
     get localDescription(): RTCSessionDescriptionInit | null
   }
   class AdaptedRTCPeerConnection extends Base {
+    constructor(configuration?: RTCConfiguration) {
+      super(configuration === undefined ? undefined : encodeIceCredentials(configuration))
+    }
+
     #early: Array<{
       candidate: RTCIceCandidateInit | null | undefined
       resolve: () => void
