@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process'
-import { createServer } from 'node:net'
+import { freePort } from '../../../scripts/free-port.mjs'
 
 /** A redis-server started for a test file. */
 export interface RedisProcess {
@@ -7,15 +7,7 @@ export interface RedisProcess {
   stop(): Promise<void>
 }
 
-/** A port that was free a moment ago (bind port 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
-}
+export { freePort }
 
 /**
  * Starts `redis-server` (no persistence) on a free port and resolves once it accepts connections.

@@ -57,6 +57,21 @@ function advertisedTypes(pc: RTCPeerConnection): string[] {
 
 const SECRET = 'relay-test-secret'
 
+/** A coturn and a signaling server for the enclosing describe block. */
+function useServers(): { turn: () => TurnServer; signaling: () => SignalingServer } {
+  let turn: TurnServer | undefined
+  let signaling: SignalingServer | undefined
+  beforeAll(async () => {
+    turn = await startTurnServer(SECRET)
+    signaling = await startSignalingServer()
+  })
+  afterAll(async () => {
+    await signaling?.close()
+    await turn?.stop()
+  })
+  return { turn: () => turn!, signaling: () => signaling! }
+}
+
 /**
  * What each stack lets the test check. libdatachannel (node-datachannel) reports the socket addresses of the
  * selected pair with the type `host` in `getStats()` whatever the pair is, and advertises host candidates beside
@@ -68,20 +83,11 @@ const relayOnly = { wrtc: true, 'node-datachannel': false } as const
 
 describe.each(Object.entries(implementations))('connections through coturn, %s', (name, impl) => {
   const strict = relayOnly[name as keyof typeof relayOnly]
-  let turn: TurnServer
-  let server: SignalingServer
-  beforeAll(async () => {
-    turn = await startTurnServer(SECRET)
-    server = await startSignalingServer()
-  })
-  afterAll(async () => {
-    await server?.close()
-    await turn?.stop()
-  })
+  const servers = useServers()
 
   async function relayPair(iceServer: RTCIceServer, connectTimeoutMs = 20_000) {
     const wrtc = recordingWrtc(impl())
-    const factory = managerFactory(server, wrtc, undefined, {
+    const factory = managerFactory(servers.signaling(), wrtc, undefined, {
       rtc: { iceServers: [iceServer], iceTransportPolicy: 'relay' },
       connectTimeoutMs,
     })
@@ -95,7 +101,7 @@ describe.each(Object.entries(implementations))('connections through coturn, %s',
       ? 'exchanges data over a relay-only candidate pair, with TURN REST credentials'
       : 'gathers a relay candidate with TURN REST credentials and exchanges data',
     async () => {
-      const turnOptions = resolveTurnOptions({ urls: [turn.url], secret: SECRET })
+      const turnOptions = resolveTurnOptions({ urls: [servers.turn().url], secret: SECRET })
       const creds = issueTurnCredentials(turnOptions, 'peer-a', Date.now())
       const { a, b, wrtc, factory } = await relayPair(creds)
       try {
@@ -123,27 +129,18 @@ describe.each(Object.entries(implementations))('connections through coturn, %s',
 })
 
 describe('relay-only connections through coturn, wrtc, with bad credentials', () => {
-  let turn: TurnServer
-  let server: SignalingServer
-  beforeAll(async () => {
-    turn = await startTurnServer(SECRET)
-    server = await startSignalingServer()
-  })
-  afterAll(async () => {
-    await server?.close()
-    await turn?.stop()
-  })
+  const servers = useServers()
 
   it('fails to connect with expired credentials, and with a credential made from another secret', async () => {
-    const turnOptions = resolveTurnOptions({ urls: [turn.url], secret: SECRET, ttlSeconds: 60 })
+    const turnOptions = resolveTurnOptions({ urls: [servers.turn().url], secret: SECRET, ttlSeconds: 60 })
     const expired = issueTurnCredentials(turnOptions, 'peer-b', Date.now() - 120_000)
     const forged = issueTurnCredentials(
-      resolveTurnOptions({ urls: [turn.url], secret: 'guess' }),
+      resolveTurnOptions({ urls: [servers.turn().url], secret: 'guess' }),
       'peer-c',
       Date.now(),
     )
     for (const creds of [expired, forged]) {
-      const factory = managerFactory(server, implementations.wrtc(), undefined, {
+      const factory = managerFactory(servers.signaling(), implementations.wrtc(), undefined, {
         rtc: { iceServers: [creds], iceTransportPolicy: 'relay' },
         connectTimeoutMs: 4_000,
       })

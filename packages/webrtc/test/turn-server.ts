@@ -5,9 +5,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '../../../scripts/free-port.mjs'
 
 /** A running coturn. */
 export interface TurnServer {
@@ -19,16 +19,6 @@ export interface TurnServer {
   log(): string
   /** Kills coturn (SIGKILL) and waits for it to exit. Idempotent. */
   stop(): Promise<void>
-}
-
-/** A port free for TCP a moment ago (coturn listens on UDP and TCP on the same port). */
-async function freePort(): Promise<number> {
-  const server = createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const address = server.address()
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  if (address === null || typeof address === 'string') throw new Error('no port')
-  return address.port
 }
 
 /** Resolves once a STUN Binding request to `port` is answered (coturn is serving), or rejects at the deadline. */
@@ -65,7 +55,7 @@ async function stunAnswers(port: number, signal: AbortSignal): Promise<void> {
  */
 export async function startTurnServer(secret: string): Promise<TurnServer> {
   const bin = process.env.TURNSERVER ?? 'turnserver'
-  const port = await freePort()
+  const port = await freePort() // free for TCP; coturn listens on UDP and TCP on the same port
   const dir = await mkdtemp(join(tmpdir(), 'skipmesh-turn-'))
   const child: ChildProcess = spawn(
     bin,
