@@ -78,7 +78,7 @@ export function createMesh(defaults: { wrtc?: WrtcImplementation } = {}) {
         localId: spec.id === undefined ? Identifier.random() : Identifier.fromHex(spec.id),
         keyPair: await generateKeyPair(),
         signaling: { url: spec.url, room: spec.room },
-        rtc: { iceServers: [] },
+        rtc: spec.rtc ?? { iceServers: [] },
         ...(defaults.wrtc === undefined ? {} : { wrtc: defaults.wrtc }),
         ...spec.tuning,
       })

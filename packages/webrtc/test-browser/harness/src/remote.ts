@@ -37,6 +37,8 @@ export interface ManagerSpec {
   room: string
   /** Extra `createWebRtcConnectionManager` options (numbers only: time-outs and sizes). */
   tuning?: Record<string, number>
+  /** The peer connections' configuration. @default { iceServers: [] } */
+  rtc?: RTCConfiguration
 }
 
 type RemoteEventBody =
@@ -63,7 +65,7 @@ export async function startManager(spec: ManagerSpec): Promise<ConnectionManager
     localId: Identifier.fromHex(spec.id),
     keyPair: await generateKeyPair(),
     signaling: { url: spec.url, room: spec.room },
-    rtc: { iceServers: [] },
+    rtc: spec.rtc ?? { iceServers: [] },
     ...spec.tuning,
   })
   manager.start()
