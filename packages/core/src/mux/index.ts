@@ -1,0 +1,5 @@
+export type { HostDirectory, Multiplexer, MultiplexerMetrics, MultiplexerOptions } from './contract.js'
+export { createStaticDirectory, type StaticHostDirectory } from './directory.js'
+export { HostLinkClosedError, MuxBacklogOverflowError } from './errors.js'
+export { MAX_FRAME_OVERHEAD, MUX_CHANNEL } from './frame.js'
+export { createMultiplexer, DEFAULT_MULTIPLEXER_OPTIONS } from './multiplexer.js'
