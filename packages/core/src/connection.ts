@@ -4,6 +4,19 @@ import type { TypedEvents } from './events.js'
 import type { Identifier } from './identifier.js'
 import type { Component } from './lifecycle.js'
 
+/**
+ * What a failure close (a `'close'` with a reason) reports about the sends of the closing side. See
+ * {@link Connection.send} for the delivery contract it completes.
+ */
+export interface CloseInfo {
+  /**
+   * Sends on this side that had resolved and that the transport knows were not delivered (they never left this
+   * side). Sends that were in flight on the link may be lost too: after a failure close, delivery of the other
+   * resolved sends is unknown.
+   */
+  readonly undeliveredSends: number
+}
+
 /** Events of one {@link Connection}. */
 export interface ConnectionEvents {
   /**
@@ -13,8 +26,12 @@ export interface ConnectionEvents {
    * as a view of them and hands it to a processor that may keep it.
    */
   message: (channel: Channel, bytes: Uint8Array) => void
-  /** The connection closed (locally, remotely, or by failure). Fires exactly once. */
-  close: (reason?: Error) => void
+  /**
+   * The connection closed. Fires exactly once. Without a `reason` it closed gracefully (`close()` on either side):
+   * every send that resolved on either side before was delivered. With a `reason` it failed: `info` says how many
+   * resolved sends of this side are known to be lost (see {@link CloseInfo}).
+   */
+  close: (reason?: Error, info?: CloseInfo) => void
 }
 
 /** An authenticated, reliable link to one remote peer carrying bytes on named channels. */
@@ -25,7 +42,14 @@ export interface Connection extends TypedEvents<ConnectionEvents> {
   readonly status: 'open' | 'closing' | 'closed'
   /**
    * Sends bytes on `channel`. Ordered and reliable per channel. Resolves once the transport accepted the
-   * bytes (not when the remote processed them).
+   * bytes (not when the remote processed them); the caller may reuse its buffer then.
+   *
+   * Delivery contract (no silent loss): a resolved send is delivered to the remote's `'message'` listeners, in
+   * order, unless the connection then fails. A graceful close (a `'close'` without a reason, on both sides) comes
+   * only after everything either side's resolved sends carried was delivered. A failure (a `'close'` with a
+   * reason) is the only way a resolved send can be lost, and its {@link CloseInfo} counts the resolved sends of
+   * this side known to be lost. A rejected send was not delivered. (`MemoryHub`'s `dropRate` simulates a lossy
+   * link and is the one deliberate exception.)
    * @throws {ConnectionClosedError} when the connection is closing or closed.
    * @throws {MessageTooLargeError} when `bytes` exceeds the manager's `maxMessageSize`.
    * @throws {SendFailedError} when the transport failed.

@@ -1,6 +1,7 @@
 import { type AbortOptions, raceSignal, throwIfAborted } from '../abort.js'
 import { type Channel, isChannel } from '../channel.js'
 import type {
+  CloseInfo,
   Connection,
   ConnectionEvents,
   ConnectionManager,
@@ -28,6 +29,8 @@ export interface HubPort {
   dial(from: MemoryConnectionManager, to: Identifier, options: AbortOptions): Promise<MemoryConnection>
   send(conn: MemoryConnection, channel: Channel, bytes: Uint8Array): void
   flush(conn: MemoryConnection): void
+  /** Drops what `conn` sent that was not delivered yet; returns how many messages that was. */
+  abandon(conn: MemoryConnection): number
 }
 
 /** One side of an in-memory link; its twin lives in the remote manager. */
@@ -86,17 +89,31 @@ export class MemoryConnection implements Connection {
     } catch (err) {
       return Promise.reject(err)
     }
+    // both sides stop accepting sends first: a listener that answers a flushed message gets a rejected send,
+    // never a resolved one that the close then loses
     this.#status = 'closing'
+    this.peer?.closing()
     this.manager.port.flush(this)
     this.peer?.closed(undefined)
     this.closed(undefined)
     return Promise.resolve()
   }
 
-  /** @internal abrupt failure of the link (partition): both sides close, pending messages are lost. */
+  /**
+   * @internal abrupt failure of the link (partition): both sides close, pending messages are lost, and each
+   * side's `'close'` counts its own lost sends.
+   */
   fail(reason: Error): void {
-    this.peer?.closed(reason)
-    this.closed(reason)
+    const peer = this.peer
+    const port = this.manager.port
+    const lostHere = port.abandon(this)
+    if (peer !== undefined) peer.closed(reason, { undeliveredSends: port.abandon(peer) })
+    this.closed(reason, { undeliveredSends: lostHere })
+  }
+
+  /** @internal the remote side began a graceful close: sends reject from now on. */
+  closing(): void {
+    if (this.#status === 'open') this.#status = 'closing'
   }
 
   /** @internal bytes from the peer; false when this side is already closed (the bytes are lost). */
@@ -106,13 +123,13 @@ export class MemoryConnection implements Connection {
     return true
   }
 
-  /** @internal marks this side closed and emits `'close'` once. */
-  closed(reason: Error | undefined): void {
+  /** @internal marks this side closed and emits `'close'` once (a failure with what it lost). */
+  closed(reason: Error | undefined, info: CloseInfo = { undeliveredSends: 0 }): void {
     if (this.#status === 'closed') return
     this.#status = 'closed'
     this.manager.remove(this)
     if (reason === undefined) this.#events.emit('close')
-    else this.#events.emit('close', reason)
+    else this.#events.emit('close', reason, info)
     this.#events.clear()
   }
 }

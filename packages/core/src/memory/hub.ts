@@ -104,6 +104,7 @@ export class MemoryHub {
       dial: (from, to, options) => this.#dial(from, to, options),
       send: (conn, ch, bytes) => this.#enqueue(conn, ch, bytes),
       flush: (conn) => this.#flushLink(conn),
+      abandon: (conn) => this.#abandon(conn),
     })
     this.#managers.set(id.toHex(), manager)
     return manager
@@ -287,6 +288,22 @@ export class MemoryHub {
       queue.head = 0
     }
     return arrived
+  }
+
+  /** A failed link: drops (and counts) what `conn` sent that was not delivered yet. */
+  #abandon(conn: MemoryConnection): number {
+    let lost = 0
+    for (const queue of conn.queues.values()) {
+      for (let i = queue.head; i < queue.items.length; i++) {
+        const entry = queue.items[i]!
+        if (entry.delivered) continue
+        entry.delivered = true
+        lost++
+      }
+      queue.items = []
+      queue.head = 0
+    }
+    return lost
   }
 
   /** Graceful close: delivers, now, whatever both sides of the link already sent. */
