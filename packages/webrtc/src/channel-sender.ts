@@ -161,14 +161,20 @@ export class ChannelSender {
     return new Promise((resolve) => this.#emptyWaiters.push(resolve))
   }
 
-  /** Rejects every queued send that has not resolved yet with `err`, and empties the queue. */
-  fail(err: Error): void {
+  /**
+   * Rejects every queued send that has not resolved yet with `err`, and empties the queue. Returns how many of the
+   * dropped sends had already resolved (small ones resolve early): they are lost, and the close reports them.
+   */
+  fail(err: Error): number {
+    let lost = 0
     for (const item of this.#queue.splice(0)) {
       item.unsubscribeAbort?.()
-      if (!item.early) item.reject(err)
+      if (item.early) lost++
+      else item.reject(err)
     }
     this.#queuedBytes = 0
     for (const w of this.#emptyWaiters.splice(0)) w()
+    return lost
   }
 
   #schedulePump(): void {

@@ -14,7 +14,8 @@ import {
   IN_BAND_CHANNEL_IDS,
   MAX_CHANNEL_ID,
 } from './control.js'
-import { Reassembler } from './framing.js'
+import { PeerLimitExceededError } from './errors.js'
+import type { Reassembler } from './framing.js'
 
 /** One skipmesh channel of a connection: its data channel, its sender and its reassembler. */
 export interface ChannelStream {
@@ -26,6 +27,8 @@ export interface ChannelStream {
   readonly sender: ChannelSender
   receivedFrames: number
   readonly reassembler: Reassembler
+  /** While `pending`: the deadline of the remote's acknowledgement. */
+  ackTimer: ReturnType<typeof setTimeout> | undefined
 }
 
 /** What a {@link ChannelTable} needs from its connection. */
@@ -33,7 +36,10 @@ export interface ChannelTableInit {
   /** Whether this side is the initiator (the lower identifier): it allocates even ids and wins collisions. */
   readonly initiator: boolean
   readonly maxChannels: number
-  readonly maxMessageSize: number
+  /** Channels the remote may open; one more is a violation. */
+  readonly maxRemoteChannels: number
+  /** A channel this side opened must be acknowledged within this many milliseconds. */
+  readonly channelAckTimeoutMs: number
   readonly highWaterMark: number
   readonly lowWaterMark: number
   /** Creates the negotiated data channel `id`. */
@@ -47,6 +53,10 @@ export interface ChannelTableInit {
   /** A data channel closed, or sending on it failed. */
   onTransportClosed(what: string, cause?: unknown): void
   onProtocolError(): void
+  /** The remote exceeded a limit: the connection closes. */
+  onViolation(err: PeerLimitExceededError): void
+  /** A reassembler for a new channel (drawing on the connection's inbound budget). */
+  reassembler(): Reassembler
 }
 
 /** The skipmesh channels of one connection, by name and by data channel id. */
@@ -56,6 +66,8 @@ export class ChannelTable {
   readonly #byId = new Map<number, ChannelStream>()
   readonly #usedIds = new Set<number>([CONTROL_CHANNEL_ID, ...IN_BAND_CHANNEL_IDS])
   #nextId: number
+  /** Channels the remote opened (collisions excluded). */
+  #remoteOpened = 0
 
   constructor(init: ChannelTableInit) {
     this.#init = init
@@ -84,10 +96,18 @@ export class ChannelTable {
     return sent
   }
 
-  /** Fails every queued send with `err` and stops reporting data channel closes. */
-  closeAll(err: Error): void {
-    for (const s of this.#byName.values()) s.sender.fail(err)
-    for (const s of this.#byId.values()) s.dc.onclose = null
+  /**
+   * Fails every queued send with `err`, stops the acknowledgement deadlines and reporting data channel closes.
+   * Returns how many sends had resolved without having been handed to their data channel (now lost).
+   */
+  closeAll(err: Error): number {
+    let lost = 0
+    for (const s of this.#byName.values()) lost += s.sender.fail(err)
+    for (const s of this.#byId.values()) {
+      clearTimeout(s.ackTimer)
+      s.dc.onclose = null
+    }
+    return lost
   }
 
   /** The remote created data channel `id` for `name`: create ours and acknowledge (or resolve a collision). */
@@ -97,7 +117,17 @@ export class ChannelTable {
     if (id % 2 !== this.#remoteParity() || this.#usedIds.has(id)) return void init.onProtocolError()
     const existing = this.#byName.get(name)
     if (existing === undefined) {
+      if (this.#remoteOpened >= init.maxRemoteChannels) {
+        init.onViolation(
+          new PeerLimitExceededError(
+            'remote-channels',
+            `remote opened more than ${init.maxRemoteChannels} channels (${name} too many)`,
+          ),
+        )
+        return
+      }
       if (this.#byName.size >= init.maxChannels) return void init.onProtocolError()
+      this.#remoteOpened++
       const stream = this.#create(name, id, 'ready')
       init.sendControl({ t: 'ack', id })
       stream.sender.markReady()
@@ -110,6 +140,7 @@ export class ChannelTable {
       return
     }
     existing.state = 'abandoned'
+    clearTimeout(existing.ackTimer)
     this.#byId.delete(existing.id)
     this.#byName.delete(name)
     // the queue moves with its sender to the winning data channel
@@ -126,6 +157,8 @@ export class ChannelTable {
       return void this.#init.onProtocolError()
     }
     stream.state = 'ready'
+    clearTimeout(stream.ackTimer)
+    stream.ackTimer = undefined
     stream.sender.markReady()
   }
 
@@ -133,8 +166,18 @@ export class ChannelTable {
     if (this.#byName.size >= this.#init.maxChannels) {
       throw new SendFailedError(`at most ${this.#init.maxChannels} channels per connection`)
     }
+    const init = this.#init
     const stream = this.#create(name, this.#allocateId(), 'pending')
-    this.#init.sendControl({ t: 'open', id: stream.id, ch: name })
+    init.sendControl({ t: 'open', id: stream.id, ch: name })
+    stream.ackTimer = setTimeout(() => {
+      if (stream.state !== 'pending' || init.isClosed()) return
+      init.onViolation(
+        new PeerLimitExceededError(
+          'channel-ack-timeout',
+          `remote did not acknowledge channel ${name} within ${init.channelAckTimeoutMs} ms`,
+        ),
+      )
+    }, init.channelAckTimeoutMs)
     return stream
   }
 
@@ -175,7 +218,8 @@ export class ChannelTable {
       state,
       sender,
       receivedFrames: 0,
-      reassembler: new Reassembler(init.maxMessageSize),
+      reassembler: init.reassembler(),
+      ackTimer: undefined,
     }
     this.#usedIds.add(id)
     this.#byId.set(id, stream)

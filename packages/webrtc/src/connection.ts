@@ -25,9 +25,14 @@ import {
 import { type ChannelStream, ChannelTable } from './channels.js'
 import { CONTROL_CHANNEL_ID } from './control.js'
 import { ControlSession } from './control-session.js'
-import { HeartbeatTimeoutError, ProtocolViolationError, TransportClosedError } from './errors.js'
-import { FRAME_OVERHEAD } from './framing.js'
+import {
+  HeartbeatTimeoutError,
+  PeerLimitExceededError,
+  ProtocolViolationError,
+  TransportClosedError,
+} from './errors.js'
 import { Heartbeat } from './heartbeat.js'
+import { InboundBudget } from './inbound-budget.js'
 import type { PeerSignal, PeerTransport } from './peer-transport.js'
 import { deferred } from '@skipmesh/core/internal'
 
@@ -41,6 +46,16 @@ export interface ConnectionLimits {
   readonly heartbeatTimeoutMs: number
   readonly closeTimeoutMs: number
   readonly maxChannels: number
+  /** Bytes the remote's unfinished chunked messages may hold, over all channels. */
+  readonly maxInboundBytes: number
+  /** An unfinished chunked message must progress within this many milliseconds. */
+  readonly reassemblyTimeoutMs: number
+  /** Channels the remote may open. */
+  readonly maxRemoteChannels: number
+  /** Smallest frame of the link, and of a non-final chunk from the remote (flag byte included). */
+  readonly minFrameSize: number
+  /** A channel this side opened must be acknowledged within this many milliseconds. */
+  readonly channelAckTimeoutMs: number
 }
 
 /** Counters a connection updates in its manager's metrics. */
@@ -90,6 +105,7 @@ export class WebRtcConnection implements Connection {
   readonly #control: ControlSession
   readonly #channels: ChannelTable
   readonly #heartbeat: Heartbeat
+  readonly #inbound: InboundBudget
   readonly #offPeer: Unsubscribe[]
   #phase: ConnectionPhase = 'connecting'
   #frameSize = DEFAULT_LINK_MESSAGE_SIZE
@@ -105,6 +121,14 @@ export class WebRtcConnection implements Connection {
     const isClosed = (): boolean => this.#phase === 'closed'
     const protocolError = (): void => void counters.protocolErrors++
     const transportClosed = (what: string, cause?: unknown): void => this.#onTransportClosed(what, cause)
+    const violation = (err: PeerLimitExceededError): void => this.#onViolation(err)
+    this.#inbound = new InboundBudget({
+      maxInboundBytes: limits.maxInboundBytes,
+      maxMessageSize: limits.maxMessageSize,
+      minFrameSize: limits.minFrameSize,
+      reassemblyTimeoutMs: limits.reassemblyTimeoutMs,
+      onViolation: violation,
+    })
     this.#heartbeat = new Heartbeat({
       intervalMs: limits.heartbeatIntervalMs,
       timeoutMs: limits.heartbeatTimeoutMs,
@@ -121,7 +145,8 @@ export class WebRtcConnection implements Connection {
     this.#channels = new ChannelTable({
       initiator: this.initiator,
       maxChannels: limits.maxChannels,
-      maxMessageSize: limits.maxMessageSize,
+      maxRemoteChannels: limits.maxRemoteChannels,
+      channelAckTimeoutMs: limits.channelAckTimeoutMs,
       highWaterMark: limits.highWaterMark,
       lowWaterMark: limits.lowWaterMark,
       createChannel: (label, id) => peer.createChannel(label, id),
@@ -131,11 +156,14 @@ export class WebRtcConnection implements Connection {
       onFrame: (stream, data) => this.#onFrame(stream, data),
       onTransportClosed: transportClosed,
       onProtocolError: protocolError,
+      onViolation: violation,
+      reassembler: () => this.#inbound.reassembler(),
     })
     this.#control = new ControlSession({
       channel: peer.createChannel('skipmesh-control', CONTROL_CHANNEL_ID),
       maxMessageSize: limits.maxMessageSize,
       isClosed,
+      acceptLink: () => this.#acceptLink(),
       onHello: () => this.#onHello(),
       onActivity: () => this.#heartbeat.touch(),
       onOpenChannel: (id, ch) => this.#channels.onRemoteOpen(id, ch),
@@ -173,6 +201,11 @@ export class WebRtcConnection implements Connection {
   /** The remote's `maxMessageSize` (from its hello). */
   get remoteMaxMessageSize(): number {
     return this.#control.remoteMaxMessageSize
+  }
+
+  /** Bytes the remote's unfinished chunked messages hold now (bounded by `maxInboundBytes`). */
+  get inboundHeldBytes(): number {
+    return this.#inbound.held
   }
 
   /** Resolves when the connection is closed (never rejects). */
@@ -239,10 +272,24 @@ export class WebRtcConnection implements Connection {
     }
   }
 
+  /** The link's largest message, or a violation when it is below the frame-size floor. */
+  #acceptLink(): boolean {
+    const link = this.#params.peer.remoteMaxMessageSize() ?? DEFAULT_LINK_MESSAGE_SIZE
+    const floor = this.#params.limits.minFrameSize
+    if (link >= floor) return true
+    // a remote that announces a tiny a=max-message-size would make every send a flood of tiny frames
+    this.#onViolation(
+      new PeerLimitExceededError(
+        'frame-size',
+        `the link carries messages of at most ${link} bytes, below the floor of ${floor}`,
+      ),
+    )
+    return false
+  }
+
   #onHello(): void {
-    if (this.#phase !== 'connecting') return
-    const link = this.#params.peer.remoteMaxMessageSize()
-    const linkSize = link !== undefined && link > FRAME_OVERHEAD ? link : DEFAULT_LINK_MESSAGE_SIZE
+    if (this.#phase !== 'connecting' || !this.#acceptLink()) return
+    const linkSize = this.#params.peer.remoteMaxMessageSize() ?? DEFAULT_LINK_MESSAGE_SIZE
     this.#frameSize = Math.min(this.#params.limits.chunkSize, linkSize)
     this.#phase = 'open'
     this.#heartbeat.start()
@@ -257,6 +304,7 @@ export class WebRtcConnection implements Connection {
       this.#params.counters.protocolErrors++
     } else {
       const result = stream.reassembler.push(new Uint8Array(data))
+      if (!this.#inbound.check(stream.reassembler, stream.name, result)) return
       if (result.kind === 'message') {
         this.#events.emit('message', stream.name, result.bytes)
       } else if (result.kind === 'batch') {
@@ -298,6 +346,12 @@ export class WebRtcConnection implements Connection {
     this.#control.announceClose(this.#channels.sentCounts())
   }
 
+  #onViolation(err: PeerLimitExceededError): void {
+    if (this.#phase === 'closed') return
+    this.#params.counters.peerLimitViolations++
+    this.#finalize(err)
+  }
+
   #onTransportClosed(what: string, cause?: unknown): void {
     if (this.#phase === 'closed') return
     // the remote destroys its side once it has our fin: everything was delivered both ways
@@ -316,8 +370,9 @@ export class WebRtcConnection implements Connection {
     if (this.#phase === 'closed') return
     this.#phase = 'closed'
     this.#heartbeat.stop()
+    this.#inbound.stop()
     clearTimeout(this.#closeTimer)
-    this.#channels.closeAll(
+    const undeliveredSends = this.#channels.closeAll(
       new ConnectionClosedError(`connection to ${this.remoteId.toHex()} closed`, { cause: reason }),
     )
     this.#control.detach()
@@ -325,7 +380,8 @@ export class WebRtcConnection implements Connection {
     this.#params.peer.destroy()
     this.#params.counters.peerConnectionsLive--
     this.#params.onClosed(this, reason)
-    this.#events.emit('close', reason)
+    if (reason === undefined) this.#events.emit('close')
+    else this.#events.emit('close', reason, { undeliveredSends })
     this.#events.clear()
     this.#closed.resolve()
   }

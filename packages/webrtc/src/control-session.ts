@@ -17,6 +17,8 @@ export interface ControlSessionInit {
   readonly maxMessageSize: number
   /** Whether the connection is closed (incoming control messages are ignored). */
   isClosed(): boolean
+  /** The control channel opened: whether the link is acceptable (else no hello is sent). */
+  acceptLink(): boolean
   /** The control channel is open and the remote's hello arrived. */
   onHello(): void
   /** Anything arrived on the control channel (liveness). */
@@ -57,6 +59,7 @@ export class ControlSession {
     this.#dc = dc
     dc.binaryType = 'arraybuffer'
     dc.onopen = () => {
+      if (!init.acceptLink()) return
       this.#open = true
       this.send({ t: 'hello', v: PEER_PROTOCOL_VERSION, max: init.maxMessageSize })
       this.#maybeHello()

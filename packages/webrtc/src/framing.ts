@@ -54,16 +54,74 @@ export type ReassemblyResult =
   | { readonly kind: 'batch'; readonly messages: Uint8Array[] }
   | { readonly kind: 'partial' }
   | { readonly kind: 'oversize'; readonly size: number }
+  /** A chunk that more chunks follow, below the frame-size floor (the message is dropped). */
+  | { readonly kind: 'runt'; readonly size: number }
+  /** The memory the unfinished message needs was refused by the budget (the message is dropped). */
+  | { readonly kind: 'over-budget'; readonly size: number }
   | { readonly kind: 'malformed'; readonly detail: string }
 
-/** Reassembles the frames of one data channel into messages of at most `maxMessageSize` bytes. */
+/** Where a {@link Reassembler} takes the memory of an unfinished message from. */
+export interface ReassemblyBudget {
+  /** Takes `bytes` more; false (nothing taken) when that would exceed the budget. */
+  reserve(bytes: number): boolean
+  /** Gives back `bytes`. */
+  release(bytes: number): void
+}
+
+/** A budget without a limit. */
+export const UNLIMITED_REASSEMBLY: ReassemblyBudget = { reserve: () => true, release: () => {} }
+
+/** What a {@link Reassembler} enforces. */
+export interface ReassemblerLimits {
+  /** Largest message, in bytes. */
+  readonly maxMessageSize: number
+  /** Smallest payload of a chunk that more chunks follow. @default 1 */
+  readonly minChunk?: number
+  /** Memory of unfinished messages. @default {@link UNLIMITED_REASSEMBLY} */
+  readonly budget?: ReassemblyBudget
+}
+
+/**
+ * Reassembles the frames of one data channel into messages of at most `maxMessageSize` bytes. An unfinished
+ * message is held in one contiguous buffer (grown by doubling), whatever its chunk sizes, and every byte of that
+ * buffer is taken from the budget first.
+ */
 export class Reassembler {
   readonly #max: number
-  #parts: Uint8Array[] = []
+  readonly #minChunk: number
+  readonly #budget: ReassemblyBudget
+  #buffer: Uint8Array | undefined
   #size = 0
+  #lastProgress = 0
 
-  constructor(maxMessageSize: number) {
-    this.#max = maxMessageSize
+  /** `limits` may be just the `maxMessageSize`. */
+  constructor(limits: ReassemblerLimits | number) {
+    if (typeof limits === 'number') limits = { maxMessageSize: limits }
+    this.#max = limits.maxMessageSize
+    this.#minChunk = limits.minChunk ?? 1
+    this.#budget = limits.budget ?? UNLIMITED_REASSEMBLY
+  }
+
+  /** Whether a chunked message is unfinished. */
+  get partial(): boolean {
+    return this.#buffer !== undefined
+  }
+
+  /** Bytes held for the unfinished message (its buffer's capacity). */
+  get held(): number {
+    return this.#buffer?.length ?? 0
+  }
+
+  /** When the unfinished message last got a chunk (`performance.now()` milliseconds). */
+  get lastProgress(): number {
+    return this.#lastProgress
+  }
+
+  /** Drops the unfinished message, if any, and gives its memory back. */
+  reset(): void {
+    if (this.#buffer !== undefined) this.#budget.release(this.#buffer.length)
+    this.#buffer = undefined
+    this.#size = 0
   }
 
   /** Takes one frame (untrusted). Never throws. */
@@ -76,32 +134,43 @@ export class Reassembler {
     const chunk = frame.subarray(FRAME_OVERHEAD)
     const size = this.#size + chunk.length
     if (size > this.#max) {
-      this.#parts = []
-      this.#size = 0
+      this.reset()
       return { kind: 'oversize', size }
     }
-    if (flag === FRAME_MORE) {
-      this.#parts.push(chunk)
-      this.#size = size
-      return { kind: 'partial' }
+    if (flag === FRAME_MORE && chunk.length < this.#minChunk) {
+      this.reset()
+      return { kind: 'runt', size: chunk.length }
     }
-    if (this.#parts.length === 0) return { kind: 'message', bytes: chunk }
-    const out = new Uint8Array(size)
-    let at = 0
-    for (const part of this.#parts) {
-      out.set(part, at)
-      at += part.length
+    if (flag === FRAME_LAST && this.#buffer === undefined) return { kind: 'message', bytes: chunk }
+    if (!this.#fit(size)) {
+      this.reset()
+      return { kind: 'over-budget', size }
     }
-    out.set(chunk, at)
-    this.#parts = []
-    this.#size = 0
-    return { kind: 'message', bytes: out }
+    const buffer = this.#buffer!
+    buffer.set(chunk, this.#size)
+    this.#size = size
+    this.#lastProgress = performance.now()
+    if (flag === FRAME_MORE) return { kind: 'partial' }
+    const bytes = buffer.subarray(0, size)
+    this.reset()
+    return { kind: 'message', bytes }
+  }
+
+  /** Makes the buffer hold `size` bytes, taking its growth from the budget first. */
+  #fit(size: number): boolean {
+    const capacity = this.#buffer?.length ?? 0
+    if (size <= capacity) return true
+    const next = Math.min(this.#max, Math.max(size, 2 * capacity))
+    if (!this.#budget.reserve(next - capacity)) return false
+    const grown = new Uint8Array(next)
+    if (this.#buffer !== undefined) grown.set(this.#buffer.subarray(0, this.#size))
+    this.#buffer = grown
+    return true
   }
 
   #batch(frame: Uint8Array): ReassemblyResult {
-    if (this.#parts.length > 0) {
-      this.#parts = []
-      this.#size = 0
+    if (this.#buffer !== undefined) {
+      this.reset()
       return { kind: 'malformed', detail: 'batch frame inside a chunked message' }
     }
     const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)

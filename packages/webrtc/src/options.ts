@@ -86,6 +86,39 @@ export interface WebRtcConnectionManagerOptions {
   readonly lowWaterMark?: number
   /** Data channels (skipmesh channels in use) per connection. @default 256 */
   readonly maxChannels?: number
+  /**
+   * Bytes of memory the unfinished chunked messages of one remote may hold, over all its channels (each channel is
+   * capped by `maxMessageSize` as well). A remote that needs more is closed with `PeerLimitExceededError`
+   * (`'inbound-bytes'`). At least `maxMessageSize`.
+   * @default twice `maxMessageSize` (33554432, 32 MiB, with its default)
+   */
+  readonly maxInboundBytes?: number
+  /**
+   * An unfinished chunked message that gets no further chunk for this many milliseconds closes its connection with
+   * `PeerLimitExceededError` (`'reassembly-timeout'`).
+   * @default 30000
+   */
+  readonly reassemblyTimeoutMs?: number
+  /**
+   * Channels the remote may open on one connection; one more closes it with `PeerLimitExceededError`
+   * (`'remote-channels'`).
+   * @default 128
+   */
+  readonly maxRemoteChannels?: number
+  /**
+   * The frame-size floor, in bytes: a connection whose link carries only smaller data-channel messages (a tiny
+   * `a=max-message-size`), or whose remote sends a chunk that more chunks follow in a smaller frame, is closed with
+   * `PeerLimitExceededError` (`'frame-size'`). `chunkSize` must be at least this.
+   * @default 1024
+   */
+  readonly minFrameSize?: number
+  /**
+   * A channel this side opened that the remote has not acknowledged within this many milliseconds closes its
+   * connection with `PeerLimitExceededError` (`'channel-ack-timeout'`): sends on it, `close()` and the manager's
+   * `stop()` never wait longer for it.
+   * @default 10000
+   */
+  readonly channelAckTimeoutMs?: number
 }
 
 /** The validated options with their defaults. @internal */
@@ -125,15 +158,22 @@ export function resolveOptions(options: WebRtcConnectionManagerOptions): Resolve
   const lowWaterMark = num('lowWaterMark', options.lowWaterMark, 256 * 1024, 0)
   if (lowWaterMark > highWaterMark)
     throw new InvalidOptionsError('lowWaterMark must not exceed highWaterMark')
+  const maxMessageSize = num('maxMessageSize', options.maxMessageSize, 16 * 1024 * 1024, 0)
+  const minFrameSize = num('minFrameSize', options.minFrameSize, 1024, 2)
   const limits: ConnectionLimits = {
-    maxMessageSize: num('maxMessageSize', options.maxMessageSize, 16 * 1024 * 1024, 0),
-    chunkSize: num('chunkSize', options.chunkSize, 256 * 1024, 2),
+    maxMessageSize,
+    chunkSize: num('chunkSize', options.chunkSize, 256 * 1024, minFrameSize),
     highWaterMark,
     lowWaterMark,
     heartbeatIntervalMs,
     heartbeatTimeoutMs,
     closeTimeoutMs: num('closeTimeoutMs', options.closeTimeoutMs, 5_000, 1),
     maxChannels: num('maxChannels', options.maxChannels, 256, 1),
+    maxInboundBytes: num('maxInboundBytes', options.maxInboundBytes, 2 * maxMessageSize, maxMessageSize),
+    reassemblyTimeoutMs: num('reassemblyTimeoutMs', options.reassemblyTimeoutMs, 30_000, 1),
+    maxRemoteChannels: num('maxRemoteChannels', options.maxRemoteChannels, 128, 1),
+    minFrameSize,
+    channelAckTimeoutMs: num('channelAckTimeoutMs', options.channelAckTimeoutMs, 10_000, 1),
   }
   let signaling: Signaling
   if (isSignaling(options.signaling)) {
