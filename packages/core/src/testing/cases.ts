@@ -1,5 +1,6 @@
 import { channel } from '../channel.js'
 import { Identifier } from '../identifier.js'
+import { deliveryCases } from './delivery-cases.js'
 import { requestCases } from './request-cases.js'
 import {
   assert,
@@ -236,4 +237,4 @@ const transportCases: ComplianceCase[] = [
  * under vitest ({@link describeConnectionManager}) and in a browser page alike: the transport's own cases,
  * then request/response through a `DefaultNetwork` over it.
  */
-export const connectionManagerCases: ComplianceCase[] = [...transportCases, ...requestCases]
+export const connectionManagerCases: ComplianceCase[] = [...transportCases, ...deliveryCases, ...requestCases]
