@@ -23,10 +23,32 @@ export function uniqueRoom(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`
 }
 
+/**
+ * An init script that wraps `RTCPeerConnection` so that a page counts every one it ever constructs
+ * (`window.__peerConnections.constructed`), before any of the page's own scripts run.
+ */
+export const COUNT_PEER_CONNECTIONS = fileURLToPath(new URL('../count-peer-connections.js', import.meta.url))
+
+/** How many RTCPeerConnections the page has constructed so far (needs {@link COUNT_PEER_CONNECTIONS}). */
+export async function peerConnectionsConstructed(page: Page): Promise<number> {
+  return page.evaluate(
+    () => (window as unknown as { __peerConnections: { constructed: number } }).__peerConnections.constructed,
+  )
+}
+
 /** Opens `count` browser contexts (separate profiles, like separate users), each with `nodes` nodes. */
 export async function openTabs(
   browser: Browser,
-  options: { baseURL: string; room: string; count: number; nodes: number },
+  options: {
+    baseURL: string
+    room: string
+    count: number
+    nodes: number
+    /** Extra query parameters of the demo page. */
+    query?: string
+    /** Counts the RTCPeerConnections each page constructs ({@link peerConnectionsConstructed}). */
+    countPeerConnections?: boolean
+  },
 ): Promise<Tab[]> {
   const tabs = await Promise.all(
     Array.from({ length: options.count }, async () => {
@@ -34,13 +56,16 @@ export async function openTabs(
         ...contextOptions,
         viewport: { width: 1500, height: 950 },
       })
+      if (options.countPeerConnections === true) await context.addInitScript({ path: COUNT_PEER_CONNECTIONS })
       const page = await context.newPage()
       const errors: string[] = []
       page.on('console', (msg) => {
         if (msg.type() === 'error') errors.push(msg.text())
       })
       page.on('pageerror', (err) => errors.push(`${err.name}: ${err.message}`))
-      await page.goto(`${options.baseURL}/?nodes=${options.nodes}&room=${options.room}`)
+      await page.goto(
+        `${options.baseURL}/?nodes=${options.nodes}&room=${options.room}${options.query === undefined ? '' : `&${options.query}`}`,
+      )
       return { context, page, errors }
     }),
   )
@@ -106,8 +131,8 @@ export async function compareGraph(tab: Tab, real: ReadonlyMap<string, NodeTable
     nodes: [...document.querySelectorAll<SVGGElement>('svg#graph g.node[data-level="0"]')].map(
       (g) => g.dataset.id ?? '',
     ),
-    // a run of identical levels is drawn once: data-level to data-level-to
-    edges: [...document.querySelectorAll<SVGLineElement>('svg#graph line.edge')].flatMap((l) => {
+    // a run of identical levels is drawn once: data-level to data-level-to; a folded level's links are arcs
+    edges: [...document.querySelectorAll<SVGElement>('svg#graph .edges .edge')].flatMap((l) => {
       const out: string[] = []
       for (let level = Number(l.dataset.level); level <= Number(l.dataset.levelTo); level++) {
         out.push(`${level}:${l.dataset.from}:${l.dataset.to}`)
@@ -238,6 +263,42 @@ export async function searchEverywhere(
   }
   const mean = all.reduce((s, t) => s + t.hops.length, 0) / Math.max(1, all.length)
   expect(mean).toBeLessThanOrEqual(2 * Math.log2(Math.max(2, sorted.length)) + 2)
+  return all
+}
+
+/**
+ * Each tab runs `perTab` searches from random nodes of its own (three present targets for every absent one);
+ * checks each result against the oracle and each trace for plausibility. Returns the traces.
+ */
+export async function searchSample(
+  tabs: readonly Tab[],
+  liveIds: readonly string[],
+  perTab: number,
+): Promise<SearchTrace[]> {
+  const sorted = [...liveIds].sort()
+  const taken = new Set(sorted)
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!
+  const all = (
+    await Promise.all(
+      tabs.map(async (tab) => {
+        const locals = (await tab.page.evaluate(() => window.skipmesh.nodes()))
+          .filter((n) => n.joined)
+          .map((n) => n.id)
+        const searches = Array.from({ length: perTab }, (_, i) => ({
+          from: pick(locals),
+          target: i % 4 === 3 ? randomAbsentId(taken) : pick(sorted),
+        }))
+        return searchMany(tab, searches)
+      }),
+    )
+  ).flat()
+  const maxHops = 4 * Math.ceil(Math.log2(Math.max(2, sorted.length))) + 4
+  for (const t of all) {
+    const where = `search ${t.target.slice(0, 8)} from ${t.from.slice(0, 8)}`
+    expect(t.error, where).toBeNull()
+    expect({ result: t.result, found: t.found }, where).toEqual(oracle(sorted, t.from, t.target))
+    checkTrace(t, taken, maxHops)
+  }
   return all
 }
 

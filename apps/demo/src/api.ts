@@ -6,6 +6,7 @@
 import type { SkipGraphMetrics } from '@skipmesh/skipgraph'
 import type { GraphSnapshot, NodeTable } from './graph.js'
 import type { SearchTrace, TabMesh, TabMetrics } from './mesh.js'
+import type { TransportKind } from './transport.js'
 
 /** One node hosted by this tab, with its lookup table read directly from the skip-graph node. */
 export interface LocalNodeInfo {
@@ -13,7 +14,7 @@ export interface LocalNodeInfo {
   mv: string
   joined: boolean
   table: NodeTable
-  /** Remote ids of its open WebRTC connections. */
+  /** Remote ids of its open connections. */
   connections: string[]
   /** The skip-graph node's counters (messages by kind, searches, conflicts, dropped frames). */
   skipgraph: SkipGraphMetrics
@@ -35,12 +36,14 @@ export interface SkipmeshApi {
   metrics(): TabMetrics
   /** The snapshot the picture is currently drawn from. */
   graph(): GraphSnapshot
-  /** Fetches every known node's lookup table now, redraws, and returns the new snapshot. */
+  /** Collects every reachable node's lookup table now, redraws, and returns the new snapshot. */
   refresh(): Promise<GraphSnapshot>
   /** Recent searches, oldest first. */
   history(): SearchTrace[]
   /** The signaling problem shown to the user, or `null`. */
   problem(): string | null
+  /** The transport this tab's nodes use (`?transport=`). */
+  transport(): TransportKind
 }
 
 declare global {
@@ -54,7 +57,7 @@ export function installApi(
   win: Window,
   mesh: TabMesh,
   initialNodes: number,
-  ui: { show(trace: SearchTrace): void },
+  ui: { show(trace: SearchTrace): void; draw(snapshot: GraphSnapshot): void },
 ): SkipmeshApi {
   const joins: Array<Promise<string>> = []
   const addNode = (): Promise<string> => {
@@ -89,9 +92,14 @@ export function installApi(
     },
     metrics: () => mesh.metrics(),
     graph: () => mesh.snapshot(),
-    refresh: () => mesh.refresh(),
+    refresh: async () => {
+      const snapshot = await mesh.refresh()
+      ui.draw(snapshot) // the picture shows what this call returns
+      return snapshot
+    },
     history: () => mesh.history(),
     problem: () => mesh.problem(),
+    transport: () => mesh.transport.kind,
   }
   win.skipmesh = api
   mesh.start()

@@ -1,3 +1,5 @@
+import type { TransportKind } from './transport.js'
+
 /** What the page was asked to do, from its URL and build-time environment. */
 export interface DemoConfig {
   /** Socket.IO URL of the signaling server. */
@@ -8,9 +10,15 @@ export interface DemoConfig {
   nodes: number
   /** ICE servers given to every RTCPeerConnection. */
   iceServers: RTCIceServer[]
-  /** `memory` runs this tab's nodes on an in-tab hub (development aid; no other tab sees them). */
-  transport: 'webrtc' | 'memory'
+  /**
+   * `per-node`: every node its own WebRTC connection manager; `memory`: this tab's nodes on an in-tab hub
+   * (development aid; no other tab sees them).
+   */
+  transport: TransportKind
 }
+
+/** The most nodes `?nodes=` starts in one tab. */
+export const MAX_NODES = 128
 
 const DEFAULT_STUN: RTCIceServer[] = [{ urls: 'stun:stun.l.google.com:19302' }]
 
@@ -22,8 +30,9 @@ function isLoopback(hostname: string): boolean {
  * Reads the configuration:
  * - `?signal=URL` or `VITE_SIGNALING_URL`, else the page's own origin (the signaling server serves the demo);
  * - `?room=NAME` (default `skipmesh-demo`);
- * - `?nodes=N` (default 1, at most 32);
- * - `?transport=memory`: this tab's nodes on an in-tab `MemoryHub` (development aid);
+ * - `?nodes=N` (default 1, at most {@link MAX_NODES});
+ * - `?transport=per-node` (also `webrtc`; the default) or `memory` (this tab's nodes on an in-tab
+ *   `MemoryHub`, a development aid);
  * - `?ice=none` (no ICE servers) or `?ice=stun:host:port`; on a loopback origin the default is none, since
  *   host candidates are enough there and public STUN may be unreachable.
  */
@@ -33,12 +42,12 @@ export function readConfig(location: Location): DemoConfig {
   const signalingUrl = params.get('signal') ?? (env !== undefined && env !== '' ? env : location.origin)
   const room = params.get('room') ?? 'skipmesh-demo'
   const requested = Number.parseInt(params.get('nodes') ?? '1', 10)
-  const nodes = Number.isFinite(requested) ? Math.min(32, Math.max(0, requested)) : 1
+  const nodes = Number.isFinite(requested) ? Math.min(MAX_NODES, Math.max(0, requested)) : 1
   const ice = params.get('ice')
   let iceServers: RTCIceServer[]
   if (ice === 'none') iceServers = []
   else if (ice !== null && ice !== '') iceServers = [{ urls: ice }]
   else iceServers = isLoopback(location.hostname) ? [] : DEFAULT_STUN
-  const transport = params.get('transport') === 'memory' ? 'memory' : 'webrtc'
+  const transport: TransportKind = params.get('transport') === 'memory' ? 'memory' : 'per-node'
   return { signalingUrl, room, nodes, iceServers, transport }
 }

@@ -13,3 +13,8 @@ export class DescribeFailedError extends Error {
 export class NotLocalNodeError extends Error {
   override name = 'NotLocalNodeError'
 }
+
+/** A describe relay was asked to forward to a node that is neither its neighbour nor connected to it. */
+export class NotConnectedError extends Error {
+  override name = 'NotConnectedError'
+}

@@ -112,18 +112,35 @@ function renderHistory(): void {
   )
 }
 
+/** Log lines not yet shown: written to the page in one batch every quarter second (hundreds arrive while nodes join). */
+const pendingLog: LogEntry[] = []
+let logScheduled = false
+
 function addLog(e: LogEntry): void {
-  const li = document.createElement('li')
-  li.className = `k-${e.kind}`
-  const time = document.createElement('time')
-  time.textContent = new Date(e.at).toLocaleTimeString([], { hour12: false })
-  const kind = document.createElement('span')
-  kind.className = 'kind'
-  kind.textContent = e.kind
-  const text = document.createElement('span')
-  text.textContent = e.text
-  li.append(time, kind, text)
-  logList.prepend(li)
+  pendingLog.push(e)
+  if (logScheduled) return
+  logScheduled = true
+  setTimeout(flushLog, 250)
+}
+
+function flushLog(): void {
+  logScheduled = false
+  const items = pendingLog.splice(0).slice(-300)
+  const fragment = document.createDocumentFragment()
+  for (const e of items.reverse()) {
+    const li = document.createElement('li')
+    li.className = `k-${e.kind}`
+    const time = document.createElement('time')
+    time.textContent = new Date(e.at).toLocaleTimeString([], { hour12: false })
+    const kind = document.createElement('span')
+    kind.className = 'kind'
+    kind.textContent = e.kind
+    const text = document.createElement('span')
+    text.textContent = e.text
+    li.append(time, kind, text)
+    fragment.append(li)
+  }
+  logList.prepend(fragment)
   while (logList.childElementCount > 300) logList.lastElementChild?.remove()
 }
 
@@ -157,7 +174,7 @@ async function runSearch(): Promise<void> {
 }
 
 mesh.on('graph', (s) => {
-  view.draw(s)
+  view.drawSoon(s)
   const total = s.nodes.length
   const local = s.nodes.filter((n) => n.local).length
   if (mesh.problem() === null && local > 0)
@@ -181,6 +198,12 @@ $('remove-node').addEventListener('click', () => {
   view.showConnections = (e.target as HTMLInputElement).checked
   view.draw(mesh.snapshot())
 })
+$('zoom-in').addEventListener('click', () => view.zoom.zoomBy(1.6))
+$('zoom-out').addEventListener('click', () => view.zoom.zoomBy(1 / 1.6))
+$('zoom-fit').addEventListener('click', () => view.zoom.fit())
+;($('follow-route') as HTMLInputElement).addEventListener('change', (e) => {
+  view.followRoute = (e.target as HTMLInputElement).checked
+})
 $('search-go').addEventListener('click', () => void runSearch())
 targetInput.addEventListener('keydown', (e) => {
   if (e.key === 'Enter') void runSearch()
@@ -200,6 +223,7 @@ $('pick-absent').addEventListener('click', () => {
 
 const api: SkipmeshApi = installApi(window, mesh, config.nodes, {
   show: (t) => showTrace(t, true),
+  draw: (s) => view.draw(s),
 })
 setStatus(
   config.nodes > 0 ? `starting ${config.nodes} node${config.nodes > 1 ? 's' : ''}…` : 'no nodes (add one)',

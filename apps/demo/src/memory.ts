@@ -1,22 +1,30 @@
 /**
  * The `memory` transport (development only, `?transport=memory`): every node of the tab on one in-tab
- * `MemoryHub`.
+ * `MemoryHub`; the hub's registered ids are the room. No other tab sees these nodes.
  *
  * @module
  */
-import type { Identifier } from '@skipmesh/core'
-import type { MemoryTransport, Transport } from './transport.js'
+import { type Identifier, MemoryHub } from '@skipmesh/core'
+import type { NodeTransport, TabTransport } from './transport.js'
 
-/** A connection manager on the tab's hub; the hub's registered ids are the room. */
-export function memoryTransport(localId: Identifier, t: MemoryTransport): Transport {
-  const cm = t.hub.connectionManager(localId)
-  const hex = localId.toHex()
-  t.ids.add(hex)
-  cm.done().then(() => t.ids.delete(hex))
+/** A tab transport over one in-tab hub (5 ms latency, so routes take visible time). */
+export function memoryTabTransport(): TabTransport {
+  const hub = new MemoryHub({ latency: 5 })
+  const ids = new Set<string>()
   return {
-    cm,
-    peers: () => [...t.ids].filter((id) => id !== hex),
-    onPeerLeft: () => () => {},
-    onSignaling: () => () => {},
+    kind: 'memory',
+    async node(localId: Identifier): Promise<NodeTransport> {
+      const cm = hub.connectionManager(localId)
+      const hex = localId.toHex()
+      ids.add(hex)
+      cm.done().then(() => ids.delete(hex))
+      return {
+        cm,
+        peers: () => [...ids].filter((id) => id !== hex),
+        onPeerLeft: () => () => {},
+        onSignaling: () => () => {},
+      }
+    },
+    stop: async () => {},
   }
 }

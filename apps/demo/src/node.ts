@@ -1,16 +1,13 @@
 /**
- * One skip-graph node hosted by this tab: a key pair, a WebRTC connection manager in the room, a `Network`
- * over it, and a skip-graph node on that network. This module is the only place that knows the packages'
- * factories; the rest of the demo sees {@link LocalNode}.
+ * One skip-graph node hosted by this tab: its connection manager (from the tab's transport), a `Network` over
+ * it, and a skip-graph node on that network. The rest of the demo sees {@link LocalNode}.
  *
  * @module
  */
 import { Identifier, type Network, createNetwork } from '@skipmesh/core'
 import { type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
-import { memoryTransport } from './memory.js'
-import type { MemoryTransport, WebRtcTransport } from './transport.js'
-import { webrtcTransport } from './webrtc.js'
+import type { TabTransport } from './transport.js'
 
 /** A search answer with ids as hex. */
 export interface SearchAnswer {
@@ -42,7 +39,7 @@ export interface LocalNode {
   describe(tab: string): NodeTable
   /** Ids (hex) of the other peers in the signaling room, as last known. */
   peers(): string[]
-  /** Remote ids (hex) of the open WebRTC connections. */
+  /** Remote ids (hex) of the open connections. */
   connections(): string[]
   /** The skip-graph node's own counters. */
   skipMetrics(): SkipGraphMetrics
@@ -52,11 +49,8 @@ export interface LocalNode {
 
 /** What {@link createLocalNode} needs. */
 export interface LocalNodeOptions {
-  /**
-   * `webrtc`: the real thing, through the signaling server. `memory`: every node of this tab on one in-tab
-   * `MemoryHub` (development only; `?transport=memory`).
-   */
-  transport: WebRtcTransport | MemoryTransport
+  /** The tab's transport, which gives the node its connection manager. */
+  transport: TabTransport
   onConnection(remote: string, open: boolean): void
   onNeighborChange(): void
   onPeerLeft(id: string): void
@@ -66,10 +60,7 @@ export interface LocalNodeOptions {
 /** Creates (does not start) one node. */
 export async function createLocalNode(options: LocalNodeOptions): Promise<LocalNode> {
   const localId = Identifier.random()
-  const transport =
-    options.transport.kind === 'memory'
-      ? memoryTransport(localId, options.transport)
-      : await webrtcTransport(localId, options.transport)
+  const transport = await options.transport.node(localId)
   const cm = transport.cm
   const network = createNetwork({ connectionManager: cm })
   const skip = createSkipGraphNode({ network })

@@ -1,31 +1,51 @@
 /**
- * How a node of this tab reaches its peers: the contract both transports (`webrtc.ts`, `memory.ts`) fulfil
- * and `node.ts` consumes.
+ * How the nodes of this tab reach their peers: the contracts every transport fulfils (`webrtc.ts`: one WebRTC
+ * connection manager per node; `memory.ts`: an in-tab hub) and the one place that picks an implementation
+ * ({@link createTabTransport}). `node.ts` consumes {@link NodeTransport}; nothing else knows which is in use.
  *
  * @module
  */
-import type { ConnectionManager, MemoryHub } from '@skipmesh/core'
+import type { ConnectionManager, Identifier } from '@skipmesh/core'
+import { memoryTabTransport } from './memory.js'
+import { perNodeWebRtcTransport } from './webrtc.js'
 
-/** A node's connection manager and what the demo needs to know about its room. */
-export interface Transport {
+/** One node's connection manager and what the demo needs to know about its room. */
+export interface NodeTransport {
   cm: ConnectionManager
+  /** Ids (hex) of the other peers in the room, as last known. */
   peers(): string[]
   onPeerLeft(handler: (id: string) => void): () => void
   /** Calls `handler(false)` when the signaling server connection is lost, `handler(true)` once rejoined. */
   onSignaling(handler: (up: boolean) => void): () => void
 }
 
-/** The in-tab hub of the `memory` transport and the ids registered on it. */
-export interface MemoryTransport {
-  kind: 'memory'
-  hub: MemoryHub
-  ids: Set<string>
+/** The transport of a whole tab: gives each node of the tab its connection manager. */
+export interface TabTransport {
+  /** `per-node`, `memory` (or, once available, a shared host): shown in the page and the API. */
+  readonly kind: TransportKind
+  /** The transport of one more node with identifier `localId` (not started: the node's network starts it). */
+  node(localId: Identifier): Promise<NodeTransport>
+  /** Releases what the tab holds beyond its nodes (their own stop closes their managers). */
+  stop(): Promise<void>
 }
 
-/** What the `webrtc` transport needs: the signaling room and the ICE servers. */
-export interface WebRtcTransport {
-  kind: 'webrtc'
+/** Which transport a tab runs on (`?transport=`). */
+export type TransportKind = 'per-node' | 'memory'
+
+/** What {@link createTabTransport} needs. */
+export interface TabTransportOptions {
+  kind: TransportKind
   signalingUrl: string
   room: string
   iceServers: RTCIceServer[]
+}
+
+/** The tab's transport: the only switch between implementations. */
+export function createTabTransport(options: TabTransportOptions): TabTransport {
+  switch (options.kind) {
+    case 'memory':
+      return memoryTabTransport()
+    case 'per-node':
+      return perNodeWebRtcTransport(options)
+  }
 }

@@ -1,30 +1,44 @@
 /**
- * The `webrtc` transport: a WebRTC connection manager in the signaling room.
+ * The `per-node` transport: every node of the tab has its own WebRTC connection manager in the signaling room
+ * (so one RTCPeerConnection per pair of nodes; Chromium refuses more than about 500 per process).
  *
  * @module
  */
 import { type Identifier, generateKeyPair } from '@skipmesh/core'
 import { createWebRtcConnectionManager } from '@skipmesh/webrtc'
-import type { Transport, WebRtcTransport } from './transport.js'
+import type { NodeTransport, TabTransport } from './transport.js'
 
-/** A WebRTC connection manager in the signaling room. */
-export async function webrtcTransport(localId: Identifier, t: WebRtcTransport): Promise<Transport> {
-  const keyPair = await generateKeyPair()
-  const cm = createWebRtcConnectionManager({
-    localId,
-    keyPair,
-    signaling: { url: t.signalingUrl, room: t.room },
-    rtc: { iceServers: t.iceServers },
-  })
+/** One WebRTC connection manager per node, in room `room`. */
+export function perNodeWebRtcTransport(options: {
+  signalingUrl: string
+  room: string
+  iceServers: RTCIceServer[]
+}): TabTransport {
   return {
-    cm,
-    peers: () => cm.peers().map((p: Identifier) => p.toHex()),
-    onPeerLeft: (handler) => cm.on('peer:left', (id: Identifier) => handler(id.toHex())),
-    onSignaling: (handler) => {
-      const offs = [cm.on('signaling:down', () => handler(false)), cm.on('signaling:up', () => handler(true))]
-      return () => {
-        for (const off of offs) off()
+    kind: 'per-node',
+    async node(localId: Identifier): Promise<NodeTransport> {
+      const keyPair = await generateKeyPair()
+      const cm = createWebRtcConnectionManager({
+        localId,
+        keyPair,
+        signaling: { url: options.signalingUrl, room: options.room },
+        rtc: { iceServers: options.iceServers },
+      })
+      return {
+        cm,
+        peers: () => cm.peers().map((p: Identifier) => p.toHex()),
+        onPeerLeft: (handler) => cm.on('peer:left', (id: Identifier) => handler(id.toHex())),
+        onSignaling: (handler) => {
+          const offs = [
+            cm.on('signaling:down', () => handler(false)),
+            cm.on('signaling:up', () => handler(true)),
+          ]
+          return () => {
+            for (const off of offs) off()
+          }
+        },
       }
     },
+    stop: async () => {},
   }
 }

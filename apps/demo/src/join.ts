@@ -1,0 +1,184 @@
+/**
+ * Join coordination: through whom a node of this tab joins the skip graph, and who starts the graph when
+ * nobody has. A node joins through one of this tab's joined nodes, else through a joined node the tab's
+ * picture knows. Only when the tab knows none does its lowest waiting node (the tab's pioneer) ask the room:
+ * it asks the few lowest identifiers of the room whether they have joined, never every peer. When no peer
+ * has, the lowest identifier in the room (among peers not silent for long) starts the graph and the others
+ * retry until a joined node appears.
+ *
+ * @module
+ */
+import { AbortError, type Conduit } from '@skipmesh/core'
+import { sleep } from '@skipmesh/core/internal'
+import { requestTable } from './describe.js'
+import type { NodeTable } from './graph.js'
+import type { LocalNode } from './node.js'
+
+/** How many of the room's lowest identifiers the pioneer asks per round. */
+const ASKED_PER_ROUND = 4
+/** A room peer silent this long is left out of the decision of who starts the graph. */
+const PRESUMED_DEAD_MS = 15_000
+/** Joins of one tab running at once (the others wait their turn), so that a tab of 64 nodes does not flood. */
+const CONCURRENT_JOINS = 8
+/** Introducers tried per round. */
+const INTRODUCERS_PER_ROUND = 3
+const JOIN_TIMEOUT_MS = 20_000
+
+/** What the coordinator needs from its tab. */
+export interface JoinHost {
+  localNodes(): Iterable<LocalNode>
+  conduitOf(hex: string): Conduit | undefined
+  /** Joined remote nodes the tab's picture knows. */
+  joinedRemotes(): string[]
+  /** Keeps a table an asked peer answered with (a candidate introducer). */
+  remember(table: NodeTable): void
+  isGone(id: string): boolean
+  countBadFrame(): void
+  log(kind: 'info' | 'error', text: string): void
+}
+
+function shuffled<T>(xs: T[]): T[] {
+  for (let i = xs.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1))
+    ;[xs[i], xs[j]] = [xs[j]!, xs[i]!]
+  }
+  return xs
+}
+
+/** Joins the nodes of one tab. */
+export class JoinCoordinator {
+  readonly #host: JoinHost
+  #running = 0
+  readonly #queue: Array<() => void> = []
+  /** When each room peer was first found silent (cleared when it answers). */
+  readonly #silentSince = new Map<string, number>()
+
+  constructor(host: JoinHost) {
+    this.#host = host
+  }
+
+  /** Joins `node` (started, describe registered); resolves once it is in the graph. */
+  join(node: LocalNode, signal: AbortSignal | undefined): Promise<void> {
+    return this.#joinLoop(node, signal)
+  }
+
+  /** One join attempt through `introducer`, waiting for a free slot first (the wait is not part of the timeout). */
+  async #joinVia(node: LocalNode, introducer: string, signal: AbortSignal | undefined): Promise<void> {
+    await this.#turn(signal)
+    try {
+      await node.join(introducer, { signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })
+    } finally {
+      this.#running--
+      this.#queue.shift()?.()
+    }
+  }
+
+  async #turn(signal: AbortSignal | undefined): Promise<void> {
+    if (this.#running < CONCURRENT_JOINS) {
+      this.#running++
+      return
+    }
+    await new Promise<void>((resolve, reject) => {
+      const go = (): void => {
+        signal?.removeEventListener('abort', abort)
+        this.#running++
+        resolve()
+      }
+      const abort = (): void => {
+        const i = this.#queue.indexOf(go)
+        if (i >= 0) this.#queue.splice(i, 1)
+        reject(new AbortError())
+      }
+      signal?.addEventListener('abort', abort, { once: true })
+      this.#queue.push(go)
+    })
+  }
+
+  #introducers(self: string): string[] {
+    const local: string[] = []
+    for (const n of this.#host.localNodes()) if (n.hex !== self && n.joined) local.push(n.hex)
+    // this tab's own joined nodes first (no new link to another tab), in random order to spread the joins
+    if (local.length > 0) return shuffled(local)
+    return shuffled(this.#host.joinedRemotes().filter((id) => id !== self))
+  }
+
+  async #joinLoop(node: LocalNode, signal: AbortSignal | undefined): Promise<void> {
+    let quiet = 0
+    let lastRoom = ''
+    for (let attempt = 0; ; attempt++) {
+      if (signal?.aborted === true) throw new AbortError()
+      for (const introducer of this.#introducers(node.hex).slice(0, INTRODUCERS_PER_ROUND)) {
+        try {
+          await this.#joinVia(node, introducer, signal)
+          return
+        } catch (err) {
+          this.#host.log(
+            'error',
+            `join of ${node.hex.slice(0, 6)} via ${introducer.slice(0, 6)} failed: ${(err as Error).name}`,
+          )
+        }
+      }
+      if (this.#isPioneer(node)) {
+        const room = node.peers().filter((p) => p !== node.hex && !this.#host.isGone(p))
+        const key = [...room].sort().join()
+        quiet = key === lastRoom ? quiet + 1 : 0
+        lastRoom = key
+        if (await this.#pioneer(node, room, quiet)) return
+      }
+      await sleep(150 + Math.min(attempt, 10) * 50, signal)
+    }
+  }
+
+  /** The tab's lowest node that is still waiting to join asks the room (one pioneer per tab). */
+  #isPioneer(node: LocalNode): boolean {
+    for (const other of this.#host.localNodes()) {
+      if (other.joined || other.bootstrapping) return false
+      if (other !== node && other.hex < node.hex && this.#host.conduitOf(other.hex) !== undefined)
+        return false
+    }
+    return true
+  }
+
+  /**
+   * Asks the room's lowest identifiers whether they have joined; remembers the joined ones as introducers.
+   * Starts the graph when none has and `node` is the lowest identifier of a room that has been stable for a
+   * round; returns whether it did.
+   */
+  async #pioneer(node: LocalNode, room: string[], quietRounds: number): Promise<boolean> {
+    const now = Date.now()
+    const alive = (p: string): boolean => now - (this.#silentSince.get(p) ?? now) < PRESUMED_DEAD_MS
+    const asked = [...room].sort().filter(alive).slice(0, ASKED_PER_ROUND)
+    const conduit = this.#host.conduitOf(node.hex)
+    if (conduit === undefined) return false
+    const answers = await Promise.all(
+      asked.map((p) =>
+        requestTable(conduit, [p], {}, () => this.#host.countBadFrame()).then(
+          (t) => t,
+          () => undefined,
+        ),
+      ),
+    )
+    let anyJoined = false
+    asked.forEach((p, i) => {
+      const t = answers[i]
+      if (t === undefined) this.#silentSince.set(p, this.#silentSince.get(p) ?? now)
+      else this.#silentSince.delete(p)
+      if (t?.joined === true) {
+        this.#host.remember(t)
+        anyJoined = true
+      }
+    })
+    if (anyJoined) return false
+    // nobody asked has joined: the lowest identifier among the peers still alive starts the graph
+    const lowest = [node.hex, ...room.filter(alive)].sort()[0]
+    if (lowest !== node.hex || (room.length > 0 && quietRounds < 1)) return false
+    await node.join(undefined, {})
+    this.#host.log(
+      'info',
+      room.length === 0
+        ? `node ${node.hex.slice(0, 6)} found the room empty and started the graph`
+        : `node ${node.hex.slice(0, 6)} has the lowest id of ${room.length + 1} waiting nodes and started the graph`,
+    )
+    return true
+  }
+}

@@ -1,0 +1,230 @@
+/**
+ * `npm run bench -w @skipmesh/e2e`: the demo's skip graph in headless Chromium, 4 browser contexts (separate
+ * profiles) on one signaling server, once per transport and size. Per run: the time until 25 %, 50 % and 100 %
+ * of the nodes have joined (from the moment the pages were opened), the latency of searches (p50, p99, and per
+ * hop), the RTCPeerConnections each tab constructed (counted by wrapping the constructor before any page
+ * script runs, `count-peer-connections.js`), and page errors. The per-node transport (one WebRTC manager per
+ * node: what the demo ran before the multiplexer) is the baseline; where it cannot run (Chromium refuses more
+ * than about 500 RTCPeerConnections per process) the run records how far it got and the error.
+ * Writes docs/benchmarks/chromium-mesh.{json,md}. Needs the built demo (`npm run build`).
+ *
+ * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab), MESH_SEARCHES
+ * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000).
+ */
+import { randomBytes } from 'node:crypto'
+import { existsSync } from 'node:fs'
+import { mkdir, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { chromium } from '@playwright/test'
+import { createJsonLogger, createSignalingServer } from '@skipmesh/signaling-server'
+import { quantile } from '../../packages/webrtc/bench/measure.mjs'
+import { contextOptions, launchOptions } from '../../scripts/chromium.mjs'
+
+const CONTEXTS = 4
+const RUNS = (process.env.MESH_RUNS ?? 'shared:64,per-node:4,per-node:8,per-node:16').split(',').map((r) => {
+  const [transport, nodes] = r.split(':')
+  return { transport, nodes: Number.parseInt(nodes ?? '', 10) }
+})
+const SEARCHES = Number.parseInt(process.env.MESH_SEARCHES ?? '50', 10)
+const JOIN_LIMIT_MS = Number.parseInt(process.env.MESH_JOIN_LIMIT_MS ?? '120000', 10)
+/** A run whose joined count has not grown for this long is stuck (e.g. at the RTCPeerConnection cap). */
+const STALL_MS = 30_000
+const HARD_LIMIT_MS = 15 * 60_000
+
+const watchdog = setTimeout(() => {
+  console.error(`bench: exceeded ${HARD_LIMIT_MS} ms, aborting`)
+  process.exit(1)
+}, HARD_LIMIT_MS)
+watchdog.unref()
+
+const here = (p) => fileURLToPath(new URL(p, import.meta.url))
+const started = performance.now()
+const log = (...args) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s]`, ...args)
+const round = (x, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null)
+
+const staticDir = here('../../apps/demo/dist')
+if (!existsSync(`${staticDir}/index.html`)) {
+  console.error(`bench: ${staticDir}/index.html is missing; run \`npm run build\` first`)
+  process.exit(1)
+}
+
+/** Joined nodes of every tab, summed. */
+async function joinedCount(pages) {
+  const counts = await Promise.all(
+    pages.map((p) =>
+      p.evaluate(() => window.skipmesh?.nodes().filter((n) => n.joined).length ?? 0).catch(() => 0),
+    ),
+  )
+  return counts.reduce((s, c) => s + c, 0)
+}
+
+/** One transport at one size: opens the tabs, times the joins, runs searches, counts RTCPeerConnections. */
+async function measure(browser, url, run) {
+  const total = CONTEXTS * run.nodes
+  const marks = [Math.ceil(total / 4), Math.ceil(total / 2), total]
+  const room = `bench-${randomBytes(4).toString('hex')}`
+  const contexts = []
+  const pages = []
+  const errors = []
+  const result = { transport: run.transport, nodesPerTab: run.nodes, total, joinedMs: {}, joined: 0 }
+  try {
+    const t0 = performance.now()
+    await Promise.all(
+      Array.from({ length: CONTEXTS }, async () => {
+        const context = await browser.newContext({
+          ...contextOptions,
+          viewport: { width: 1400, height: 900 },
+        })
+        await context.addInitScript({ path: here('../count-peer-connections.js') })
+        const page = await context.newPage()
+        page.on('pageerror', (e) => errors.push(`${e.name}: ${e.message}`))
+        page.on('console', (m) => {
+          if (m.type() === 'error') errors.push(m.text())
+        })
+        contexts.push(context)
+        pages.push(page)
+        await page.goto(`${url}/?nodes=${run.nodes}&room=${room}&transport=${run.transport}`)
+      }),
+    )
+    result.transportInPage = await pages[0].evaluate(() => window.skipmesh.transport?.() ?? 'per-node')
+    let last = 0
+    let lastGrowth = performance.now()
+    for (;;) {
+      const now = performance.now()
+      const joined = await joinedCount(pages)
+      if (joined > last) lastGrowth = now
+      last = joined
+      for (const m of marks)
+        if (joined >= m && result.joinedMs[m] === undefined) result.joinedMs[m] = round(now - t0, 0)
+      if (joined >= total) break
+      if (now - t0 > JOIN_LIMIT_MS || now - lastGrowth > STALL_MS) {
+        result.stoppedAfterMs = round(now - t0, 0)
+        break
+      }
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    result.joined = last
+    log(`${run.transport} ${CONTEXTS}×${run.nodes}: ${last}/${total} joined`, result.joinedMs)
+
+    // sequential searches from random local nodes to random joined nodes, per tab
+    if (last > 1) {
+      const ids = (
+        await Promise.all(
+          pages.map((p) =>
+            p.evaluate(() =>
+              window.skipmesh
+                .nodes()
+                .filter((n) => n.joined)
+                .map((n) => n.id),
+            ),
+          ),
+        )
+      ).flat()
+      const traces = (
+        await Promise.all(
+          pages.map((p) =>
+            p.evaluate(
+              async ({ ids, count }) => {
+                const locals = window.skipmesh
+                  .nodes()
+                  .filter((n) => n.joined)
+                  .map((n) => n.id)
+                const out = []
+                for (let i = 0; i < count && locals.length > 0; i++) {
+                  const from = locals[Math.floor(Math.random() * locals.length)]
+                  const target = ids[Math.floor(Math.random() * ids.length)]
+                  const t = await window.skipmesh.search(from, target, { show: false })
+                  out.push({ ms: t.ms, hops: t.hops.length, ok: t.error === null && t.result === target })
+                }
+                return out
+              },
+              { ids, count: SEARCHES },
+            ),
+          ),
+        )
+      ).flat()
+      const ms = traces.map((t) => t.ms)
+      const perHop = traces.filter((t) => t.hops > 0).map((t) => t.ms / t.hops)
+      result.searches = {
+        count: traces.length,
+        wrong: traces.filter((t) => !t.ok).length,
+        p50Ms: round(quantile(ms, 0.5)),
+        p99Ms: round(quantile(ms, 0.99)),
+        meanHops: round(traces.reduce((s, t) => s + t.hops, 0) / Math.max(1, traces.length)),
+        perHopP50Ms: round(quantile(perHop, 0.5)),
+        perHopP99Ms: round(quantile(perHop, 0.99)),
+      }
+    }
+    result.peerConnections = await Promise.all(
+      pages.map((p) => p.evaluate(() => window.__peerConnections.constructed).catch(() => null)),
+    )
+  } catch (err) {
+    result.failure = `${err.name}: ${err.message.split('\n')[0]}`
+  } finally {
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})))
+  }
+  result.pageErrors = errors.length
+  result.firstPageErrors = [...new Set(errors)].slice(0, 3)
+  return result
+}
+
+function markdown(report) {
+  const lines = [
+    '# The demo in Chromium: many nodes per tab (issue 12)',
+    '',
+    `Generated by \`npm run bench -w @skipmesh/e2e\` (\`e2e/bench/chromium-mesh.mjs\`) on ${report.at}.`,
+    `Machine: ${report.machine}, Node ${report.node}, Chromium ${report.chromium}; load average at the start ${report.loadBefore.join(' / ')} and at the end ${report.loadAfter.join(' / ')} (1 / 5 / 15 min).`,
+    '',
+    `${CONTEXTS} browser contexts of one headless Chromium, each a demo page with \`?nodes=N\`, all in one room of one signaling server (in this process, on loopback, \`iceServers: []\`). **Joined** = milliseconds from opening the pages until that many nodes report \`joined\` (summed over the tabs, polled every 250 ms). **Searches**: ${SEARCHES} per tab, one after another, from a random node of the tab to a random joined node; latency is the demo's \`search\` wall-clock time; per hop = latency / hops. **RTCPeerConnections**: constructed by each page, ever (the constructor is wrapped before any page script runs). \`shared\`: the tab's nodes share one host (one RTCPeerConnection per other tab); \`per-node\`: every node its own WebRTC manager (the demo before the multiplexer).`,
+    '',
+    '| transport | nodes (tabs × per tab) | joined 25 % / 50 % / 100 % (ms) | joined | search p50 / p99 (ms) | per hop p50 / p99 (ms) | mean hops | wrong | RTCPeerConnections per tab | page errors |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ]
+  for (const r of report.runs) {
+    const m = [Math.ceil(r.total / 4), Math.ceil(r.total / 2), r.total]
+      .map((k) => r.joinedMs[k] ?? '–')
+      .join(' / ')
+    const s = r.searches
+    lines.push(
+      `| ${r.transportInPage ?? r.transport} | ${r.total} (${CONTEXTS} × ${r.nodesPerTab}) | ${m} | ${r.joined}/${r.total}${r.stoppedAfterMs === undefined ? '' : ` (stopped at ${r.stoppedAfterMs} ms)`} | ${s ? `${s.p50Ms} / ${s.p99Ms}` : '–'} | ${s ? `${s.perHopP50Ms} / ${s.perHopP99Ms}` : '–'} | ${s?.meanHops ?? '–'} | ${s ? `${s.wrong}/${s.count}` : '–'} | ${(r.peerConnections ?? []).join(', ')} | ${r.pageErrors}${r.firstPageErrors.length > 0 ? `: ${r.firstPageErrors.map((e) => `\`${e.slice(0, 80)}\``).join('; ')}` : ''} |`,
+    )
+  }
+  lines.push('', ...report.notes, '')
+  return lines.join('\n')
+}
+
+const loadBefore = os.loadavg().map((x) => round(x))
+const server = await createSignalingServer({
+  port: 0,
+  host: '127.0.0.1',
+  staticDir,
+  logger: createJsonLogger({ level: 'error' }),
+})
+const browser = await chromium.launch({ headless: true, ...launchOptions() })
+const runs = []
+try {
+  for (const run of RUNS) {
+    log(`run ${run.transport} ${CONTEXTS}×${run.nodes}`)
+    runs.push(await measure(browser, server.url, run))
+  }
+} finally {
+  await browser.close().catch(() => {})
+  await server.close()
+}
+const report = {
+  at: new Date().toISOString(),
+  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
+  node: process.version,
+  chromium: browser.version(),
+  loadBefore,
+  loadAfter: os.loadavg().map((x) => round(x)),
+  runs,
+  notes: [],
+}
+const outDir = here('../../docs/benchmarks')
+await mkdir(outDir, { recursive: true })
+await writeFile(`${outDir}/chromium-mesh.json`, `${JSON.stringify(report, null, 2)}\n`)
+await writeFile(`${outDir}/chromium-mesh.md`, markdown(report))
+log('wrote docs/benchmarks/chromium-mesh.{json,md}')
+clearTimeout(watchdog)
