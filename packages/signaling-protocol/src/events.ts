@@ -30,6 +30,10 @@ export const ClientEvent = {
   ListPeers: 'list-peers',
   Signal: 'signal',
   Leave: 'leave',
+  AddIdentity: 'add-identity',
+  ProveIdentity: 'prove-identity',
+  RemoveIdentity: 'remove-identity',
+  Resolve: 'resolve',
 } as const
 
 /** The name of a client→server event. */
@@ -58,6 +62,7 @@ export const SIGNAL_ERROR_CODES = [
   'unknown-peer',
   'room-full',
   'rate-limited',
+  'too-many-identities',
   'internal',
 ] as const
 
@@ -71,6 +76,7 @@ export const SIGNAL_ERROR_CODES = [
  * - `unknown-peer`: `to` is not registered in the sender's room.
  * - `room-full`: the room already holds the configured maximum of peers.
  * - `rate-limited`: the socket exceeded its request budget; keep flooding and it is disconnected.
+ * - `too-many-identities`: `add-identity` on a socket that already carries the configured maximum of identities.
  * - `internal`: a server-side failure (for example the registry store is unreachable).
  */
 export type SignalErrorCode = (typeof SIGNAL_ERROR_CODES)[number]
@@ -151,10 +157,52 @@ export interface SignalRequest {
 /** `leave` request (empty). */
 export type LeaveRequest = Record<never, never>
 
+/**
+ * `add-identity` request: one more id for this authenticated socket (a host carrying many nodes), proven like
+ * `join`: the answer is a challenge that `publicKey` must sign (`challengeBytes(room, id, challenge)`).
+ */
+export interface AddIdentityRequest {
+  /** The extra id (64 lowercase hex digits). */
+  readonly id: string
+  /** The Ed25519 public key that owns `id`, 64 lowercase hex digits. */
+  readonly publicKey: string
+}
+
+/** `prove-identity` request: the signature over `challengeBytes(room, id, challenge)` of the `add-identity` answer. */
+export interface ProveIdentityRequest {
+  /** The id being added. */
+  readonly id: string
+  /** The 64-byte Ed25519 signature, 128 lowercase hex digits. */
+  readonly signature: string
+}
+
+/** `remove-identity` request: releases an extra id of this socket (its key keeps owning it for the grace period). */
+export interface RemoveIdentityRequest {
+  /** An id this socket added. */
+  readonly id: string
+}
+
+/** `resolve` request: which socket identity (host) carries `id`. */
+export interface ResolveRequest {
+  /** A live id of the room. */
+  readonly id: string
+}
+
+/** `resolve` result. */
+export interface ResolveResponse {
+  /** The id the socket carrying `id` joined with: its host (equal to `id` for a socket's own id). */
+  readonly host: string
+}
+
 /** `peer-joined` / `peer-left` event. */
 export interface PeerEvent {
   /** The id of the peer that joined (authenticated) or left the room. */
   readonly id: string
+  /**
+   * `peer-joined` only, for an id added with `add-identity`: the id of the socket (host) that carries it.
+   * Absent for a socket's own id (its host is itself).
+   */
+  readonly host?: string
 }
 
 /** `signal` event delivered to the destination. */
@@ -182,6 +230,21 @@ export interface ClientToServerEvents {
   signal: (payload: SignalRequest, ack: AckCallback) => void
   /** Leaves the room (the id stays owned by the key for the grace period). Errors: `not-joined`. */
   leave: (payload: LeaveRequest, ack: AckCallback) => void
+  /**
+   * Starts adding `id` to this authenticated socket; answers the challenge to sign. Errors: `not-joined`,
+   * `already-joined` (the socket already carries `id`), `id-taken`, `too-many-identities`.
+   */
+  'add-identity': (payload: AddIdentityRequest, ack: AckCallback<JoinResponse>) => void
+  /**
+   * Proves the key of an id being added; the id is then live in the room, carried by this socket (announced with
+   * `peer-joined { id, host }`). Errors: `not-joined` (no `add-identity` pending), `bad-signature`, `id-taken`,
+   * `room-full`.
+   */
+  'prove-identity': (payload: ProveIdentityRequest, ack: AckCallback) => void
+  /** Releases an id this socket added (announced with `peer-left`). Errors: `not-joined`. */
+  'remove-identity': (payload: RemoveIdentityRequest, ack: AckCallback) => void
+  /** The host (socket identity) that carries a live id of the room. Errors: `not-joined`, `unknown-peer`. */
+  resolve: (payload: ResolveRequest, ack: AckCallback<ResolveResponse>) => void
 }
 
 /** Events the server pushes to a joined and authenticated client. */

@@ -11,6 +11,11 @@
  * `list-peers { cursor }` for further pages, `leave {}`. The server pushes `peer-joined`, `peer-left` and
  * `signal { from, session, data }` (with `from` stamped from the authenticated identity).
  *
+ * A host carrying many nodes (one socket, many ids): after `authenticate`, `add-identity { id, publicKey }` →
+ * `{ challenge }` and `prove-identity { id, signature }` per extra id (each proven with its own key, bound to it
+ * like a joined id), `remove-identity { id }`; others learn the host of an id from `peer-joined { id, host }` or
+ * `resolve { id }` → `{ host }`.
+ *
  * @example
  * ```ts
  * import { io, type Socket } from 'socket.io-client'
@@ -30,6 +35,7 @@ export { challengeBytes } from './challenge.js'
 export {
   type Ack,
   type AckCallback,
+  type AddIdentityRequest,
   type AuthenticateRequest,
   CLIENT_EVENTS,
   ClientEvent,
@@ -46,7 +52,11 @@ export {
   type PeerEvent,
   type PeersPage,
   PROTOCOL_VERSION,
+  type ProveIdentityRequest,
+  type RemoveIdentityRequest,
   type RequestOf,
+  type ResolveRequest,
+  type ResolveResponse,
   type ResponseOf,
   ROOM_PATTERN,
   SESSION_PATTERN,
@@ -61,6 +71,7 @@ export {
   type SignalRequest,
 } from './events.js'
 export {
+  AddIdentityRequestSchema,
   AuthenticateRequestSchema,
   ackSchema,
   ClientRequestSchemas,
@@ -73,6 +84,10 @@ export {
   PeerEventSchema,
   PeersPageSchema,
   payloadSchema,
+  ProveIdentityRequestSchema,
+  RemoveIdentityRequestSchema,
+  ResolveRequestSchema,
+  ResolveResponseSchema,
   RoomSchema,
   SessionSchema,
   SignalDataSchema,

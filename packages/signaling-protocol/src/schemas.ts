@@ -136,6 +136,24 @@ export const SignalRequestSchema = payloadSchema({
 /** `leave` payload. */
 export const LeaveRequestSchema = payloadSchema({})
 
+/** `add-identity` payload. */
+export const AddIdentityRequestSchema = payloadSchema({
+  id: IdSchema,
+  publicKey: v.pipe(v.string(), v.regex(HEX64, 'must be a 32-byte key as 64 lowercase hex digits')),
+})
+
+/** `prove-identity` payload. */
+export const ProveIdentityRequestSchema = payloadSchema({
+  id: IdSchema,
+  signature: v.pipe(v.string(), v.regex(HEX128, 'must be a 64-byte signature as 128 lowercase hex digits')),
+})
+
+/** `remove-identity` payload. */
+export const RemoveIdentityRequestSchema = payloadSchema({ id: IdSchema })
+
+/** `resolve` payload. */
+export const ResolveRequestSchema = payloadSchema({ id: IdSchema })
+
 /** The request schema of every client→server event, by event name. */
 export const ClientRequestSchemas = {
   join: JoinRequestSchema,
@@ -143,10 +161,14 @@ export const ClientRequestSchemas = {
   'list-peers': ListPeersRequestSchema,
   signal: SignalRequestSchema,
   leave: LeaveRequestSchema,
+  'add-identity': AddIdentityRequestSchema,
+  'prove-identity': ProveIdentityRequestSchema,
+  'remove-identity': RemoveIdentityRequestSchema,
+  resolve: ResolveRequestSchema,
 } as const satisfies Record<ClientEventName, v.GenericSchema>
 
 /** `peer-joined` / `peer-left` payload (clients should validate what the server pushes too). */
-export const PeerEventSchema = v.object({ id: IdSchema })
+export const PeerEventSchema = v.object({ id: IdSchema, host: v.optional(IdSchema) })
 
 /** `signal` event payload as delivered to the destination. */
 export const SignalEventSchema = v.object({ from: IdSchema, session: SessionSchema, data: SignalDataSchema })
@@ -156,6 +178,9 @@ export const SignalErrorSchema = v.object({ code: v.picklist(SIGNAL_ERROR_CODES)
 
 /** `join` result. */
 export const JoinResponseSchema = v.object({ challenge: IdSchema })
+
+/** `resolve` result. */
+export const ResolveResponseSchema = v.object({ host: IdSchema })
 
 /** `authenticate` / `list-peers` result. */
 export const PeersPageSchema = v.object({

@@ -35,6 +35,18 @@ export interface SocketData {
   challenge?: string
   /** Whether `authenticate` succeeded. */
   authenticated?: boolean
+  /** Extra ids this socket carries or is adding (`add-identity`), by id. */
+  identities?: Record<string, ExtraIdentity>
+}
+
+/** An extra id of a socket (a host carrying many nodes). */
+export interface ExtraIdentity {
+  /** The public key (hex) that must prove, or proved, the id. */
+  publicKey: string
+  /** The pending challenge (hex), between `add-identity` and `prove-identity`. */
+  challenge?: string
+  /** Whether `prove-identity` succeeded: the id is live, carried by this socket. */
+  live: boolean
 }
 
 /** The typed Socket.IO server. */

@@ -5,7 +5,6 @@
  *
  * @module
  */
-import { createPublicKey, verify as verifyNative } from 'node:crypto'
 import { randomNonce } from '@skipmesh/core/internal'
 import {
   type ClientEventName,
@@ -16,8 +15,17 @@ import {
   type ResponseOf,
 } from '@skipmesh/signaling-protocol'
 import type * as v from 'valibot'
+import { claimForSocket } from './claim.js'
 import { peerKey, Refusal, roomKey, type ServerContext } from './context.js'
+import {
+  addIdentity,
+  proveIdentity,
+  releaseIdentities,
+  removeIdentity,
+  resolve,
+} from './identity-handlers.js'
 import type { SocketSession } from './session.js'
+import { verifyEd25519 } from './verify.js'
 
 /** The validated payload of client event `E`. */
 export type Payload<E extends ClientEventName> = v.InferOutput<(typeof ClientRequestSchemas)[E]>
@@ -28,22 +36,6 @@ export type Handler<E extends ClientEventName> = (
   session: SocketSession,
   payload: Payload<E>,
 ) => Promise<ResponseOf<E>>
-
-/**
- * Ed25519 verification with Node's native crypto (OpenSSL): about 20 times faster than the pure-JS fallback core's
- * `verifySignature` uses, which matters when a thousand peers join at once. Malformed input gives false.
- */
-function verifyEd25519(publicKey: string, message: Uint8Array, signature: string): boolean {
-  try {
-    const key = createPublicKey({
-      key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(publicKey, 'hex').toString('base64url') },
-      format: 'jwk',
-    })
-    return verifyNative(null, message, key, Buffer.from(signature, 'hex'))
-  } catch {
-    return false
-  }
-}
 
 function page(ctx: ServerContext, room: string, id: string, after?: string): Promise<PeersPage> {
   return ctx.registry.list(room, {
@@ -94,35 +86,21 @@ export async function authenticate(
     session.resetJoin()
     throw new Refusal('bad-signature', 'signature does not verify; join again')
   }
-  const { instanceId, maxPeersPerRoom } = ctx.options
-  const claimed = await ctx.registry.claim(
-    { room, id, publicKey, socketId: socket.id, instanceId },
-    maxPeersPerRoom,
+  const replacedSocketId = await claimForSocket(ctx, session, { room, id, publicKey }, () =>
+    session.resetJoin(),
   )
-  if (!claimed.ok) {
-    session.resetJoin()
-    throw new Refusal(
-      claimed.reason,
-      claimed.reason === 'id-taken' ? 'another key owns this id' : 'room is full',
-    )
-  }
-  if (session.closed) {
-    // the socket went away while we were claiming: give the registration back
-    if (await ctx.registry.release(room, id, socket.id)) ctx.announceLeft([{ room, id }])
-    throw new Refusal('not-joined', 'disconnected')
-  }
   await socket.join([roomKey(room), peerKey(room, id)])
   socket.data.authenticated = true
   session.clearAuthDeadline()
   ctx.metrics.joins.inc()
-  if (claimed.replacedSocketId !== undefined) {
+  if (replacedSocketId !== undefined) {
     ctx.log.info('peer replaced its stale socket', {
       room,
       id,
       socket: socket.id,
-      old: claimed.replacedSocketId,
+      old: replacedSocketId,
     })
-    ctx.io.in(claimed.replacedSocketId).disconnectSockets(true)
+    ctx.io.in(replacedSocketId).disconnectSockets(true)
     socket.to(roomKey(room)).emit('peer-left', { id })
   }
   socket.to(roomKey(room)).emit('peer-joined', { id })
@@ -164,11 +142,13 @@ export async function leave(
   const { socket } = session
   const { room, id, authenticated } = socket.data
   if (room === undefined || id === undefined) throw new Refusal('not-joined', 'not in a room')
+  const extra = socket.data.identities
   session.resetJoin()
   if (authenticated === true) {
     await socket.leave(roomKey(room))
     await socket.leave(peerKey(room, id))
     if (await ctx.registry.release(room, id, socket.id)) ctx.announceLeft([{ room, id }])
+    await releaseIdentities(ctx, socket.id, room, extra)
   }
   session.armAuthDeadline()
   return {}
@@ -187,4 +167,8 @@ export const handlers: { readonly [E in ClientEventName]: HandlerEntry<E> } = {
   'list-peers': { run: listPeers, payloadOptional: true },
   signal: { run: signal, payloadOptional: false },
   leave: { run: leave, payloadOptional: true },
+  'add-identity': { run: addIdentity, payloadOptional: false },
+  'prove-identity': { run: proveIdentity, payloadOptional: false },
+  'remove-identity': { run: removeIdentity, payloadOptional: false },
+  resolve: { run: resolve, payloadOptional: false },
 }

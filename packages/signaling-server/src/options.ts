@@ -64,6 +64,8 @@ export interface SignalingServerOptions {
   readonly graceMs?: number
   /** Maximum live peers per room; 0 for no limit. @default 1000 */
   readonly maxPeersPerRoom?: number
+  /** Maximum extra ids (`add-identity`) one socket carries or is adding. @default 256 */
+  readonly maxIdentitiesPerSocket?: number
   /** Peer ids per page of `authenticate` / `list-peers` results (1–256). @default 256 */
   readonly pageSize?: number
   /** Largest Socket.IO/engine.io message in bytes; a larger one closes the socket. @default 65536 */
@@ -126,6 +128,7 @@ export interface ResolvedOptions {
   readonly requireOrigin: boolean
   readonly graceMs: number
   readonly maxPeersPerRoom: number
+  readonly maxIdentitiesPerSocket: number
   readonly pageSize: number
   readonly maxHttpBufferSize: number
   readonly pingIntervalMs: number
@@ -184,6 +187,7 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
     requireOrigin: options.requireOrigin ?? false,
     graceMs: int('graceMs', options.graceMs, 30_000),
     maxPeersPerRoom: int('maxPeersPerRoom', options.maxPeersPerRoom, 1000),
+    maxIdentitiesPerSocket: int('maxIdentitiesPerSocket', options.maxIdentitiesPerSocket, 256),
     pageSize: int('pageSize', options.pageSize, MAX_PEERS_PAGE, 1, MAX_PEERS_PAGE),
     maxHttpBufferSize: int('maxHttpBufferSize', options.maxHttpBufferSize, 64 * 1024, 1024),
     pingIntervalMs: int('pingIntervalMs', options.pingIntervalMs, 20_000, 1),

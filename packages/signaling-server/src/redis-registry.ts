@@ -3,7 +3,8 @@
  * TTLs, and per-instance liveness keys so surviving instances release the registrations of a dead one.
  *
  * Layout under `prefix` (default `skipmesh:signal`):
- * - `<p>:reg:<room>:<id>`: hash `pk`, `sid`, `inst`, `live` (`1`/`0`); no TTL while live, `graceMs` once released.
+ * - `<p>:reg:<room>:<id>`: hash `pk`, `sid`, `inst`, `live` (`1`/`0`), `host` (the carrying socket's own id for an
+ *   extra identity, empty otherwise); no TTL while live, `graceMs` once released.
  * - `<p>:room:<room>`: sorted set (all scores 0, ordered by id) of the live ids of a room.
  * - `<p>:inst:<instance>:regs`: set of `<room>:<id>` an instance holds live.
  * - `<p>:alive:<instance>`: liveness key with a TTL of `instanceTtlMs`, refreshed by every heartbeat.
@@ -39,7 +40,7 @@ if not wasLive then
   local max = tonumber(ARGV[5])
   if max > 0 and redis.call('ZCARD', KEYS[2]) >= max then return {'room-full'} end
 end
-redis.call('HSET', KEYS[1], 'pk', ARGV[1], 'sid', ARGV[2], 'inst', ARGV[3], 'live', '1')
+redis.call('HSET', KEYS[1], 'pk', ARGV[1], 'sid', ARGV[2], 'inst', ARGV[3], 'live', '1', 'host', ARGV[8])
 redis.call('PERSIST', KEYS[1])
 redis.call('ZADD', KEYS[2], 0, ARGV[4])
 if wasLive and inst ~= ARGV[3] then redis.call('SREM', ARGV[7] .. ':inst:' .. inst .. ':regs', ARGV[6]) end
@@ -165,6 +166,7 @@ export class RedisRegistry implements Registry {
         String(maxPeers),
         `${claim.room}:${claim.id}`,
         this.#p,
+        claim.host ?? '',
       ],
     )) as string[]
     const [status, replaced] = res
@@ -182,14 +184,16 @@ export class RedisRegistry implements Registry {
   }
 
   async owner(room: string, id: string): Promise<Owner | undefined> {
-    const [pk, live] = (await this.#client.sendCommand([
+    const [pk, live, host] = (await this.#client.sendCommand([
       'HMGET',
       this.#reg(room, id),
       'pk',
       'live',
+      'host',
     ])) as Array<string | null>
     if (pk === null || pk === undefined) return undefined
-    return { publicKey: pk, live: live === '1' }
+    const owner = { publicKey: pk, live: live === '1' }
+    return host === null || host === undefined || host === '' ? owner : { ...owner, host }
   }
 
   async isLive(room: string, id: string): Promise<boolean> {

@@ -18,6 +18,11 @@ export interface Claim {
   readonly socketId: string
   /** The server instance the socket is connected to. */
   readonly instanceId: string
+  /**
+   * The id the socket joined with, when `id` is an extra identity of that socket (`add-identity`): the host that
+   * carries it. Absent for a socket's own id.
+   */
+  readonly host?: string
 }
 
 /** The outcome of {@link Registry.claim}. */
@@ -35,6 +40,8 @@ export interface Owner {
   readonly publicKey: string
   /** Whether the id is registered now (false: it left and is within its grace period). */
   readonly live: boolean
+  /** The host of an extra identity (see {@link Claim.host}); absent for a socket's own id. */
+  readonly host?: string
 }
 
 /** A registration released because its server instance died. */
@@ -106,6 +113,7 @@ export interface HeldRegistration {
 
 interface MemoryEntry {
   publicKey: string
+  host: string | undefined
   socketId: string
   instanceId: string
   live: boolean
@@ -160,6 +168,7 @@ export class MemoryRegistry implements Registry {
     }
     entries.set(claim.id, {
       publicKey: claim.publicKey,
+      host: claim.host,
       socketId: claim.socketId,
       instanceId: claim.instanceId,
       live: true,
@@ -185,7 +194,9 @@ export class MemoryRegistry implements Registry {
 
   async owner(room: string, id: string): Promise<Owner | undefined> {
     const entry = this.#entry(room, id)
-    return entry === undefined ? undefined : { publicKey: entry.publicKey, live: entry.live }
+    if (entry === undefined) return undefined
+    const owner = { publicKey: entry.publicKey, live: entry.live }
+    return entry.host === undefined ? owner : { ...owner, host: entry.host }
   }
 
   async isLive(room: string, id: string): Promise<boolean> {

@@ -9,6 +9,7 @@ import { type ClientEventName, ClientRequestSchemas, CLIENT_EVENTS } from '@skip
 import * as v from 'valibot'
 import { Refusal, type ServerContext, type SignalingSocket } from './context.js'
 import { handlers } from './handlers.js'
+import { releaseIdentities } from './identity-handlers.js'
 import { type Ackable, type RateLimit, refuse } from './rate-limit.js'
 
 function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
@@ -116,6 +117,7 @@ export class SocketSession {
     this.enqueue(
       async () => {
         if (await ctx.registry.release(room, id, this.socket.id)) ctx.announceLeft([{ room, id }])
+        await releaseIdentities(ctx, this.socket.id, room, this.socket.data.identities)
       },
       (err) => ctx.log.error('release on disconnect failed', { room, id, err: String(err) }),
     )

@@ -139,6 +139,26 @@ const malformed: Record<keyof ClientToServerEvents, unknown[]> = {
     Buffer.from('x'),
   ],
   leave: [null, 3, 'bye', [1], Buffer.from('x')],
+  'add-identity': [
+    undefined,
+    null,
+    {},
+    { id: ID },
+    { id: 'nope', publicKey: ID },
+    { id: ID, publicKey: huge },
+    { id: ID, publicKey: Buffer.alloc(32) },
+    Buffer.from('x'),
+  ],
+  'prove-identity': [
+    undefined,
+    null,
+    { id: ID },
+    { id: ID, signature: 'zz' },
+    { id: nested(30), signature: ID + ID },
+    Buffer.alloc(64),
+  ],
+  'remove-identity': [undefined, null, {}, { id: 7 }, { id: huge }, Buffer.from('x')],
+  resolve: [undefined, null, {}, { id: ID.toUpperCase() }, { id: [ID] }, Buffer.from('x')],
 }
 
 describe('malformed input', () => {

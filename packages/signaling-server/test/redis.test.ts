@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RedisRegistry } from '../src/redis-registry.js'
 import { assertRelays, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
 import { type RedisProcess, startRedis } from './redis-server.js'
+import { addIdentity, resolveHost } from './identity-support.js'
 import { describeRegistry } from './registry-suite.js'
 
 let started: { redis: RedisProcess; client: ReturnType<typeof createClient> } | undefined
@@ -216,5 +217,26 @@ describe('scale-out over Redis', () => {
     await expect(
       startServer({ redis: `redis://127.0.0.1:${port}`, redisConnectTimeoutMs: 500 }),
     ).rejects.toMatchObject({ name: 'RedisUnavailableError' })
+  })
+})
+
+describe('extra identities over Redis', () => {
+  it('binds extra ids on one instance; another instance sees them with their host, resolves them, and sees them leave', async () => {
+    const { redis } = need()
+    const redisPrefix = nextPrefix()
+    const s1 = await startServer({ redis: redis.url, redisPrefix })
+    const s2 = await startServer({ redis: redis.url, redisPrefix })
+    const watcher = await joinAs(s2.url, 'lobby')
+    const host = await joinAs(s1.url, 'lobby')
+    const joined = nextEvent(watcher.socket, 'peer-joined', (e) => e.host !== undefined)
+    const extra = await addIdentity(host, 'lobby')
+    expect(await joined).toEqual({ id: extra.id, host: host.id })
+    expect(await resolveHost(watcher.socket, extra.id)).toBe(host.id)
+    // another key cannot take the id on the other instance
+    await expect(addIdentity(watcher, 'lobby', { id: extra.id })).rejects.toMatchObject({ code: 'id-taken' })
+    const left = nextEvent(watcher.socket, 'peer-left', (e) => e.id === extra.id)
+    host.socket.disconnect()
+    await left
+    expect(await resolveHost(watcher.socket, extra.id)).toBe('refused:unknown-peer')
   })
 })

@@ -40,6 +40,18 @@ export function describeRegistry(
       expect(await b.isLive('other', id)).toBe(false)
     })
 
+    it('records the host that carries an extra identity, and drops it when the id is claimed as a socket id', async () => {
+      const { a, b } = await setup()
+      const id = Identifier.random().toHex()
+      const host = Identifier.random().toHex()
+      expect(await a.claim({ ...claim(id), host }, 0)).toEqual({ ok: true })
+      expect(await b.owner('r', id)).toEqual({ publicKey: pk1, live: true, host })
+      await a.release('r', id, 's1')
+      expect(await b.owner('r', id)).toEqual({ publicKey: pk1, live: false, host })
+      expect(await b.claim(claim(id, pk1, 's2'), 0)).toEqual({ ok: true })
+      expect(await a.owner('r', id)).toStrictEqual({ publicKey: pk1, live: true })
+    })
+
     it('lets the same key take over from another socket and names the replaced socket', async () => {
       const { a, b } = await setup()
       const id = Identifier.random().toHex()
