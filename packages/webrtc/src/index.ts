@@ -49,3 +49,5 @@ export {
   type SignalingClientOptions,
 } from './signaling-client.js'
 export { type RTCPeerConnectionConstructor, resolveWrtc, type WrtcImplementation } from './wrtc.js'
+export { createWebRtcHost, WebRtcHost, type WebRtcHostMetrics, type WebRtcHostOptions } from './host.js'
+export { createSignalingDirectory, type SignalingHostDirectory } from './host-directory.js'

@@ -15,11 +15,13 @@ import {
 import {
   type Ack,
   ackSchema,
+  type ClientEventName,
   type ClientToServerEvents,
   challengeBytes,
   JoinResponseSchema,
   PeerEventSchema,
   PeersPageSchema,
+  type RequestOf,
   ROOM_PATTERN,
   type SignalData,
   type SignalErrorCode,
@@ -155,22 +157,31 @@ export class SignalingClient extends AbstractComponent implements Signaling {
    * @throws {AbortError} when `options.signal` aborts.
    */
   async signal(to: Identifier, session: string, data: SignalData, options: AbortOptions = {}): Promise<void> {
+    const res = await this.request('signal', { to: to.toHex(), session, data }, EmptyAckSchema, options)
+    if (res.ok) return
+    if (res.error.code === 'unknown-peer')
+      throw new PeerNotFoundError(`${to.toHex()} is not in room ${this.room}`)
+    throw new SignalingRejectedError(res.error.code, res.error.message)
+  }
+
+  /**
+   * Sends one protocol request on the joined socket and answers its ack, validated with `schema` (for companions
+   * of this client, such as the extra identities of a WebRTC host). Retries a few times while the server
+   * answers `rate-limited`; other refusals are answered as they are.
+   * @throws {SignalingUnavailableError} when the client is not joined or the server does not answer in time.
+   * @throws {AbortError} when `options.signal` aborts.
+   */
+  async request<E extends ClientEventName, S extends v.GenericSchema<unknown, Ack<object>>>(
+    event: E,
+    payload: RequestOf<E>,
+    schema: S,
+    options: AbortOptions = {},
+  ): Promise<v.InferOutput<S>> {
     for (let attempt = 0; ; attempt++) {
       throwIfAborted(options.signal)
-      const res = await this.#request(
-        'signal',
-        { to: to.toHex(), session, data },
-        EmptyAckSchema,
-        options.signal,
-      )
-      if (res.ok) return
-      if (res.error.code === 'unknown-peer')
-        throw new PeerNotFoundError(`${to.toHex()} is not in room ${this.room}`)
-      if (res.error.code === 'rate-limited' && attempt < RATE_LIMIT_RETRIES) {
-        await sleep(250 * 2 ** attempt, options.signal)
-        continue
-      }
-      throw new SignalingRejectedError(res.error.code, res.error.message)
+      const res = await this.#request(event, payload, schema, options.signal)
+      if (res.ok || res.error.code !== 'rate-limited' || attempt >= RATE_LIMIT_RETRIES) return res
+      await sleep(250 * 2 ** attempt, options.signal)
     }
   }
 
@@ -224,6 +235,10 @@ export class SignalingClient extends AbstractComponent implements Signaling {
     socket.on('peer-joined', (payload) => {
       const parsed = v.safeParse(PeerEventSchema, payload)
       if (!parsed.success) return void this.#invalidEvents++
+      const { host } = parsed.output
+      if (host !== undefined && parsed.output.id !== this.localId.toHex()) {
+        this.#events.emit('peer:host', Identifier.fromHex(parsed.output.id), Identifier.fromHex(host))
+      }
       if (parsed.output.id === this.localId.toHex() || this.#peers.has(parsed.output.id)) return
       const id = Identifier.fromHex(parsed.output.id)
       this.#peers.set(parsed.output.id, id)

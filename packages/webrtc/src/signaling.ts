@@ -18,6 +18,11 @@ export interface SignalingEvents {
   'peer:joined': (id: Identifier) => void
   /** A peer left the room. */
   'peer:left': (id: Identifier) => void
+  /**
+   * The service announced that `id` is an extra identity carried by the connection of `host` (a host running
+   * many nodes). Emitted before `'peer:joined'`, also for an id already known.
+   */
+  'peer:host': (id: Identifier, host: Identifier) => void
   /** Joined and authenticated, at start and again after every reconnection; `peers` are the others in the room. */
   authenticated: (peers: Identifier[]) => void
   /** The connection to the signaling service was lost (it reconnects by itself). */
