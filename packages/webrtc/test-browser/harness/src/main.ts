@@ -4,6 +4,7 @@
  * @module
  */
 import { type CaseSetup, caseNames, runCase } from './compliance.js'
+import { createHosts } from './hosts.js'
 import { createMesh } from './mesh.js'
 import { createRaw } from './raw.js'
 import { RemoteClient, RemoteHost } from './remote.js'
@@ -30,6 +31,8 @@ const remoteClient = (): RemoteClient => {
 const harness = {
   raw: createRaw(),
   mesh: createMesh(),
+  /** Many nodes behind one `createWebRtcHost`. */
+  hosts: createHosts(),
   /** Page B: answers a call forwarded from page A. */
   remoteHost(): RemoteHost {
     host ??= new RemoteHost(async (events) => {
