@@ -208,6 +208,15 @@ export class WebRtcConnection implements Connection {
     return this.#inbound.held
   }
 
+  /**
+   * Whether the connection is open and the remote answered lately (something arrived within two heartbeat
+   * intervals: a live remote answers every ping). A new offer or dial request never replaces a responsive
+   * connection: only one whose remote went quiet. @internal
+   */
+  isResponsive(): boolean {
+    return this.#phase === 'open' && this.#heartbeat.silentMs < 2 * this.#params.limits.heartbeatIntervalMs
+  }
+
   /** Resolves when the connection is closed (never rejects). */
   whenClosed(): Promise<void> {
     return this.#closed.promise

@@ -30,6 +30,11 @@ export class Heartbeat {
     this.#timer = setInterval(() => this.#tick(), this.#init.intervalMs)
   }
 
+  /** Milliseconds since something last arrived from the remote. */
+  get silentMs(): number {
+    return Date.now() - this.#lastReceived
+  }
+
   /** Something arrived from the remote. */
   touch(): void {
     this.#lastReceived = Date.now()

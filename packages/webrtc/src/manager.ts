@@ -304,7 +304,8 @@ export class WebRtcConnectionManager
     let target = current?.session === session ? current : undefined
     if (target === undefined) {
       if (weInitiate || batch[0]?.type !== 'offer') return void this.#metrics.signalsDropped++
-      // a new offer from the initiator supersedes whatever this pair had
+      // a new offer from the initiator supersedes whatever this pair had, except a responsive open connection
+      if (current?.isResponsive()) return void this.#metrics.signalsDropped++
       if (current !== undefined) {
         // not a failure of the pair: the dials waiting for it wait for the new session
         slot.connection = undefined
@@ -325,7 +326,8 @@ export class WebRtcConnectionManager
       })
       return
     }
-    // the remote has no connection to us: an open one here is stale
+    // the remote has no connection to us: an open one here is stale, unless it is responsive
+    if (current?.isResponsive()) return void this.#metrics.signalsDropped++
     if (current?.phase === 'open') current.destroy(new TransportClosedError('the remote dialled again'))
     this.#startAttempt(slot, randomNonce(SESSION_BYTES))
   }

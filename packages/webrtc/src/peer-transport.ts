@@ -80,14 +80,20 @@ function sdpMaxMessageSize(sdp: string | undefined): number | undefined {
 }
 
 /**
- * The largest message `pc`'s link carries when known: `sctp.maxMessageSize`, else the smaller of both descriptions'
- * `a=max-message-size` (absent in the remote description: 64 KiB; 0: `Infinity`); `undefined` before a remote
- * description.
+ * The largest message `pc`'s link carries when known: the smaller of `sctp.maxMessageSize` and both descriptions'
+ * `a=max-message-size` (absent in the remote description: 64 KiB; 0: `Infinity`); `undefined` before either.
  */
 export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | undefined {
   const sctpMax = (pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
-  if (typeof sctpMax === 'number' && sctpMax > 0) return sctpMax
-  // node-datachannel's polyfill has `sctp === null` until its late `connected` state: read the descriptions
+  const fromSdp = descriptionsMaxMessageSize(pc)
+  // the smaller of both: a stack may report its own default in `sctp` before it applied the remote's value
+  if (typeof sctpMax === 'number' && sctpMax > 0) return Math.min(sctpMax, fromSdp ?? sctpMax)
+  // node-datachannel's polyfill has `sctp === null` until its late `connected` state: the descriptions tell
+  return fromSdp
+}
+
+/** The smaller of both descriptions' `a=max-message-size` (absent in the remote one: 64 KiB); `undefined` before one. */
+function descriptionsMaxMessageSize(pc: RTCPeerConnection): number | undefined {
   let remote: string | undefined
   let local: string | undefined
   try {

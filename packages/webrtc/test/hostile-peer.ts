@@ -37,6 +37,8 @@ export interface HostilePeer {
   openChannel(name: string): Promise<RTCDataChannel>
   /** Writes one raw frame; false once the data channel is no longer open. */
   frame(dc: RTCDataChannel, bytes: Uint8Array): boolean
+  /** Sends `count` offers, each of a fresh peer connection under a new session (attack 9). */
+  offerFlood(count: number): Promise<void>
   /** Control messages the victim sent. */
   readonly received: Array<Record<string, unknown>>
   /** Resolves once the victim destroyed the peer connection (or it failed). */
@@ -136,6 +138,25 @@ export async function hostilePeer(options: HostilePeerOptions): Promise<HostileP
         return true
       } catch {
         return false
+      }
+    },
+    async offerFlood(count) {
+      for (let i = 0; i < count; i++) {
+        const fresh = createNativePeerTransport({
+          initiator: true,
+          wrtc: options.wrtc,
+          config: { iceServers: [] },
+        })
+        fresh.createChannel('skipmesh-control', CONTROL_CHANNEL_ID)
+        const offer = await new Promise<PeerSignal>((resolve) => {
+          const off = fresh.on('signal', (signal) => {
+            if (signal.type !== 'offer') return
+            off()
+            resolve(signal)
+          })
+        })
+        fresh.destroy()
+        await signaling.signal(options.victim, randomNonce(12), { batch: [offer] })
       }
     },
     received,
