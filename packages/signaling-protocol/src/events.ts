@@ -182,16 +182,19 @@ export interface RemoveIdentityRequest {
   readonly id: string
 }
 
-/** `resolve` request: which socket identity (host) carries `id`. */
+/** `resolve` request: which socket identity (host) carries each of `ids`. */
 export interface ResolveRequest {
-  /** A live id of the room. */
-  readonly id: string
+  /** 1 to {@link MAX_PEERS_PAGE} ids of the room. */
+  readonly ids: string[]
 }
 
 /** `resolve` result. */
 export interface ResolveResponse {
-  /** The id the socket carrying `id` joined with: its host (equal to `id` for a socket's own id). */
-  readonly host: string
+  /**
+   * For each live id asked about, the id the socket carrying it joined with: its host (the id itself for a
+   * socket's own id). Ids that are not live in the room are absent.
+   */
+  readonly hosts: Record<string, string>
 }
 
 /** `peer-joined` / `peer-left` event. */
@@ -243,7 +246,7 @@ export interface ClientToServerEvents {
   'prove-identity': (payload: ProveIdentityRequest, ack: AckCallback) => void
   /** Releases an id this socket added (announced with `peer-left`). Errors: `not-joined`. */
   'remove-identity': (payload: RemoveIdentityRequest, ack: AckCallback) => void
-  /** The host (socket identity) that carries a live id of the room. Errors: `not-joined`, `unknown-peer`. */
+  /** The hosts (socket identities) that carry live ids of the room. Errors: `not-joined`. */
   resolve: (payload: ResolveRequest, ack: AckCallback<ResolveResponse>) => void
 }
 

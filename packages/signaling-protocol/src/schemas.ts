@@ -152,7 +152,9 @@ export const ProveIdentityRequestSchema = payloadSchema({
 export const RemoveIdentityRequestSchema = payloadSchema({ id: IdSchema })
 
 /** `resolve` payload. */
-export const ResolveRequestSchema = payloadSchema({ id: IdSchema })
+export const ResolveRequestSchema = payloadSchema({
+  ids: v.pipe(v.array(IdSchema), v.minLength(1), v.maxLength(MAX_PEERS_PAGE)),
+})
 
 /** The request schema of every client→server event, by event name. */
 export const ClientRequestSchemas = {
@@ -180,7 +182,12 @@ export const SignalErrorSchema = v.object({ code: v.picklist(SIGNAL_ERROR_CODES)
 export const JoinResponseSchema = v.object({ challenge: IdSchema })
 
 /** `resolve` result. */
-export const ResolveResponseSchema = v.object({ host: IdSchema })
+export const ResolveResponseSchema = v.object({
+  hosts: v.pipe(
+    v.record(IdSchema, IdSchema),
+    v.check((x) => Object.keys(x).length <= MAX_PEERS_PAGE, `at most ${MAX_PEERS_PAGE} hosts`),
+  ),
+})
 
 /** `authenticate` / `list-peers` result. */
 export const PeersPageSchema = v.object({

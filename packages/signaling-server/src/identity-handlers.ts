@@ -1,7 +1,7 @@
 /**
  * The handlers of a socket's extra identities (a host carrying many nodes on one socket): `add-identity` and
  * `prove-identity` bind each extra id to its own key through the same challenge as `join` / `authenticate`,
- * `remove-identity` releases one, `resolve` names the host that carries an id. Extra ids live in the registry
+ * `remove-identity` releases one, `resolve` names the hosts that carry ids. Extra ids live in the registry
  * like any id (Redis included), with the carrying socket's own id recorded as their `host`.
  *
  * @module
@@ -90,16 +90,21 @@ export async function removeIdentity(
   return {}
 }
 
-/** `resolve`: the host that carries a live id of the sender's room. */
+/** `resolve`: the hosts that carry the live ones of `ids` in the sender's room. */
 export async function resolve(
   ctx: ServerContext,
   session: SocketSession,
-  { id }: Payload<'resolve'>,
+  { ids }: Payload<'resolve'>,
 ): Promise<ResponseOf<'resolve'>> {
   const { room } = session.self()
-  const owner = await ctx.registry.owner(room, id)
-  if (owner?.live !== true) throw new Refusal('unknown-peer', 'no such peer in this room')
-  return { host: owner.host ?? id }
+  const unique = [...new Set(ids)]
+  const owners = await Promise.all(unique.map((id) => ctx.registry.owner(room, id)))
+  const hosts: Record<string, string> = {}
+  for (const [i, id] of unique.entries()) {
+    const owner = owners[i]
+    if (owner?.live === true) hosts[id] = owner.host ?? id
+  }
+  return { hosts }
 }
 
 /** Releases the live extra ids of a socket that still holds them, announcing each released one. */

@@ -158,7 +158,7 @@ const malformed: Record<keyof ClientToServerEvents, unknown[]> = {
     Buffer.alloc(64),
   ],
   'remove-identity': [undefined, null, {}, { id: 7 }, { id: huge }, Buffer.from('x')],
-  resolve: [undefined, null, {}, { id: ID.toUpperCase() }, { id: [ID] }, Buffer.from('x')],
+  resolve: [undefined, null, {}, { ids: [] }, { ids: [ID.toUpperCase()] }, { ids: ID }, Buffer.from('x')],
 }
 
 describe('malformed input', () => {

@@ -26,7 +26,7 @@ describe('extra identities on one socket', () => {
     const removed = await host.socket.timeout(5000).emitWithAck('remove-identity', { id: extras[0]!.id })
     expect(removed).toEqual({ ok: true })
     await removedOne
-    expect(await resolveHost(watcher.socket, extras[0]!.id)).toBe('refused:unknown-peer')
+    expect(await resolveHost(watcher.socket, extras[0]!.id)).toBe('unknown')
 
     // the socket going away releases its own id and every extra id it still carries
     const lastLeft = nextEvent(watcher.socket, 'peer-left', (e) => e.id === extras[2]!.id)
@@ -34,7 +34,7 @@ describe('extra identities on one socket', () => {
     await lastLeft
     // (the host's own id is released first, then its extra ids in the order they were added)
     expect(left.map((e) => e.id).sort()).toEqual([host.id, ...extras.map((e) => e.id)].sort())
-    expect(await resolveHost(watcher.socket, extras[1]!.id)).toBe('refused:unknown-peer')
+    expect(await resolveHost(watcher.socket, extras[1]!.id)).toBe('unknown')
   })
 
   it('releases the extra ids on leave, and the key keeps owning them for the grace period', async () => {
@@ -71,6 +71,25 @@ describe('extra identities on one socket', () => {
     await addIdentity(host, 'lobby')
     await addIdentity(host, 'lobby')
     await expect(addIdentity(host, 'lobby')).rejects.toMatchObject({ code: 'too-many-identities' })
-    expect(await resolveHost(host.socket, 'f'.repeat(64))).toBe('refused:unknown-peer')
+    expect(await resolveHost(host.socket, 'f'.repeat(64))).toBe('unknown')
+  })
+
+  it('resolves many ids in one request, naming only the live ones', async () => {
+    const server = await startServer()
+    const watcher = await joinAs(server.url, 'lobby')
+    const host = await joinAs(server.url, 'lobby')
+    const extras = [await addIdentity(host, 'lobby'), await addIdentity(host, 'lobby')]
+    const ghost = 'e'.repeat(64)
+    const res = await watcher.socket
+      .timeout(5000)
+      .emitWithAck('resolve', { ids: [host.id, extras[0]!.id, ghost, extras[1]!.id, extras[1]!.id] })
+    expect(res).toEqual({
+      ok: true,
+      hosts: { [host.id]: host.id, [extras[0]!.id]: host.id, [extras[1]!.id]: host.id },
+    })
+    const tooMany = await watcher.socket
+      .timeout(5000)
+      .emitWithAck('resolve', { ids: Array.from({ length: 257 }, () => ghost) })
+    expect(tooMany).toMatchObject({ ok: false, error: { code: 'invalid-payload' } })
   })
 })

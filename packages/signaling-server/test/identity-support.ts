@@ -29,8 +29,8 @@ export async function addIdentity(
   return { id, keys }
 }
 
-/** The host the server names for `id`, or the refusal code. */
+/** The host the server names for `id`, `unknown` when it names none, or the refusal code. */
 export async function resolveHost(socket: ClientSocket, id: string): Promise<string> {
-  const res = await socket.timeout(5000).emitWithAck('resolve', { id })
-  return res.ok ? res.host : `refused:${res.error.code}`
+  const res = await socket.timeout(5000).emitWithAck('resolve', { ids: [id] })
+  return res.ok ? (res.hosts[id] ?? 'unknown') : `refused:${res.error.code}`
 }

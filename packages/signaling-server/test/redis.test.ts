@@ -237,6 +237,6 @@ describe('extra identities over Redis', () => {
     const left = nextEvent(watcher.socket, 'peer-left', (e) => e.id === extra.id)
     host.socket.disconnect()
     await left
-    expect(await resolveHost(watcher.socket, extra.id)).toBe('refused:unknown-peer')
+    expect(await resolveHost(watcher.socket, extra.id)).toBe('unknown')
   })
 })

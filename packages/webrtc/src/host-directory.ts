@@ -3,9 +3,11 @@ import {
   type HostDirectory,
   Identifier,
   PeerNotFoundError,
+  raceSignal,
   type Unsubscribe,
 } from '@skipmesh/core'
-import { ackSchema, ResolveResponseSchema } from '@skipmesh/signaling-protocol'
+import { type Deferred, deferred } from '@skipmesh/core/internal'
+import { ackSchema, MAX_PEERS_PAGE, ResolveResponseSchema } from '@skipmesh/signaling-protocol'
 import { SignalingRejectedError } from './errors.js'
 import type { SignalingClient } from './signaling-client.js'
 
@@ -18,12 +20,49 @@ export interface SignalingHostDirectory extends HostDirectory {
 }
 
 /**
- * The directory of a WebRTC host: answers from what the server announced (`peer-joined { id, host }`), else asks
- * it (`resolve`). A cached answer is dropped when its id leaves the room or the client joins again.
+ * The directory of a WebRTC host. Answers from what the server told it: hosts announced with
+ * `peer-joined { id, host }`, and hosts fetched with `resolve` — for the whole room each time the client
+ * (re-)joins, and for ids still unknown when asked, batched: every miss of one turn of the event loop goes in
+ * one request. A cached host is dropped when its id leaves the room or the client joins again.
  * @throws {PeerNotFoundError} from `resolve` when the server knows no live `node` in the room.
  */
 export function createSignalingDirectory(client: SignalingClient): SignalingHostDirectory {
   const hosts = new Map<string, Identifier>()
+  let batch: Map<string, Deferred<void>> | undefined
+
+  const fetchHosts = async (ids: readonly string[]): Promise<void> => {
+    for (let i = 0; i < ids.length; i += MAX_PEERS_PAGE) {
+      const res = await client.request('resolve', { ids: ids.slice(i, i + MAX_PEERS_PAGE) }, ResolveAckSchema)
+      if (!res.ok) throw new SignalingRejectedError(res.error.code, res.error.message)
+      for (const [id, host] of Object.entries(res.hosts)) hosts.set(id, Identifier.fromHex(host))
+    }
+  }
+  const flush = (): void => {
+    const pending = batch
+    batch = undefined
+    if (pending === undefined) return
+    fetchHosts([...pending.keys()]).then(
+      () => {
+        for (const d of pending.values()) d.resolve()
+      },
+      (err: unknown) => {
+        for (const d of pending.values()) d.reject(err)
+      },
+    )
+  }
+  const fetchOne = (hex: string): Promise<void> => {
+    if (batch === undefined) {
+      batch = new Map()
+      queueMicrotask(flush)
+    }
+    let waiting = batch.get(hex)
+    if (waiting === undefined) {
+      waiting = deferred<void>()
+      batch.set(hex, waiting)
+    }
+    return waiting.promise
+  }
+
   const offs: Unsubscribe[] = [
     client.on('peer:host', (id, host) => {
       hosts.set(id.toHex(), host)
@@ -31,19 +70,21 @@ export function createSignalingDirectory(client: SignalingClient): SignalingHost
     client.on('peer:left', (id) => {
       hosts.delete(id.toHex())
     }),
-    client.on('authenticated', () => hosts.clear()),
+    client.on('authenticated', (peers) => {
+      hosts.clear()
+      // best effort: a miss later asks again
+      fetchHosts(peers.map((p) => p.toHex())).catch(() => {})
+    }),
   ]
   return {
     async resolve(node: Identifier, options: AbortOptions = {}): Promise<Identifier> {
-      const cached = hosts.get(node.toHex())
+      const hex = node.toHex()
+      const cached = hosts.get(hex)
       if (cached !== undefined) return cached
-      const res = await client.request('resolve', { id: node.toHex() }, ResolveAckSchema, options)
-      if (!res.ok) {
-        if (res.error.code === 'unknown-peer')
-          throw new PeerNotFoundError(`${node.toHex()} is not in room ${client.room}`)
-        throw new SignalingRejectedError(res.error.code, res.error.message)
-      }
-      return Identifier.fromHex(res.host)
+      await raceSignal(fetchOne(hex), options.signal)
+      const host = hosts.get(hex)
+      if (host === undefined) throw new PeerNotFoundError(`${hex} is not in room ${client.room}`)
+      return host
     },
     close() {
       for (const off of offs) off()
