@@ -3,7 +3,13 @@ import { createConnectionBudget } from '../src/budget/index.js'
 import { Channel, channel } from '../src/channel.js'
 import type { Connection, ConnectionManager } from '../src/connection.js'
 import { createNetwork, type DefaultNetwork } from '../src/default-network.js'
-import { DuplicatePeerError, InvalidOptionsError, PeerNotFoundError } from '../src/errors.js'
+import {
+  ConnectionFailedError,
+  DuplicatePeerError,
+  InvalidOptionsError,
+  PeerNotFoundError,
+} from '../src/errors.js'
+import { deferred } from '../src/internal/async.js'
 import { Identifier } from '../src/identifier.js'
 import { MemoryHub } from '../src/memory/hub.js'
 import {
@@ -273,6 +279,74 @@ describe('multiplexer', () => {
     } finally {
       await rogue.stop()
       await stopAll(hosts)
+    }
+  })
+
+  it('closes the host connection of a host that floods frames while its open is being verified', async () => {
+    const hub = new MemoryHub()
+    const directory = createStaticDirectory()
+    const verdict = deferred<Identifier>()
+    const suspect = Identifier.random()
+    const host = createMultiplexer({
+      host: hub.connectionManager(Identifier.random()),
+      directory: {
+        resolve: (node, options) =>
+          node.equals(suspect) ? verdict.promise : directory.resolve(node, options),
+      },
+      maxBacklog: 10,
+    })
+    host.start()
+    await host.ready()
+    const victim = await startNode(host, directory)
+    const rogue = hub.connectionManager(Identifier.random())
+    rogue.start()
+    await rogue.ready()
+    try {
+      const link = await rogue.connect(host.hostId, { signal: AbortSignal.timeout(TIMEOUT) })
+      const closed = new Promise<void>((resolve) => link.on('close', () => resolve()))
+      await link.send(MUX_CHANNEL, encodeControl(FrameKind.Open, suspect, victim.localId))
+      for (let i = 0; i < 11; i++) {
+        await link.send(MUX_CHANNEL, encodeData(suspect, victim.localId, Channel.Test, text.encode(`${i}`)))
+      }
+      await closed
+      expect(victim.connections()).toEqual([])
+      verdict.resolve(rogue.localId) // too late: the link is gone
+      expect(host.metrics().hostLinks).toBe(0)
+    } finally {
+      await rogue.stop()
+      await host.stop()
+    }
+  })
+
+  it('fails the close of a link whose remote never finishes the close handshake, within openTimeoutMs', async () => {
+    const hub = new MemoryHub()
+    const directory = createStaticDirectory()
+    const host = createMultiplexer({
+      host: hub.connectionManager(Identifier.random()),
+      directory,
+      openTimeoutMs: 300,
+    })
+    host.start()
+    await host.ready()
+    const victim = await startNode(host, directory)
+    const rogue = hub.connectionManager(Identifier.random())
+    rogue.start()
+    await rogue.ready()
+    const mute = Identifier.random()
+    directory.bind(mute, rogue.localId)
+    try {
+      const link = await rogue.connect(host.hostId, { signal: AbortSignal.timeout(TIMEOUT) })
+      const announced = nextConnection(victim)
+      await link.send(MUX_CHANNEL, encodeControl(FrameKind.Open, mute, victim.localId))
+      const conn = await announced
+      const reasons = allClosed([conn])
+      await conn.close({ signal: AbortSignal.timeout(TIMEOUT) })
+      const [reason] = await reasons
+      expect(reason).toBeInstanceOf(ConnectionFailedError)
+      expect(conn.status).toBe('closed')
+    } finally {
+      await rogue.stop()
+      await host.stop()
     }
   })
 
