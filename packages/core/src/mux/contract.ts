@@ -29,7 +29,9 @@ export interface MultiplexerOptions {
   directory: HostDirectory
   /**
    * How long a dial to a node on another host may take (directory, host connection, open/accept exchange)
-   * before it fails with `ConnectionFailedError`. An integer >= 1.
+   * before it fails with `ConnectionFailedError`; also the bound of the directory check of an incoming open
+   * (unanswered: refused) and of a close handshake (unfinished: the link closes with `ConnectionFailedError`).
+   * An integer >= 1.
    * @default 30000
    */
   openTimeoutMs?: number
