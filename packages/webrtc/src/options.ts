@@ -59,7 +59,13 @@ export interface WebRtcConnectionManagerOptions {
   readonly heartbeatIntervalMs?: number
   /**
    * A connection that received nothing (data, ping or pong) for this many milliseconds is closed with
-   * `HeartbeatTimeoutError`. A dead peer is detected within `heartbeatTimeoutMs + heartbeatIntervalMs`.
+   * `HeartbeatTimeoutError`. A dead peer is detected within `heartbeatTimeoutMs + heartbeatIntervalMs`, one
+   * interval more when this side's timers fire late: a tick more than two intervals after the previous one
+   * (a frozen or sleeping tab resuming, throttled timers, a long task) gives no verdict, because what the
+   * remote sent meanwhile may still be queued; it pings, and the next tick judges. So a tab frozen for less
+   * than the remote's `heartbeatTimeoutMs` keeps its connections when it resumes. (Chrome's intensive
+   * background throttling, one timer wake-up a minute, does not apply to pages that use WebRTC; normal
+   * background throttling, one wake-up a second, is far inside the default interval.)
    * @default 6000
    */
   readonly heartbeatTimeoutMs?: number
