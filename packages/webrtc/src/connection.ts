@@ -64,6 +64,7 @@ export interface ConnectionCounters {
   protocolErrors: number
   heartbeatTimeouts: number
   peerLimitViolations: number
+  iceRestarts: number
 }
 
 /** What the manager gives a connection. @internal */
@@ -180,6 +181,7 @@ export class WebRtcConnection implements Connection {
     this.#offPeer = [
       peer.on('error', (err) => this.#onTransportClosed(`peer connection failed: ${err.message}`, err)),
       peer.on('close', () => this.#onTransportClosed('peer connection closed')),
+      peer.on('restart', () => void counters.iceRestarts++),
     ]
   }
 

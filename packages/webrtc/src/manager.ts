@@ -49,6 +49,8 @@ export interface WebRtcMetrics {
   heartbeatTimeouts: number
   /** Connections closed because the remote exceeded a per-peer limit (`PeerLimitExceededError`). */
   peerLimitViolations: number
+  /** ICE restarts this side made on established connections that lost their path (each attempt counts). */
+  iceRestarts: number
 }
 
 /** Events of a {@link WebRtcConnectionManager}. */
@@ -97,6 +99,7 @@ export class WebRtcConnectionManager
     protocolErrors: 0,
     heartbeatTimeouts: 0,
     peerLimitViolations: 0,
+    iceRestarts: 0,
   }
   readonly #outboxes = new Map<WebRtcConnection, SignalOutbox>()
   readonly #subscriptions: Unsubscribe[] = []
@@ -223,7 +226,7 @@ export class WebRtcConnectionManager
   }
 
   #onOpen(slot: DialSlot, connection: WebRtcConnection): void {
-    this.#closeOutbox(connection)
+    // the outbox stays open while the connection lives: an ICE restart renegotiates through it
     if (slot.connection !== connection) return void connection.destroy(new TransportClosedError('superseded'))
     this.#opened.add(connection)
     this.#metrics.connectionsOpened++

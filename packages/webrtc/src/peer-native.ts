@@ -15,6 +15,7 @@
  */
 import { ConnectionFailedError, Emitter, type Unsubscribe } from '@skipmesh/core'
 import { nextTask } from '@skipmesh/core/internal'
+import { IceRestartPolicy } from './ice-restart.js'
 import {
   type PeerEvents,
   type PeerSignal,
@@ -46,11 +47,17 @@ class NativePeerTransport implements PeerTransport {
   /** Whether a first offer/answer exchange completed (only then may the responder offer too). */
   #negotiated = false
   #phase: 'connecting' | 'connected' | 'closed' = 'connecting'
+  /** ICE restarts once connected (only the initiator restarts: the remote's manager takes offers from it alone). */
+  readonly #restarts: IceRestartPolicy
 
   constructor(options: PeerTransportOptions) {
     this.initiator = options.initiator
     const pc = new options.wrtc.RTCPeerConnection(options.config)
     this.#pc = pc
+    this.#restarts = new IceRestartPolicy({
+      ...(this.initiator ? { restart: () => this.#restartIce() } : {}),
+      onGiveUp: (why) => this.#fail(new ConnectionFailedError(`the peer connection failed: ${why}`)),
+    })
     pc.onicecandidate = (e) => this.#onLocalCandidate(e.candidate)
     pc.onconnectionstatechange = () => this.#onStateChange()
     pc.oniceconnectionstatechange = () => this.#onStateChange()
@@ -206,13 +213,30 @@ class NativePeerTransport implements PeerTransport {
 
   #onStateChange(): void {
     const pc = this.#pc
+    const ice = pc.iceConnectionState
     // `connectionState` is missing in some implementations: `iceConnectionState` tells the same ends
-    const state = pc.connectionState ?? pc.iceConnectionState
-    if (state === 'failed' || pc.iceConnectionState === 'failed') {
-      this.#fail(new ConnectionFailedError('the peer connection failed (ICE or DTLS)'))
-    } else if (state === 'closed' || pc.iceConnectionState === 'closed') {
+    const state = pc.connectionState ?? ice
+    if (state === 'closed' || ice === 'closed') {
       this.#fail(undefined)
+    } else if (this.#phase === 'connected') {
+      // an established connection restarts ICE instead of ending (its data channels and queued data stay)
+      this.#restarts.onIceState(state === 'failed' ? 'failed' : ice)
+    } else if (state === 'failed' || ice === 'failed') {
+      this.#fail(new ConnectionFailedError('the peer connection failed (ICE or DTLS)'))
     }
+  }
+
+  /** Restarts ICE (the `negotiationneeded` that follows makes the offer); `false` when the stack cannot. */
+  #restartIce(): boolean {
+    if (this.#phase !== 'connected') return false
+    try {
+      this.#pc.restartIce()
+    } catch {
+      // node-datachannel's polyfill: "Not implemented"
+      return false
+    }
+    this.#events.emit('restart')
+    return true
   }
 
   /** Ends the transport once: `error` (when there is one), then `close`. */
@@ -227,6 +251,7 @@ class NativePeerTransport implements PeerTransport {
 
   #release(): void {
     const pc = this.#pc
+    this.#restarts.stop()
     pc.onicecandidate = null
     pc.onconnectionstatechange = null
     pc.oniceconnectionstatechange = null

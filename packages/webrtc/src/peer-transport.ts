@@ -27,12 +27,20 @@ export interface PeerEvents {
   close: () => void
   /** The negotiation or the peer connection failed; `close` may follow. */
   error: (err: Error) => void
+  /**
+   * This side restarted ICE on an established connection that lost its path (the data channels stay; the
+   * renegotiation travels as `signal`s). Emitted per attempt.
+   */
+  restart: () => void
 }
 
 /**
  * One RTCPeerConnection and its offer/answer negotiation.
  * The initiator makes its offer asynchronously (never before the current task ends), so the channels created
  * right after the factory returns are part of the first offer.
+ * Once connected, a lost ICE path (`disconnected` past a short grace, or `failed`) is restarted by the initiator
+ * through the same signals, keeping the data channels; the transport ends (`error`, `close`) only when ICE cannot be
+ * restarted or stays down for `ICE_RESTART_GIVE_UP_MS` (see `ice-restart.ts`).
  */
 export interface PeerTransport extends TypedEvents<PeerEvents> {
   /** Whether this side makes the offer. */

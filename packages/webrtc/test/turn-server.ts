@@ -49,13 +49,20 @@ async function stunAnswers(port: number, signal: AbortSignal): Promise<void> {
   }
 }
 
+/** Options of {@link startTurnServer}. */
+export interface TurnServerOptions {
+  /** The loopback port (a coturn started again on the port of one that was stopped, say); default: a free one. */
+  readonly port?: number
+}
+
 /**
- * Starts coturn on a free loopback port with `secret` as its `static-auth-secret`.
+ * Starts coturn on a loopback port (a free one unless `options.port`) with `secret` as its `static-auth-secret`.
  * @throws {Error} with an explanation when `turnserver` is not installed (`apt-get install coturn`).
  */
-export async function startTurnServer(secret: string): Promise<TurnServer> {
+export async function startTurnServer(secret: string, options: TurnServerOptions = {}): Promise<TurnServer> {
   const bin = process.env.TURNSERVER ?? 'turnserver'
-  const port = await freePort() // free for TCP; coturn listens on UDP and TCP on the same port
+  // free for TCP; coturn listens on UDP and TCP on the same port
+  const port = options.port ?? (await freePort())
   const dir = await mkdtemp(join(tmpdir(), 'skipmesh-turn-'))
   const child: ChildProcess = spawn(
     bin,

@@ -1,0 +1,141 @@
+import { issueTurnCredentials, resolveTurnOptions, type SignalingServer } from '@skipmesh/signaling-server'
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import type { WebRtcConnection } from '../src/connection.js'
+import { HeartbeatTimeoutError } from '../src/errors.js'
+import type { WebRtcConnectionManager, WebRtcConnectionManagerOptions } from '../src/manager.js'
+import {
+  closeWatcher,
+  collectMessages,
+  implementations,
+  managerFactory,
+  nextConnection,
+  startSignalingServer,
+} from './helpers.js'
+import { startTurnServer, type TurnServer } from './turn-server.js'
+
+const SECRET = 'ice-restart-secret'
+const COUNT = 2_000
+
+/** Resolves once `condition()` holds (checked every 50 ms), or rejects after `timeoutMs`. */
+function until(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const timer = setInterval(() => {
+      if (condition()) {
+        clearInterval(timer)
+        resolve()
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(timer)
+        reject(new Error(`timed out waiting for ${what}`))
+      }
+    }, 50)
+  })
+}
+
+const encode = (n: number): Uint8Array => new TextEncoder().encode(String(n))
+const decode = (bytes: Uint8Array): number => Number(new TextDecoder().decode(bytes))
+
+/**
+ * Relay-only on @roamhq/wrtc, which enforces `iceTransportPolicy: 'relay'` (node-datachannel advertises host
+ * candidates too, so a coturn outage does not cut its link, and its polyfill cannot restart ICE: see relay.test.ts).
+ */
+describe('ICE restart through coturn, wrtc, relay-only', () => {
+  let signaling: SignalingServer | undefined
+  let turn: TurnServer | undefined
+  let stopAll: (() => Promise<void>) | undefined
+
+  beforeAll(async () => {
+    signaling = await startSignalingServer()
+  })
+  afterEach(async () => {
+    await stopAll?.()
+    await turn?.stop()
+  })
+  afterAll(async () => {
+    await signaling?.close()
+  })
+
+  async function relayPair(limits: Partial<WebRtcConnectionManagerOptions>): Promise<{
+    a: WebRtcConnectionManager
+    b: WebRtcConnectionManager
+    ab: WebRtcConnection
+    ba: WebRtcConnection
+  }> {
+    turn = await startTurnServer(SECRET)
+    const creds = issueTurnCredentials(
+      resolveTurnOptions({ urls: [turn.url], secret: SECRET }),
+      'p',
+      Date.now(),
+    )
+    const factory = managerFactory(signaling!, implementations.wrtc(), undefined, {
+      rtc: { iceServers: [creds], iceTransportPolicy: 'relay' },
+      connectTimeoutMs: 20_000,
+      ...limits,
+    })
+    stopAll = () => factory.stopAll()
+    const a = await factory.make()
+    const b = await factory.make()
+    const incoming = nextConnection(b, 30_000)
+    const ab = await a.connect(b.localId, { signal: AbortSignal.timeout(30_000) })
+    return { a, b, ab, ba: await incoming }
+  }
+
+  it('restarts ICE when coturn dies and comes back on the same port, losing, duplicating and reordering no message, on the same connection', {
+    timeout: 120_000,
+  }, async () => {
+    // the restart must complete within heartbeatTimeoutMs of silence: the bound on declaring the peer gone
+    const { a, b, ab, ba } = await relayPair({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 45_000 })
+    const closes = [closeWatcher(ab), closeWatcher(ba)]
+    const restarts = () => a.metrics().iceRestarts + b.metrics().iceRestarts
+    const got = collectMessages(ba, COUNT + 1, 100_000)
+    const sends: Promise<void>[] = []
+    // a first part over the working relay, delivered
+    for (let i = 0; i < 500; i++) sends.push(ab.send('test', encode(i)))
+    await until(() => got.received() >= 500, 'the first 500 messages', 30_000)
+    const port = turn!.port
+    await turn!.stop()
+    // the middle part is sent (queued) while the relay is gone
+    for (let i = 500; i < 1_500; i++) sends.push(ab.send('test', encode(i)))
+    await until(() => restarts() >= 1, 'an ICE restart', 60_000)
+    expect(got.received()).toBeLessThan(COUNT)
+    turn = await startTurnServer(SECRET, { port })
+    for (let i = 1_500; i < COUNT; i++) sends.push(ab.send('test', encode(i)))
+    // a last marker: every message before it arrived, and no duplicate trails behind (the channel is ordered)
+    sends.push(ab.send('test', encode(-1)))
+    await Promise.all(sends)
+    const numbers = (await got.done).map((m) => decode(m.bytes))
+    expect(numbers).toEqual([...Array.from({ length: COUNT }, (_, i) => i), -1])
+    expect(restarts()).toBeGreaterThanOrEqual(1)
+    expect(closes.map((c) => c.count())).toEqual([0, 0])
+    expect([ab.status, ba.status]).toEqual(['open', 'open'])
+    expect(a.connections()).toEqual([ab])
+    expect(b.connections()).toEqual([ba])
+    expect(a.metrics().connectionsClosed + b.metrics().connectionsClosed).toBe(0)
+    expect(a.metrics().peerConnectionsCreated + b.metrics().peerConnectionsCreated).toBe(2)
+    // and the restarted link carries the other way too
+    const back = collectMessages(ab, 1, 30_000)
+    await ba.send('test', encode(7))
+    expect((await back.done).map((m) => decode(m.bytes))).toEqual([7])
+  })
+
+  it('declares the peer gone with HeartbeatTimeoutError within heartbeatTimeoutMs plus two intervals when coturn stays down', {
+    timeout: 90_000,
+  }, async () => {
+    const heartbeatIntervalMs = 500
+    const heartbeatTimeoutMs = 3_000
+    const { ab, ba } = await relayPair({ heartbeatIntervalMs, heartbeatTimeoutMs })
+    const closes = [closeWatcher(ab), closeWatcher(ba)]
+    const got = collectMessages(ba, 1, 30_000)
+    await ab.send('test', encode(1))
+    await got.done
+    const killedAt = performance.now()
+    await turn!.stop()
+    const reasons = await Promise.all(closes.map((c) => c.closed))
+    for (const reason of reasons) expect(reason).toBeInstanceOf(HeartbeatTimeoutError)
+    // the documented bound (heartbeatTimeoutMs + one interval, one more when a tick is excused as a local
+    // stall) plus slack for a loaded machine's late timers; ICE restarts alone would go on for 30 s
+    const bound = heartbeatTimeoutMs + 2 * heartbeatIntervalMs + 5_000
+    for (const c of closes) expect(c.at()! - killedAt).toBeLessThan(bound)
+    expect(closes.map((c) => c.count())).toEqual([1, 1])
+  })
+})
