@@ -17,6 +17,7 @@ import {
   createStaticDirectory,
   HostLinkClosedError,
   MUX_CHANNEL,
+  type Multiplexer,
 } from '../src/mux/index.js'
 import { encodeControl, encodeData, FrameKind } from '../src/mux/frame.js'
 import { decodeText, msg, RecordingProcessor, stopAll, text } from './helpers.js'
@@ -132,6 +133,43 @@ describe('multiplexer', () => {
         // 4 nodes × 11 peers each, 3 of them local
         expect(h.metrics().virtualLinks).toMatchObject({ open: 44, local: 12 })
         expect(h.metrics().rejectedFrames).toBe(0)
+      }
+    } finally {
+      await stopAll(networks)
+      await stopAll(hosts)
+    }
+  })
+
+  it('runs 4 hosts of 64 nodes each over 3 host connections per host', async () => {
+    const { hosts, directory } = await startHosts(4)
+    const networks: DefaultNetwork[] = []
+    try {
+      for (const h of hosts) {
+        for (let k = 0; k < 64; k++) {
+          const id = Identifier.random()
+          directory.bind(id, h.hostId)
+          networks.push(createNetwork({ connectionManager: h.node(id) }))
+        }
+      }
+      for (const n of networks) n.start()
+      await Promise.all(networks.map((n) => n.ready()))
+      const processors = networks.map(() => new RecordingProcessor())
+      const conduits = await Promise.all(networks.map((n, i) => n.register(Channel.Test, processors[i]!)))
+      // each node sends to 8 others, picked by a fixed stride so every node also receives 8
+      const expected = networks.map(() => 0)
+      const sends: Array<Promise<void>> = []
+      for (const [i, c] of conduits.entries()) {
+        for (let k = 1; k <= 8; k++) {
+          const j = (i + k * 37) % networks.length
+          expected[j]!++
+          sends.push(c.send(networks[j]!.localId, msg(`${i}`)))
+        }
+      }
+      await Promise.all(sends)
+      await Promise.all(processors.map((p, j) => p.waitFor(expected[j]!, AbortSignal.timeout(TIMEOUT))))
+      for (const h of hosts) {
+        expect(h.host.connections()).toHaveLength(3)
+        expect(h.metrics()).toMatchObject({ nodes: 64, hostLinks: 3, rejectedFrames: 0 })
       }
     } finally {
       await stopAll(networks)
@@ -315,6 +353,38 @@ describe('multiplexer', () => {
     } finally {
       await rogue.stop()
       await host.stop()
+    }
+  })
+
+  it('holds only the frames of a link whose open is being verified; other links of the host connection go on', async () => {
+    const { hosts, directory } = await startHosts(2)
+    const [h1, h2] = hosts as [Multiplexer, Multiplexer]
+    const slow = await startNode(h2, directory)
+    const quick = await startNode(h2, directory)
+    const target = await startNode(h1, directory)
+    // h1 asks the directory about `slow` and gets no answer until the test gives it
+    const verdict = deferred<void>()
+    const resolve = directory.resolve.bind(directory)
+    directory.resolve = async (node, options) => {
+      if (node.equals(slow.localId)) await verdict.promise
+      return resolve(node, options)
+    }
+    try {
+      const signal = AbortSignal.timeout(TIMEOUT)
+      const slowDial = slow.connect(target.localId, { signal })
+      const quickLink = await quick.connect(target.localId, { signal })
+      const atTarget = target.connections().find((c) => c.remoteId.equals(quick.localId))!
+      const got = new Promise<string>((r) =>
+        atTarget.on('message', (_ch, bytes) => r(decodeText.decode(bytes))),
+      )
+      await quickLink.send(Channel.Test, text.encode('not held'), { signal })
+      expect(await got).toBe('not held')
+      expect(target.connections()).toHaveLength(1)
+      verdict.resolve()
+      expect((await slowDial).status).toBe('open')
+      expect(target.connections()).toHaveLength(2)
+    } finally {
+      await stopAll(hosts)
     }
   })
 

@@ -4,6 +4,7 @@ import { PeerNotFoundError } from '../errors.js'
 import type { Identifier } from '../identifier.js'
 import { type Deferred, deferred } from '../internal/async.js'
 import type { HostDirectory } from './contract.js'
+import { withDeadline } from './deadline.js'
 import { HostLinkClosedError, MuxBacklogOverflowError } from './errors.js'
 import { decodeFrame, encodeControl, type Frame, FrameKind, MUX_CHANNEL } from './frame.js'
 import { RemoteWire } from './remote-wire.js'
@@ -44,8 +45,9 @@ function key(local: Identifier, remote: Identifier): string {
 
 /**
  * One host connection as the multiplexer uses it: sends frames, verifies and dispatches incoming ones, keeps
- * the virtual connections riding it and the opens waiting for their answer. Frames are handled strictly in
- * arrival order: while the source of an incoming open is being checked with the directory, later frames wait.
+ * the virtual connections riding it and the opens waiting for their answer. Frames of one link (one source and
+ * destination) are handled in arrival order: while the source of an incoming open is being checked with the
+ * directory, later frames of that link wait; other links go on.
  */
 export class HostLink {
   readonly connection: Connection
@@ -54,8 +56,9 @@ export class HostLink {
   readonly #pending = new Map<string, Deferred<VirtualConnection>>()
   /** Remote nodes whose links on this host connection were verified (late frames from them are not forgeries). */
   readonly #known = new Set<string>()
-  #backlog: Uint8Array[] = []
-  #verifying = false
+  /** Frames of the links whose open is being verified, by link (source:destination), in arrival order. */
+  readonly #held = new Map<string, Frame[]>()
+  #heldCount = 0
   #closed = false
 
   constructor(connection: Connection, ctx: LinkContext) {
@@ -98,23 +101,19 @@ export class HostLink {
   receive(bytes: Uint8Array): void {
     if (this.#closed) return
     this.#ctx.counters.framesIn++
-    if (this.#verifying) {
-      if (this.#backlog.length >= this.#ctx.maxBacklog) {
-        this.closed(new MuxBacklogOverflowError(`more than ${this.#ctx.maxBacklog} frames waiting`))
-        void this.connection.close().catch(() => {})
-        return
-      }
-      this.#backlog.push(bytes)
+    const frame = decodeFrame(bytes)
+    if (frame === undefined) {
+      this.#ctx.counters.rejectedFrames++
       return
     }
-    this.#handle(bytes)
+    this.#handle(frame)
   }
 
   /** The host connection closed: every virtual link on it closes, every open waiting on it fails. */
   closed(reason: Error | undefined): void {
     if (this.#closed) return
     this.#closed = true
-    this.#backlog = []
+    this.#held.clear()
     const error = new HostLinkClosedError(`the host connection to ${this.remoteHost.toHex()} closed`, {
       cause: reason,
     })
@@ -124,11 +123,18 @@ export class HostLink {
     this.#pending.clear()
   }
 
-  #handle(bytes: Uint8Array): void {
+  /** Dispatches a frame, or holds it behind the open of its link being verified (per link order is kept). */
+  #handle(frame: Frame): void {
     const counters = this.#ctx.counters
-    const frame = decodeFrame(bytes)
-    if (frame === undefined) {
-      counters.rejectedFrames++
+    const held = this.#held.get(key(frame.source, frame.destination))
+    if (held !== undefined) {
+      if (this.#heldCount >= this.#ctx.maxBacklog) {
+        this.closed(new MuxBacklogOverflowError(`more than ${this.#ctx.maxBacklog} frames waiting`))
+        void this.connection.close().catch(() => {})
+        return
+      }
+      held.push(frame)
+      this.#heldCount++
       return
     }
     const node = this.#ctx.localNode(frame.destination)
@@ -185,27 +191,26 @@ export class HostLink {
 
   /** An incoming open: the directory must bind its source to this host connection's remote host. */
   #verify(frame: Frame): void {
-    this.#verifying = true
-    const signal = AbortSignal.timeout(this.#ctx.verifyTimeoutMs)
-    this.#ctx.directory
-      .resolve(frame.source, { signal })
+    const k = key(frame.source, frame.destination)
+    this.#held.set(k, [])
+    withDeadline(this.#ctx.verifyTimeoutMs, (signal) => this.#ctx.directory.resolve(frame.source, { signal }))
       .then(
         (host) => host.equals(this.remoteHost),
         () => false,
       )
       .then((genuine) => {
-        this.#verifying = false
         if (this.#closed) return
+        const held = this.#held.get(k) ?? []
+        this.#held.delete(k)
+        this.#heldCount -= held.length
         if (genuine) this.#opened(frame)
         else this.#ctx.counters.rejectedFrames++
-        this.#drain()
+        // in order; a later open of the same link holds the rest again
+        for (const f of held) {
+          if (this.#closed) return
+          this.#handle(f)
+        }
       })
-  }
-
-  #drain(): void {
-    let i = 0
-    while (!this.#verifying && !this.#closed && i < this.#backlog.length) this.#handle(this.#backlog[i++]!)
-    this.#backlog = this.#backlog.slice(i)
   }
 
   /** A verified open: accept it (before anything the new connection's listeners may send). */

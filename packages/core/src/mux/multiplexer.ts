@@ -12,6 +12,7 @@ import type { Identifier } from '../identifier.js'
 import { numberOption } from '../internal/options.js'
 import { AbstractComponent, type ThrowableContext } from '../lifecycle.js'
 import type { HostDirectory, Multiplexer, MultiplexerMetrics, MultiplexerOptions } from './contract.js'
+import { withDeadline } from './deadline.js'
 import { MAX_FRAME_OVERHEAD, MUX_CHANNEL } from './frame.js'
 import { type FrameCounters, HostLink, type LinkContext } from './host-link.js'
 import { MuxNodeManager, type MuxPort } from './node.js'
@@ -159,19 +160,8 @@ class DefaultMultiplexer extends AbstractComponent implements Multiplexer, LinkC
   }
 
   async #dialRemote(node: MuxNodeManager, remote: Identifier): Promise<VirtualConnection> {
-    const signal = AbortSignal.timeout(this.verifyTimeoutMs)
     try {
-      const hostId = await this.directory.resolve(remote, { signal })
-      if (hostId.equals(this.hostId)) {
-        const started = this.#attached.get(remote.toHex())
-        if (started !== undefined) return await this.#dialLocal(node, started)
-        throw new PeerNotFoundError(`${remote.toHex()} is not started on this host`)
-      }
-      const conn = await this.host.connect(hostId, { signal })
-      const link = this.#link(conn)
-      if (link === undefined) throw new ConnectionFailedError('the host connection closed while connecting')
-      // the remote may have opened the link itself meanwhile
-      return node.openConnection(remote) ?? (await link.open(node, remote, { signal }))
+      return await withDeadline(this.verifyTimeoutMs, (signal) => this.#dialOver(node, remote, signal))
     } catch (err) {
       if (err instanceof AbortError || (err as { name?: unknown }).name === 'AbortError')
         throw new ConnectionFailedError(`no link to ${remote.toHex()} within ${this.verifyTimeoutMs} ms`, {
@@ -179,6 +169,21 @@ class DefaultMultiplexer extends AbstractComponent implements Multiplexer, LinkC
         })
       throw err
     }
+  }
+
+  /** Directory, host connection, open/accept. */
+  async #dialOver(node: MuxNodeManager, remote: Identifier, signal: AbortSignal): Promise<VirtualConnection> {
+    const hostId = await this.directory.resolve(remote, { signal })
+    if (hostId.equals(this.hostId)) {
+      const started = this.#attached.get(remote.toHex())
+      if (started !== undefined) return await this.#dialLocal(node, started)
+      throw new PeerNotFoundError(`${remote.toHex()} is not started on this host`)
+    }
+    const conn = await this.host.connect(hostId, { signal })
+    const link = this.#link(conn)
+    if (link === undefined) throw new ConnectionFailedError('the host connection closed while connecting')
+    // the remote may have opened the link itself meanwhile
+    return node.openConnection(remote) ?? (await link.open(node, remote, { signal }))
   }
 
   /** Two nodes of this host: a pair of in-memory twins. */
