@@ -133,7 +133,11 @@ export class WebRtcConnection implements Connection {
     this.#heartbeat = new Heartbeat({
       intervalMs: limits.heartbeatIntervalMs,
       timeoutMs: limits.heartbeatTimeoutMs,
-      ping: () => this.#control.send({ t: 'ping' }),
+      ping: () => {
+        this.#control.send({ t: 'ping' })
+        // a live remote answers every ping: two intervals of silence is a path to repair before ICE notices
+        if (this.#heartbeat.silentMs >= 2 * limits.heartbeatIntervalMs) peer.restartIce?.()
+      },
       onSilent: () => {
         counters.heartbeatTimeouts++
         this.#finalize(

@@ -8,6 +8,9 @@
  *   made while the network, or the TURN server, is still down gathers nothing; the next one may), at most
  *   {@link ICE_RESTART_MAX_ATTEMPTS} per outage;
  * - an outage that lasts {@link ICE_RESTART_GIVE_UP_MS} is the end (`onGiveUp`), whatever the attempts.
+ * - the connection may {@link IceRestartPolicy.suspect} the path before ICE notices (its heartbeat heard nothing
+ *   for a while; the stack takes several seconds to report `disconnected`): a restart at once, at most one per
+ *   retry time.
  *
  * Only the side that makes offers restarts (skipmesh's initiator); the other one (`restart` absent) waits for the
  * remote's restart offer, bounded by the same give-up time.
@@ -50,6 +53,8 @@ export class IceRestartPolicy {
   #giveUp: ReturnType<typeof setTimeout> | undefined
   #unsupported = false
   #stopped = false
+  /** When the last restart was made (`-Infinity`: none). */
+  #lastAttemptAt = Number.NEGATIVE_INFINITY
 
   constructor(init: IceRestartInit) {
     this.#init = init
@@ -85,27 +90,45 @@ export class IceRestartPolicy {
     }
   }
 
+  /**
+   * The connection heard nothing from the remote lately: restarts ICE now, unless this side cannot, or made a restart
+   * less than the retry time ago. The attempts count towards the outage's maximum.
+   */
+  suspect(): void {
+    if (this.#stopped || this.#unsupported || this.#init.restart === undefined) return
+    if (Date.now() - this.#lastAttemptAt < this.#retryMs) return
+    clearTimeout(this.#next)
+    this.#attempt(true)
+  }
+
   /** Stops every timer; idempotent. */
   stop(): void {
     this.#stopped = true
     this.#clear()
   }
 
+  get #retryMs(): number {
+    return this.#init.retryMs ?? ICE_RESTART_RETRY_MS
+  }
+
   get #giveUpMs(): number {
     return this.#init.giveUpMs ?? ICE_RESTART_GIVE_UP_MS
   }
 
-  #attempt(): void {
+  /** One restart; `suspected`: even though ICE still reports the path up. */
+  #attempt(suspected = false): void {
     this.#next = undefined
-    if (this.#stopped || this.#state === 'connected' || this.#state === 'completed') return
+    const up = this.#state === 'connected' || this.#state === 'completed'
+    if (this.#stopped || (up && !suspected)) return
     if (this.#attempts >= (this.#init.maxAttempts ?? ICE_RESTART_MAX_ATTEMPTS)) return
     this.#attempts++
+    this.#lastAttemptAt = Date.now()
     if (this.#init.restart?.() !== true) {
       this.#unsupported = true
       if (this.#state === 'failed') this.#end('ICE failed and the stack cannot restart it')
       return
     }
-    this.#next = setTimeout(() => this.#attempt(), this.#init.retryMs ?? ICE_RESTART_RETRY_MS)
+    this.#next = setTimeout(() => this.#attempt(), this.#retryMs)
   }
 
   #end(why: string): void {

@@ -94,6 +94,10 @@ class NativePeerTransport implements PeerTransport {
     return peerConnectionMaxMessageSize(this.#pc)
   }
 
+  restartIce(): void {
+    if (this.#phase === 'connected') this.#restarts.suspect()
+  }
+
   getStats(): Promise<RTCStatsReport> {
     return this.#pc.getStats()
   }

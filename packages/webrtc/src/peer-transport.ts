@@ -57,6 +57,12 @@ export interface PeerTransport extends TypedEvents<PeerEvents> {
    * size: `Infinity`); `undefined` before any description.
    */
   remoteMaxMessageSize(): number | undefined
+  /**
+   * The connection suspects the path (nothing heard from the remote lately): restart ICE now if this side makes
+   * offers, the connection is established, and no restart was made lately; otherwise nothing. Optional: a transport
+   * without it restarts on its own ICE states only.
+   */
+  restartIce?(): void
   /** The statistics of the peer connection. */
   getStats(): Promise<RTCStatsReport>
   /** Closes the RTCPeerConnection synchronously; idempotent; emits nothing afterwards. */

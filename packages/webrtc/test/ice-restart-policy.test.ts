@@ -91,6 +91,31 @@ describe('the ICE restart policy', () => {
     expect(calls).toHaveLength(1)
   })
 
+  it('restarts at once when the connection suspects the path, at most once per retry time', () => {
+    const { p, calls } = policy()
+    p.suspect()
+    expect(calls.restarts).toBe(1)
+    p.suspect()
+    vi.advanceTimersByTime(2_999)
+    p.suspect()
+    expect(calls.restarts).toBe(1)
+    vi.advanceTimersByTime(1)
+    p.suspect()
+    expect(calls.restarts).toBe(2)
+    // ICE never reported the path down: the retry timer restarts nothing by itself
+    vi.advanceTimersByTime(60_000)
+    expect(calls).toEqual({ restarts: 2, giveUps: [] })
+    p.stop()
+  })
+
+  it('makes no suspected restart on the side that makes no offers', () => {
+    const calls: string[] = []
+    const p = new IceRestartPolicy({ ...timings, onGiveUp: (why) => calls.push(why) })
+    p.suspect()
+    vi.advanceTimersByTime(60_000)
+    expect(calls).toEqual([])
+  })
+
   it('does nothing once stopped', () => {
     const { p, calls } = policy()
     p.onIceState('disconnected')

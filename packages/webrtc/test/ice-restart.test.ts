@@ -84,7 +84,7 @@ describe('ICE restart through coturn, wrtc, relay-only', () => {
     timeout: 120_000,
   }, async () => {
     // the restart must complete within heartbeatTimeoutMs of silence: the bound on declaring the peer gone
-    const { a, b, ab, ba } = await relayPair({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 45_000 })
+    const { a, b, ab, ba } = await relayPair({ heartbeatIntervalMs: 1_000, heartbeatTimeoutMs: 30_000 })
     const closes = [closeWatcher(ab), closeWatcher(ba)]
     const restarts = () => a.metrics().iceRestarts + b.metrics().iceRestarts
     const got = collectMessages(ba, COUNT + 1, 100_000)
