@@ -34,6 +34,7 @@ export const ClientEvent = {
   ProveIdentity: 'prove-identity',
   RemoveIdentity: 'remove-identity',
   Resolve: 'resolve',
+  IceServers: 'ice-servers',
 } as const
 
 /** The name of a client→server event. */
@@ -197,6 +198,26 @@ export interface ResolveResponse {
   readonly hosts: Record<string, string>
 }
 
+/** `ice-servers` request (empty). */
+export type IceServersRequest = Record<never, never>
+
+/**
+ * One time-limited TURN server entry, as `RTCIceServer` takes it, in the TURN REST API scheme (username
+ * `<expiry>:<id>`, credential base64 HMAC-SHA1 of it under the secret the server shares with the TURN server).
+ */
+export interface IssuedIceServer {
+  readonly urls: string[]
+  readonly username: string
+  readonly credential: string
+  /** When the credential stops working, in ms since the epoch: ask again before. */
+  readonly expiresAt: number
+}
+
+/** `ice-servers` result: empty when the server has no TURN configured. */
+export interface IceServersResponse {
+  readonly iceServers: IssuedIceServer[]
+}
+
 /** `peer-joined` / `peer-left` event. */
 export interface PeerEvent {
   /** The id of the peer that joined (authenticated) or left the room. */
@@ -248,6 +269,8 @@ export interface ClientToServerEvents {
   'remove-identity': (payload: RemoveIdentityRequest, ack: AckCallback) => void
   /** The hosts (socket identities) that carry live ids of the room. Errors: `not-joined`. */
   resolve: (payload: ResolveRequest, ack: AckCallback<ResolveResponse>) => void
+  /** Time-limited TURN credentials for this authenticated socket (none when the server has no TURN). Errors: `not-joined`. */
+  'ice-servers': (payload: IceServersRequest, ack: AckCallback<IceServersResponse>) => void
 }
 
 /** Events the server pushes to a joined and authenticated client. */

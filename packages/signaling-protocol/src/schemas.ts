@@ -167,6 +167,7 @@ export const ClientRequestSchemas = {
   'prove-identity': ProveIdentityRequestSchema,
   'remove-identity': RemoveIdentityRequestSchema,
   resolve: ResolveRequestSchema,
+  'ice-servers': payloadSchema({}),
 } as const satisfies Record<ClientEventName, v.GenericSchema>
 
 /** `peer-joined` / `peer-left` payload (clients should validate what the server pushes too). */
@@ -186,6 +187,21 @@ export const ResolveResponseSchema = v.object({
   hosts: v.pipe(
     v.record(IdSchema, IdSchema),
     v.check((x) => Object.keys(x).length <= MAX_PEERS_PAGE, `at most ${MAX_PEERS_PAGE} hosts`),
+  ),
+})
+
+/** `ice-servers` result. */
+export const IceServersResponseSchema = v.object({
+  iceServers: v.pipe(
+    v.array(
+      v.object({
+        urls: v.pipe(v.array(v.pipe(v.string(), v.maxLength(512))), v.minLength(1), v.maxLength(8)),
+        username: v.pipe(v.string(), v.maxLength(512)),
+        credential: v.pipe(v.string(), v.maxLength(512)),
+        expiresAt: v.pipe(v.number(), v.finite()),
+      }),
+    ),
+    v.maxLength(8),
   ),
 })
 

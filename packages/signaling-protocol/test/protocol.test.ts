@@ -86,6 +86,6 @@ describe('protocol', () => {
     expectTypeOf<RequestOf<'join'>>().toHaveProperty('publicKey')
     expectTypeOf<ResponseOf<'join'>>().toHaveProperty('challenge')
     expect([...CLIENT_EVENTS].sort()).toEqual(Object.keys(ClientRequestSchemas).sort())
-    expect(new Set(CLIENT_EVENTS).size).toBe(9)
+    expect(new Set(CLIENT_EVENTS).size).toBe(10)
   })
 })

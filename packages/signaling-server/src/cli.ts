@@ -22,6 +22,9 @@ Options:
   --static <dir>      serve the files of <dir> at /          (default: none)
   --grace-ms <n>      how long a left peer's id stays reserved for its key (default 30000)
   --max-peers <n>     maximum peers per room, 0 = no limit   (default 1000)
+  --turn-url <url>    a TURN server handed to peers with time-limited credentials; repeat for several
+  --turn-secret <s>   the secret shared with the TURN server (coturn static-auth-secret; env TURN_SECRET)
+  --turn-ttl <s>      lifetime of one TURN credential in seconds (default 3600)
   --log-level <lvl>   debug | info | warn | error            (default info)
   -h, --help          show this help
 
@@ -51,6 +54,9 @@ async function main(): Promise<void> {
         static: { type: 'string' },
         'grace-ms': { type: 'string' },
         'max-peers': { type: 'string' },
+        'turn-url': { type: 'string', multiple: true },
+        'turn-secret': { type: 'string' },
+        'turn-ttl': { type: 'string' },
         'log-level': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -77,6 +83,12 @@ async function main(): Promise<void> {
   const graceMs = int('grace-ms', values['grace-ms'])
   const maxPeersPerRoom = int('max-peers', values['max-peers'])
   const redis = values.redis ?? process.env.REDIS_URL
+  const turnSecret = values['turn-secret'] ?? process.env.TURN_SECRET
+  const turnTtl = int('turn-ttl', values['turn-ttl'])
+  if ((values['turn-url'] === undefined) !== (turnSecret === undefined || turnSecret === '')) {
+    process.stderr.write('skipmesh-signal: --turn-url and --turn-secret (or TURN_SECRET) go together\n')
+    process.exit(2)
+  }
   const options: SignalingServerOptions = {
     port,
     host: values.host ?? process.env.HOST ?? '127.0.0.1',
@@ -88,6 +100,15 @@ async function main(): Promise<void> {
     ...(values.static === undefined ? {} : { staticDir: values.static }),
     ...(graceMs === undefined ? {} : { graceMs }),
     ...(maxPeersPerRoom === undefined ? {} : { maxPeersPerRoom }),
+    ...(values['turn-url'] === undefined || turnSecret === undefined
+      ? {}
+      : {
+          turn: {
+            urls: values['turn-url'],
+            secret: turnSecret,
+            ...(turnTtl === undefined ? {} : { ttlSeconds: turnTtl }),
+          },
+        }),
   }
   const server = await createSignalingServer(options)
   process.stdout.write(`skipmesh-signal listening on ${server.url}\n`)

@@ -25,6 +25,7 @@ import {
   resolve,
 } from './identity-handlers.js'
 import type { SocketSession } from './session.js'
+import { issueTurnCredentials } from './turn.js'
 import { verifyEd25519 } from './verify.js'
 
 /** The validated payload of client event `E`. */
@@ -154,6 +155,16 @@ export async function leave(
   return {}
 }
 
+/** `ice-servers`: time-limited TURN credentials for the sender's id (none without TURN configured). */
+export async function iceServers(
+  ctx: ServerContext,
+  session: SocketSession,
+): Promise<ResponseOf<'ice-servers'>> {
+  const { id } = session.self()
+  const turn = ctx.options.turn
+  return { iceServers: turn === undefined ? [] : [issueTurnCredentials(turn, id, Date.now())] }
+}
+
 /** A handler and whether its event may come without a payload (taken as `{}`). */
 export interface HandlerEntry<E extends ClientEventName> {
   readonly run: Handler<E>
@@ -171,4 +182,5 @@ export const handlers: { readonly [E in ClientEventName]: HandlerEntry<E> } = {
   'prove-identity': { run: proveIdentity, payloadOptional: false },
   'remove-identity': { run: removeIdentity, payloadOptional: false },
   resolve: { run: resolve, payloadOptional: false },
+  'ice-servers': { run: iceServers, payloadOptional: true },
 }

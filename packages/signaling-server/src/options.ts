@@ -10,6 +10,7 @@ import { numberOption } from '@skipmesh/core/internal'
 import { MAX_PEERS_PAGE } from '@skipmesh/signaling-protocol'
 import { createJsonLogger, type Logger } from './logger.js'
 import type { Registry } from './registry.js'
+import { type ResolvedTurnOptions, resolveTurnOptions, type TurnOptions } from './turn.js'
 
 /** Per-socket request budget. */
 export interface RateLimitOptions {
@@ -66,6 +67,12 @@ export interface SignalingServerOptions {
   readonly maxPeersPerRoom?: number
   /** Maximum extra ids (`add-identity`) one socket carries or is adding. @default 256 */
   readonly maxIdentitiesPerSocket?: number
+  /**
+   * TURN: the server hands each authenticated peer time-limited credentials for these TURN servers
+   * (`ice-servers` request; the TURN REST API scheme of coturn's `use-auth-secret`). The secret never leaves the
+   * server. Without it, `ice-servers` answers an empty list.
+   */
+  readonly turn?: TurnOptions
   /** Peer ids per page of `authenticate` / `list-peers` results (1–256). @default 256 */
   readonly pageSize?: number
   /** Largest Socket.IO/engine.io message in bytes; a larger one closes the socket. @default 65536 */
@@ -129,6 +136,7 @@ export interface ResolvedOptions {
   readonly graceMs: number
   readonly maxPeersPerRoom: number
   readonly maxIdentitiesPerSocket: number
+  readonly turn: ResolvedTurnOptions | undefined
   readonly pageSize: number
   readonly maxHttpBufferSize: number
   readonly pingIntervalMs: number
@@ -188,6 +196,7 @@ export function resolveOptions(options: SignalingServerOptions): ResolvedOptions
     graceMs: int('graceMs', options.graceMs, 30_000),
     maxPeersPerRoom: int('maxPeersPerRoom', options.maxPeersPerRoom, 1000),
     maxIdentitiesPerSocket: int('maxIdentitiesPerSocket', options.maxIdentitiesPerSocket, 256),
+    turn: options.turn === undefined ? undefined : resolveTurnOptions(options.turn),
     pageSize: int('pageSize', options.pageSize, MAX_PEERS_PAGE, 1, MAX_PEERS_PAGE),
     maxHttpBufferSize: int('maxHttpBufferSize', options.maxHttpBufferSize, 64 * 1024, 1024),
     pingIntervalMs: int('pingIntervalMs', options.pingIntervalMs, 20_000, 1),

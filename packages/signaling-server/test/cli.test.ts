@@ -32,6 +32,15 @@ describe('skipmesh-signal CLI', () => {
     expect(p.err()).toContain('Usage')
   })
 
+  it('documents the TURN flags and refuses --turn-url without a secret', async () => {
+    const help = run(['--help'])
+    expect(await help.exit).toBe(0)
+    expect(help.out()).toContain('--turn-url <url>')
+    const p = run(['--port', '0', '--turn-url', 'turn:t.example:3478'])
+    expect(await p.exit).toBe(2)
+    expect(p.err()).toContain('--turn-secret')
+  })
+
   it('prints its URL, serves /healthz and shuts down gracefully on SIGTERM', async () => {
     const p = run(['--port', '0', '--log-level', 'warn'])
     const url = await new Promise<string>((resolve, reject) => {

@@ -197,10 +197,21 @@ export class WebRtcConnectionManager
     return this.localId.compare(remote) < 0
   }
 
+  /** The configuration of a new peer connection: the app's, plus the ICE servers the signaling issued. */
+  #rtcConfiguration(): RTCConfiguration {
+    const { rtc, issuedIceServers } = this.#options
+    const issued = issuedIceServers ? (this.signaling.iceServers?.() ?? []) : []
+    return issued.length === 0 ? rtc : { ...rtc, iceServers: [...(rtc.iceServers ?? []), ...issued] }
+  }
+
   /** Creates the pair's peer connection: as initiator (fresh `session`) or as responder (the remote's). */
   #startAttempt(slot: DialSlot, session: string): WebRtcConnection {
-    const { wrtc, rtc, peerTransport, limits, connectTimeoutMs } = this.#options
-    const peer = peerTransport({ initiator: this.#isInitiatorFor(slot.remoteId), wrtc, config: rtc })
+    const { wrtc, peerTransport, limits, connectTimeoutMs } = this.#options
+    const peer = peerTransport({
+      initiator: this.#isInitiatorFor(slot.remoteId),
+      wrtc,
+      config: this.#rtcConfiguration(),
+    })
     this.#metrics.peerConnectionsCreated++
     this.#metrics.peerConnectionsLive++
     const connection = new WebRtcConnection({

@@ -38,7 +38,9 @@ export interface WebRtcConnectionManagerOptions {
    */
   readonly signaling: Omit<SignalingClientOptions, 'localId' | 'keyPair'> | Signaling
   /**
-   * `RTCConfiguration` of every peer connection (`iceServers`, `iceTransportPolicy`, …).
+   * `RTCConfiguration` of every peer connection (`iceServers`, `iceTransportPolicy`, …). Unless it names its own
+   * `iceServers`, the ICE servers the signaling service issued (TURN with time-limited credentials, from a
+   * signaling server configured with `turn`) are added to them.
    * @default `{ iceServers: [{ urls: ['stun:stun.l.google.com:19302', 'stun:global.stun.twilio.com:3478'] }] }`
    */
   readonly rtc?: RTCConfiguration
@@ -133,6 +135,8 @@ export interface ResolvedOptions {
   readonly signaling: Signaling
   readonly wrtc: WrtcImplementation
   readonly rtc: RTCConfiguration
+  /** Whether the signaling service's issued ICE servers are added (the app named no `rtc.iceServers`). */
+  readonly issuedIceServers: boolean
   readonly peerTransport: PeerTransportFactory
   readonly connectTimeoutMs: number
   readonly limits: ConnectionLimits
@@ -198,6 +202,7 @@ export function resolveOptions(options: WebRtcConnectionManagerOptions): Resolve
     signaling,
     wrtc,
     rtc: options.rtc ?? DEFAULT_RTC_CONFIGURATION,
+    issuedIceServers: options.rtc?.iceServers === undefined,
     peerTransport: DEFAULT_PEER_TRANSPORT,
     connectTimeoutMs,
     limits,

@@ -18,6 +18,7 @@ import {
   type ClientEventName,
   type ClientToServerEvents,
   challengeBytes,
+  IceServersResponseSchema,
   JoinResponseSchema,
   PeerEventSchema,
   PeersPageSchema,
@@ -31,6 +32,7 @@ import {
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import * as v from 'valibot'
 import { SignalingRejectedError, SignalingUnavailableError } from './errors.js'
+import { IssuedIceServers } from './ice-servers.js'
 import type { Signaling, SignalingEvents } from './signaling.js'
 import { bytesToHex, checkNumber, sleep } from '@skipmesh/core/internal'
 
@@ -71,6 +73,7 @@ const TERMINAL_JOIN_CODES: ReadonlySet<SignalErrorCode> = new Set([
 const JoinAckSchema = ackSchema(JoinResponseSchema)
 const PeersAckSchema = ackSchema(PeersPageSchema)
 const EmptyAckSchema = ackSchema(v.object({}))
+const IceServersAckSchema = ackSchema(IceServersResponseSchema)
 const RATE_LIMIT_RETRIES = 4
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -104,6 +107,14 @@ export class SignalingClient extends AbstractComponent implements Signaling {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   #retryDelay: number
   #invalidEvents = 0
+  /** TURN servers the server issued (none when it has no TURN), renewed before they expire. */
+  readonly #iceServers = new IssuedIceServers({
+    fetch: async () => {
+      const res = await this.#request('ice-servers', {}, IceServersAckSchema, undefined)
+      // a server without the event (older) refuses it: no TURN from it
+      return res.ok ? res.iceServers : []
+    },
+  })
 
   constructor(options: SignalingClientOptions) {
     super()
@@ -280,7 +291,16 @@ export class SignalingClient extends AbstractComponent implements Signaling {
     }
   }
 
+  /**
+   * The TURN servers the signaling server issued this client, with credentials still valid (empty when it has no
+   * TURN configured). Asked for once joined, renewed before they expire.
+   */
+  iceServers(): RTCIceServer[] {
+    return this.#iceServers.current()
+  }
+
   protected async onStop(): Promise<void> {
+    this.#iceServers.stop()
     clearTimeout(this.#retryTimer)
     const socket = this.#socket
     this.#socket = undefined
@@ -367,6 +387,7 @@ export class SignalingClient extends AbstractComponent implements Signaling {
     }
     this.#authenticated = true
     this.#retryDelay = this.#reconnectDelayMs
+    await this.#iceServers.refresh()
     this.#replacePeers(ids)
     this.#firstJoin?.resolve()
     this.#events.emit('authenticated', this.peers())

@@ -40,4 +40,9 @@ export interface Signaling extends Component, TypedEvents<SignalingEvents> {
    * @throws {AbortError} when `options.signal` aborts.
    */
   signal(to: Identifier, session: string, data: SignalPayload, options?: AbortOptions): Promise<void>
+  /**
+   * Optional: ICE servers the service issued this peer (e.g. TURN with time-limited credentials), currently valid.
+   * The manager adds them to its peer connections' `iceServers` unless the app passed its own.
+   */
+  iceServers?(): RTCIceServer[]
 }

@@ -1,5 +1,11 @@
 import { InvalidOptionsError } from '@skipmesh/core'
-import { issueTurnCredentials, resolveTurnOptions, type SignalingServer } from '@skipmesh/signaling-server'
+import {
+  createSignalingServer,
+  issueTurnCredentials,
+  resolveTurnOptions,
+  type SignalingServer,
+  silentLogger,
+} from '@skipmesh/signaling-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionFailedError } from '@skipmesh/core'
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
@@ -154,6 +160,38 @@ describe('relay-only connections through coturn, wrtc, with bad credentials', ()
       } finally {
         await factory.stopAll()
       }
+    }
+  })
+})
+
+describe('TURN servers issued by the signaling server', () => {
+  it('a manager with no rtc.iceServers connects relay-only through the credentials its signaling server issued', async () => {
+    const turn = await startTurnServer(SECRET)
+    const server = await createSignalingServer({
+      port: 0,
+      host: '127.0.0.1',
+      logger: silentLogger,
+      turn: { urls: [turn.url], secret: SECRET },
+    })
+    const wrtc = recordingWrtc(implementations.wrtc())
+    const factory = managerFactory(server, wrtc, undefined, { rtc: { iceTransportPolicy: 'relay' } })
+    try {
+      const a = await factory.make()
+      const b = await factory.make()
+      expect(a.signaling.iceServers?.()).toEqual([
+        expect.objectContaining({ urls: [turn.url], username: expect.stringMatching(/^\d+:[0-9a-f]{64}$/) }),
+      ])
+      const incoming = nextConnection(b, 30_000)
+      const ab = await a.connect(b.localId, { signal: AbortSignal.timeout(30_000) })
+      const ba = await incoming
+      const got = collectMessages(ba, 1, 30_000)
+      await ab.send('test', new TextEncoder().encode('through the relay'))
+      expect((await got.done).map((m) => new TextDecoder().decode(m.bytes))).toEqual(['through the relay'])
+      for (const pc of wrtc.made) expect(await selectedPair(pc)).toEqual({ local: 'relay', remote: 'relay' })
+    } finally {
+      await factory.stopAll()
+      await server.close()
+      await turn.stop()
     }
   })
 })
