@@ -115,6 +115,13 @@ export interface SkipGraphMetrics {
   repairs: number
   /** Locks broken because the node holding them was found dead. */
   locksBroken: number
+  /** Locks granted here that lapsed: their holder neither released nor renewed them in time, or held them too long. */
+  locksLapsed: number
+  /**
+   * Walks of a join or repair cut short: they came back to a node they had visited, or took more steps than a
+   * small multiple of the expected path (a corrupt or hostile table); the attempt counts as a failed one.
+   */
+  walksCut: number
 }
 
 /**
@@ -158,6 +165,14 @@ export interface SkipGraphNodeOptions {
    * @default 2000
    */
   lockWaitMs?: number
+  /**
+   * How long a lock this node grants to another node's transaction lasts unless that transaction renews it
+   * (a running transaction renews its locks every third of this), in milliseconds. A lock held longer than six
+   * leases lapses whatever the renewals. So a lost release heals by itself within one lease, and a node that
+   * takes locks and never lets go blocks joins, leaves and repairs through this node for six leases at most.
+   * @default 10000
+   */
+  lockLeaseMs?: number
   /**
    * How often the node checks that its neighbours are alive (one small read to each distinct neighbour), in
    * milliseconds; 0 turns probing off. A failed send (here or on any other message) marks the neighbour dead and

@@ -5,11 +5,19 @@
  * @module
  */
 import type { Identifier, MembershipVector } from '@skipmesh/core'
-import { DuplicateIdentifierError, JoinFailedError, LeaveFailedError, NotJoinedError } from './errors.js'
+import { DuplicateIdentifierError, LeaveFailedError, NotJoinedError, SearchTimeoutError } from './errors.js'
 import { MAX_LEVEL, type Side, sharesPrefix } from './lookup-table.js'
 import { sameId, type NodeState } from './state.js'
-import { Conflict, type Transactions, type Txn } from './transactions.js'
+import { Conflict, type Transactions, type Txn, WalkGuard } from './transactions.js'
 import type { ApplyWrite, WireNeighbor } from './wire.js'
+
+/** Steps any walk may take, plus {@link WALK_STEPS_PER_LEVEL} per level of this node's table. */
+const WALK_BASE_STEPS = 64
+/**
+ * A list at level i is expected to be crossed in about 2 steps between members of level i+1, and the longest
+ * such run among n nodes is about log2 n, the number of levels: the budget is a small multiple of that.
+ */
+const WALK_STEPS_PER_LEVEL = 16
 
 /** Where a walk along the level below ended. */
 export interface WalkEnd {
@@ -36,6 +44,11 @@ export interface LinkerInit {
     via: Identifier,
     signal: AbortSignal | undefined,
   ) => Promise<{ result: Identifier }>
+  /**
+   * A commit could not confirm a write at `level` (refused, lost, or its acknowledgement lost): relink this node
+   * there, so that the lists converge without waiting for a probe.
+   */
+  readonly relink: (level: number) => void
 }
 
 export class Linker {
@@ -47,6 +60,15 @@ export class Linker {
     this.#init = init
     this.#state = init.state
     this.#txns = init.txns
+  }
+
+  /**
+   * A guard for one walk: a small multiple of the expected path in a graph of the size this node sees (its
+   * levels), and no node twice.
+   */
+  walkGuard(): WalkGuard {
+    const levels = Math.max(0, Math.min(this.#state.table.topLevel, MAX_LEVEL))
+    return new WalkGuard(WALK_BASE_STEPS + WALK_STEPS_PER_LEVEL * levels)
   }
 
   /**
@@ -100,13 +122,15 @@ export class Linker {
     let cur: Identifier
     if (near !== undefined) cur = near
     else {
-      const found = await this.#init.searchVia(me, introducer, signal)
+      const found = await this.#searchForGap(me, introducer, signal)
       if (found.result.equals(me))
         throw new DuplicateIdentifierError('a node with this identifier is in the graph')
       cur = found.result
     }
     const goRight = cur.compare(me) < 0
-    for (let steps = 0; ; steps++) {
+    const guard = this.walkGuard()
+    for (;;) {
+      guard.step(cur)
       const s = (await this.#txns.read(txn, cur, [0])).levels[0]!
       if (!s.linked) throw new Conflict('walked onto an unlinked node')
       hint.near = cur
@@ -119,8 +143,21 @@ export class Linker {
         else await this.#insertBetween(txn, 0, other, cur)
         return false
       }
-      if (steps > 1_000_000) throw new Conflict('walk too long')
       cur = next.id
+    }
+  }
+
+  /** The join's search through the introducer, sent once more when its answer (or a hop) was lost. */
+  async #searchForGap(
+    me: Identifier,
+    introducer: Identifier,
+    signal: AbortSignal | undefined,
+  ): Promise<{ result: Identifier }> {
+    try {
+      return await this.#init.searchVia(me, introducer, signal)
+    } catch (err) {
+      if (!(err instanceof SearchTimeoutError)) throw err
+      return this.#init.searchVia(me, introducer, signal)
     }
   }
 
@@ -140,7 +177,9 @@ export class Linker {
     let left: Located | null = null
     if (leftId !== null) {
       let cur = leftId
-      for (let steps = 0; ; steps++) {
+      const guard = this.walkGuard()
+      for (;;) {
+        guard.step(cur)
         const here = await this.locate(txn, cur, level, 'right')
         if (!sharesPrefix(here.mv, me.mv, level) || here.id.compare(me.id) >= 0)
           throw new Conflict('bad left neighbour')
@@ -152,7 +191,6 @@ export class Linker {
         // someone linked between: step right, keeping our order of locks
         this.#txns.releaseAt(txn, cur)
         cur = next.id
-        if (steps > 1_000_000) throw new Conflict('walk too long')
       }
     }
     const rightNow = left === null ? rightId : (left.across?.id ?? null)
@@ -223,7 +261,9 @@ export class Linker {
   async walk(txn: Txn, level: number, side: Side): Promise<WalkEnd> {
     let end = this.#state.identity.id
     let cur: Identifier | null = this.#state.table.get(level - 1, side)?.id ?? null
-    for (let steps = 0; cur !== null; steps++) {
+    const guard = this.walkGuard()
+    while (cur !== null) {
+      guard.step(cur)
       const st = await this.#txns.read(txn, cur, [level - 1, level])
       const below = st.levels[0]!
       const at = st.levels[1]!
@@ -231,7 +271,6 @@ export class Linker {
       if (at.linked && sharesPrefix(st.mv, this.#state.identity.mv, level)) return { found: cur, end: cur }
       end = cur
       cur = (side === 'left' ? below.left : below.right)?.id ?? null
-      if (steps > 1_000_000) throw new Conflict('walk too long')
     }
     return { found: null, end }
   }
@@ -246,13 +285,10 @@ export class Linker {
     if (left !== null) applies.push(this.#txns.apply(txn, left.id, [{ level, side: 'right', entry: me }]))
     if (right !== null) applies.push(this.#txns.apply(txn, right.id, [{ level, side: 'left', entry: me }]))
     const results = await Promise.allSettled(applies)
-    const failed = results.find((x) => x.status === 'rejected')
-    if (failed !== undefined) {
-      // a neighbour took (or may have taken) the write but we cannot confirm: not retried (see README)
-      throw new JoinFailedError(`commit at level ${level} failed`, {
-        cause: (failed as PromiseRejectedResult).reason,
-      })
-    }
+    // A write we cannot confirm (refused because our lease there lapsed, lost, or its acknowledgement lost):
+    // we are linked at this level on our side, so the join goes on, and the repair checks the level under its
+    // locks and completes (or corrects) the neighbours' side (README, "Join protocol").
+    if (results.some((x) => x.status === 'rejected')) this.#init.relink(level)
   }
 
   /**
@@ -304,6 +340,8 @@ export class Linker {
     )
     const failed = results.find((x) => x.status === 'rejected')
     if (failed !== undefined) {
+      // some neighbours may have relinked around us: we stay in the graph, so every level is relinked
+      for (let level = 0; level <= top; level++) this.#init.relink(level)
       throw new LeaveFailedError('commit of the leave failed', {
         cause: (failed as PromiseRejectedResult).reason,
       })

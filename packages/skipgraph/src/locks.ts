@@ -2,7 +2,9 @@
  * The locks this node grants: an exclusive lock per level and an all-levels lock (a leaving node's own), held
  * by transaction keys `<holder id hex>:<txn nonce>`. A request for a held lock waits here, first come first
  * served, at most `lockWaitMs`. Releases are tombstoned, so a release that overtakes its own lock request
- * still wins.
+ * still wins. A lock granted to another node is a lease: it lapses `leaseMs` after it was granted or last
+ * renewed (the holder renews it by asking for the same levels again), and after `maxHoldMs` whatever the
+ * renewals, so a lost release, a holder that went silent or a holder that never lets go blocks nobody for long.
  *
  * @module
  */
@@ -10,6 +12,9 @@ import { DenyReason } from './wire.js'
 
 /** Released transaction keys remembered (a lock request arriving after its release is refused). */
 const TOMBSTONES = 4096
+
+/** A remote transaction's lock lapses after this many leases whatever its renewals. */
+export const LEASES_PER_HOLD = 6
 
 /** The levels a lock names, or `'all'`. */
 export type LockLevels = readonly number[] | 'all'
@@ -30,6 +35,19 @@ export interface LockTableInit {
   readonly gone: () => boolean
   /** Whether this node is linked at level 0 (remote lock requests are refused before). */
   readonly linked: () => boolean
+  /** How long a remote's lock lasts unless renewed. */
+  readonly leaseMs: number
+  /** How long a remote's transaction may hold a lock here at most, renewals included. */
+  readonly maxHoldMs: number
+  /** A remote's lock lapsed (it was neither released nor renewed in time, or held too long). */
+  readonly onLapse: () => void
+}
+
+/** The lease of a remote transaction's locks here. */
+interface Lease {
+  /** When the first of its locks was granted. */
+  readonly since: number
+  timer: ReturnType<typeof setTimeout>
 }
 
 export class LockTable {
@@ -38,6 +56,7 @@ export class LockTable {
   #allLock: string | undefined
   readonly #tombstones = new Set<string>()
   readonly #waiters: LockWaiter[] = []
+  readonly #leases = new Map<string, Lease>()
 
   constructor(init: LockTableInit) {
     this.#init = init
@@ -71,6 +90,7 @@ export class LockTable {
       !this.#init.linked() && !this.#init.gone() ? DenyReason.NotLinked : this.tryLock(key, levels)
     const first = attempt()
     if (first !== DenyReason.Locked || this.#tombstones.has(key) || this.#init.lockWaitMs <= 0) {
+      if (first === 0) this.#lease(key)
       return Promise.resolve(first)
     }
     return new Promise((resolve) => {
@@ -80,6 +100,7 @@ export class LockTable {
           const r = attempt()
           if (r === DenyReason.Locked && !this.#tombstones.has(key)) return false
           clearTimeout(waiter.timer)
+          if (r === 0) this.#lease(key)
           resolve(r)
           return true
         },
@@ -106,6 +127,11 @@ export class LockTable {
 
   /** Releases everything `key` holds and wakes the waiters that can go on. */
   release(key: string): void {
+    const lease = this.#leases.get(key)
+    if (lease !== undefined) {
+      clearTimeout(lease.timer)
+      this.#leases.delete(key)
+    }
     let released = false
     if (this.#allLock === key) {
       this.#allLock = undefined
@@ -149,9 +175,36 @@ export class LockTable {
     return keys.size
   }
 
-  /** Refuses every waiting request now (the node stops), as if its wait had timed out. */
-  refuseWaiters(): void {
+  /** Refuses every waiting request now and forgets the leases (the node stops). */
+  stop(): void {
     for (const w of this.#waiters.splice(0)) w.refuse()
+    for (const lease of this.#leases.values()) clearTimeout(lease.timer)
+    this.#leases.clear()
+  }
+
+  /**
+   * Starts or renews the lease of `key`'s locks: they lapse `leaseMs` from now, and `maxHoldMs` after the
+   * first grant at the latest. A lapsed key is tombstoned (its apply and its renewals are refused).
+   */
+  #lease(key: string): void {
+    const { leaseMs, maxHoldMs } = this.#init
+    const now = Date.now()
+    const held = this.#leases.get(key)
+    if (held !== undefined) clearTimeout(held.timer)
+    const since = held?.since ?? now
+    const lease: Lease = {
+      since,
+      timer: setTimeout(() => this.#lapse(key), Math.max(0, Math.min(leaseMs, since + maxHoldMs - now))),
+    }
+    this.#leases.set(key, lease)
+  }
+
+  #lapse(key: string): void {
+    this.#leases.delete(key)
+    if (this.#allLock !== key && ![...this.#levelLocks.values()].includes(key)) return
+    this.#init.onLapse()
+    this.tombstone(key)
+    this.release(key)
   }
 
   /** The transactions holding any of `levels` here. */

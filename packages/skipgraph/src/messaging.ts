@@ -58,6 +58,8 @@ export function emptyMetrics(): SkipGraphMetrics {
     deadNeighbors: 0,
     repairs: 0,
     locksBroken: 0,
+    locksLapsed: 0,
+    walksCut: 0,
   }
 }
 

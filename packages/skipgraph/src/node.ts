@@ -34,7 +34,7 @@ import { AlreadyJoinedError, InvalidIdentityError, NodeStoppedError, NotJoinedEr
 import { NeighborTags } from './connection-tags.js'
 import { Linker } from './linking.js'
 import { Liveness } from './liveness.js'
-import { LockTable } from './locks.js'
+import { LEASES_PER_HOLD, LockTable } from './locks.js'
 import { type Identity, type LookupTableSnapshot, MAX_LEVEL } from './lookup-table.js'
 import { emptyMetrics, Messenger } from './messaging.js'
 import { Repair } from './repair.js'
@@ -78,6 +78,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#config = { network, channel: options.channel ?? makeChannel('skipgraph'), searchTimeoutMs }
     const requestTimeoutMs = options.requestTimeoutMs ?? 5000
     const random = options.random ?? Math.random
+    const lockLeaseMs = options.lockLeaseMs ?? 10_000
     const metrics = this.#metrics
     const isReady = (): boolean => this.state === 'ready'
     const state = new NodeState(this.identity, this.#events)
@@ -92,6 +93,9 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       lockWaitMs: options.lockWaitMs ?? 2000,
       gone: () => state.status === 'left',
       linked: () => state.linked,
+      leaseMs: lockLeaseMs,
+      maxHoldMs: LEASES_PER_HOLD * lockLeaseMs,
+      onLapse: () => metrics.locksLapsed++,
     })
     this.#txns = new Transactions({
       state,
@@ -102,6 +106,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       maxAttempts: options.maxAttempts ?? 1000,
       backoff: { baseMs: options.backoff?.baseMs ?? 2, maxMs: options.backoff?.maxMs ?? 200 },
       requestTimeoutMs,
+      leaseMs: lockLeaseMs,
       random,
     })
     this.#liveness = new Liveness({
@@ -121,6 +126,10 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       state,
       txns: this.#txns,
       searchVia: (target, via, signal) => this.#search.start(target, via, signal, searchTimeoutMs),
+      relink: (level) => {
+        this.#repair.relinkLevel(level)
+        this.#repair.schedule(0)
+      },
     })
     this.#repair = new Repair({
       state,

@@ -17,6 +17,8 @@ import type { LockReplyMsg, WireNeighbor } from './wire.js'
 
 /** Levels read per step of a repair walk (enough for 2^32 nodes). */
 const REPAIR_READ_LEVELS = 32
+/** Failed rounds after which a level asked for by a probe or a failed commit is no longer retried. */
+const RELINK_RETRIES = 10
 /** Nodes a repair may ask for their tables when it knows nobody beyond a dead neighbour. */
 const REPAIR_DISCOVERY_READS = 64
 
@@ -122,18 +124,22 @@ export class Repair {
         try {
           await this.#txns.run('repair', (txn) => this.#relink(txn, level), undefined)
           this.#init.metrics.repairs++
+          this.#relinkLevels.delete(level)
         } catch {
+          // a level a probe or a failed commit asked for is tried again in the next rounds (a few times:
+          // a probe asks again while the level stays wrong)
+          if (this.#failures >= RELINK_RETRIES) this.#relinkLevels.delete(level)
           failed = true
           break
-        } finally {
-          this.#relinkLevels.delete(level)
         }
       }
     } finally {
       this.#running = false
+      // levels this node is not linked at (any more) have nothing to relink
+      for (const level of this.#relinkLevels) if (level > this.#state.height) this.#relinkLevels.delete(level)
     }
     this.#failures = failed ? this.#failures + 1 : 0
-    if (this.#mayRepair() && (this.#again || this.#state.hasDeadEntry())) {
+    if (this.#mayRepair() && (this.#again || this.#relinkLevels.size > 0 || this.#state.hasDeadEntry())) {
       const cap = Math.min(2000, 20 * 2 ** Math.min(this.#failures, 10))
       this.schedule(failed ? this.#init.random() * cap : 0)
       if (!failed) return // the waiters get the next round's outcome
@@ -239,8 +245,10 @@ export class Repair {
     const levels: number[] = []
     for (let l = level; l < Math.min(MAX_LEVEL + 1, level + REPAIR_READ_LEVELS); l++) levels.push(l)
     let cur = start
+    const guard = this.#init.linker.walkGuard()
+    guard.step(cur)
     let st = await this.#txns.read(txn, cur, levels)
-    for (let steps = 0; steps < 100_000; steps++) {
+    for (;;) {
       let moved = false
       for (let k = st.levels.length - 1; k >= 0 && !moved; k--) {
         const s = st.levels[k]!
@@ -249,6 +257,7 @@ export class Repair {
         if (back === null || !beyondMe(back.id)) continue
         if (side === 'right' ? back.id.compare(cur) >= 0 : back.id.compare(cur) <= 0) continue
         if (this.#init.liveness.isDead(back.id.toHex())) continue
+        guard.step(back.id)
         try {
           st = await this.#txns.read(txn, back.id, levels)
         } catch (err) {
@@ -260,7 +269,6 @@ export class Repair {
       }
       if (!moved) return cur
     }
-    throw new Conflict('repair walk too long')
   }
 
   /**

@@ -90,7 +90,7 @@ export class Responder {
 
   /** Refuses the lock requests waiting here (the node stops). */
   stop(): void {
-    this.#init.locks.refuseWaiters()
+    this.#init.locks.stop()
   }
 
   /** Releases what `origin`'s transaction holds here (and refuses its later lock requests). */

@@ -27,6 +27,33 @@ export class Conflict extends Error {
   }
 }
 
+/**
+ * A walk cut short: it came back to a node it had visited or ran past its step budget (a corrupt or hostile
+ * table). The attempt fails like one on an unreachable participant, so a transaction makes only a few of them.
+ */
+export class WalkCut extends Conflict {}
+
+/**
+ * Bounds one walk: at most `budget` steps, never the same node twice.
+ * @throws {WalkCut} from {@link WalkGuard.step} when the walk must stop.
+ */
+export class WalkGuard {
+  readonly #seen = new Set<string>()
+  #left: number
+
+  constructor(budget: number) {
+    this.#left = budget
+  }
+
+  /** Records a step onto `id`. */
+  step(id: Identifier): void {
+    if (--this.#left < 0) throw new WalkCut('walk longer than its budget')
+    const hex = id.toHex()
+    if (this.#seen.has(hex)) throw new WalkCut('walk came back to a node it visited')
+    this.#seen.add(hex)
+  }
+}
+
 /** One attempt of a transaction. */
 export interface Txn {
   readonly id: string
@@ -36,6 +63,9 @@ export interface Txn {
   readonly contacted: Map<string, Identifier>
   /** Nodes that applied our writes (which released our locks there). */
   readonly applied: Set<string>
+  /** The levels we hold at other nodes (renewed every third of a lease until applied or released). */
+  readonly held: Map<string, { readonly id: Identifier; readonly levels: Set<number> }>
+  renewal: ReturnType<typeof setInterval> | undefined
   /** Aborts the lock phase only: once the commit started it runs to its end. */
   readonly signal: AbortSignal | undefined
   aborted: boolean
@@ -54,6 +84,8 @@ export interface TransactionsInit {
   readonly maxAttempts: number
   readonly backoff: { readonly baseMs: number; readonly maxMs: number }
   readonly requestTimeoutMs: number
+  /** The lease of a lock granted by another node: the locks a transaction holds are renewed thrice per lease. */
+  readonly leaseMs: number
   readonly random: () => number
 }
 
@@ -90,7 +122,8 @@ export class Transactions {
           throw err
         if (err instanceof AbortError) throw err
         metrics.conflicts++
-        if (!(err instanceof Conflict)) unreachable++
+        if (err instanceof WalkCut) metrics.walksCut++
+        if (!(err instanceof Conflict) || err instanceof WalkCut) unreachable++
         if (attempt + 1 >= maxAttempts || unreachable >= MAX_UNREACHABLE) {
           const E = what === 'join' ? JoinFailedError : LeaveFailedError
           throw new E(`${what} failed after ${attempt + 1} attempts`, { cause: err })
@@ -113,6 +146,7 @@ export class Transactions {
   finish(txn: Txn): Promise<unknown> {
     if (txn.aborted) return Promise.resolve()
     txn.aborted = true
+    clearInterval(txn.renewal)
     this.#active.delete(txn)
     this.#init.locks.release(txn.key)
     const sends: Promise<void>[] = []
@@ -141,8 +175,24 @@ export class Transactions {
       this.lockOwn(txn, levels)
       return this.#ownState(levels)
     }
-    txn.contacted.set(node.toHex(), node)
-    return this.#levels(txn, node, { kind: Kind.Lock, txn: txn.id, levels })
+    const hex = node.toHex()
+    txn.contacted.set(hex, node)
+    const reply = await this.#levels(txn, node, { kind: Kind.Lock, txn: txn.id, levels })
+    if (!txn.aborted) {
+      const held = txn.held.get(hex) ?? { id: node, levels: new Set<number>() }
+      for (const level of levels) held.levels.add(level)
+      txn.held.set(hex, held)
+      txn.renewal ??= setInterval(() => this.#renew(txn), this.#init.leaseMs / 3)
+    }
+    return reply
+  }
+
+  /** Asks again for the locks `txn` holds at other nodes: a granted request renews their leases. */
+  #renew(txn: Txn): void {
+    for (const { id, levels } of txn.held.values()) {
+      const msg: LockMsg = { kind: Kind.Lock, txn: txn.id, levels: [...levels].sort((a, b) => a - b) }
+      this.#init.messenger.request(id, msg, undefined).catch(() => {})
+    }
   }
 
   /** Reads `levels` of `node` without locking (a hint: every decision is validated under lock later). */
@@ -159,6 +209,7 @@ export class Transactions {
     const ack = await this.#init.messenger.request(node, { kind: Kind.Apply, txn: txn.id, writes }, undefined)
     if (ack === undefined || !ack.ok) throw new JoinFailedError('a neighbour refused a table write')
     txn.applied.add(node.toHex())
+    txn.held.delete(node.toHex())
   }
 
   /** Sends a lock or read request and checks that the reply grants it and reports exactly the levels asked. */
@@ -177,6 +228,7 @@ export class Transactions {
   /** Releases what `txn` holds at `node` (before the commit, for lock-coupling). */
   releaseAt(txn: Txn, node: Identifier): void {
     if (this.#init.state.isSelf(node)) return
+    txn.held.delete(node.toHex())
     this.#init.messenger.send(node, { kind: Kind.Release, txn: txn.id }).catch(() => {})
   }
 
@@ -198,6 +250,8 @@ export class Transactions {
       key: `${this.#init.state.selfHex}:${id}`,
       contacted: new Map(),
       applied: new Set(),
+      held: new Map(),
+      renewal: undefined,
       signal,
       aborted: false,
     }

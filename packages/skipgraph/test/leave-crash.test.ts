@@ -3,15 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { JoinFailedError, SearchFailedError, SearchTimeoutError } from '../src/index.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
 import { absentId, Cluster, collectUnhandledRejections, type Member, sortedIds } from './helpers.js'
-
-async function buildGraph(c: Cluster, n: number): Promise<void> {
-  const first = await c.add()
-  await first.node.join()
-  for (let i = 1; i < n; i++) {
-    const m = await c.add()
-    await m.node.join(c.pick(c.members.slice(0, i)).node.identity.id)
-  }
-}
+import { buildGraph } from './settle.js'
 
 function rightNeighbour(m: Member, members: readonly Member[]): Member | undefined {
   const r = m.node.lookupTable().levels[0]?.right

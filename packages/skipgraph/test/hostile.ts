@@ -1,0 +1,51 @@
+import { channel, createNetwork, type Identifier, type MemoryHub, type Network } from '@skipmesh/core'
+import { decodeWire, encodeWire, type WireMessage } from '../src/wire.js'
+
+/** What a hostile peer answers to a request (undefined: an empty, malformed reply). */
+export type HostileAnswer = (origin: Identifier, msg: WireMessage) => WireMessage | undefined
+
+/**
+ * A peer that speaks raw skip-graph messages: it registers on the skip-graph channel of its own network on a
+ * `MemoryHub`, answers requests as `answer` says, and sends hand-made requests and messages.
+ */
+export class HostilePeer {
+  readonly id: Identifier
+  readonly #network: Network
+  readonly #conduit: Awaited<ReturnType<Network['register']>>
+
+  private constructor(id: Identifier, network: Network, conduit: Awaited<ReturnType<Network['register']>>) {
+    this.id = id
+    this.#network = network
+    this.#conduit = conduit
+  }
+
+  static async create(hub: MemoryHub, id: Identifier, answer: HostileAnswer): Promise<HostilePeer> {
+    const network = createNetwork({ connectionManager: hub.connectionManager(id) })
+    network.start()
+    await network.ready()
+    const conduit = await network.register(channel('skipgraph'), {
+      processIncomingMessage: () => {},
+      processRequest: (_channel, origin, message) => {
+        const decoded = decodeWire(message.payload)
+        const reply = decoded.ok ? answer(origin, decoded.msg) : undefined
+        return { payload: reply === undefined ? new Uint8Array(0) : encodeWire(reply), metadata: {} }
+      },
+    })
+    return new HostilePeer(id, network, conduit)
+  }
+
+  /** Sends `msg` as a request and resolves with the decoded reply (undefined when malformed). */
+  async request(dest: Identifier, msg: WireMessage): Promise<WireMessage | undefined> {
+    const reply = await this.#conduit.request(
+      dest,
+      { payload: encodeWire(msg), metadata: {} },
+      { timeoutMs: 5000 },
+    )
+    const decoded = decodeWire(reply.payload)
+    return decoded.ok ? decoded.msg : undefined
+  }
+
+  async stop(): Promise<void> {
+    await this.#network.stop()
+  }
+}
