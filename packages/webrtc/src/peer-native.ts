@@ -83,7 +83,11 @@ class NativePeerTransport implements PeerTransport {
       data.type === 'candidate'
         ? () => this.#onRemoteCandidate(data.candidate)
         : () => this.#onDescription(data)
-    this.#signals = this.#signals.then(step).catch((err: unknown) => this.#fail(negotiationFailed(err)))
+    this.#signals = this.#signals.then(step).catch((err: unknown) => {
+      // a renegotiation of an established connection that this stack cannot apply (libdatachannel refuses an ICE
+      // restart) leaves the connection as it was: the old path may still work, and the heartbeat bounds it if not
+      if (this.#phase !== 'connected') this.#fail(negotiationFailed(err))
+    })
   }
 
   createChannel(label: string, id: number): RTCDataChannel {
@@ -132,6 +136,8 @@ class NativePeerTransport implements PeerTransport {
     const collision = description.type === 'offer' && (this.#makingOffer || pc.signalingState !== 'stable')
     // the initiator is impolite: it keeps its own offer and ignores the remote's (its candidates then fail, ignored)
     if (this.initiator && collision) return
+    // an answer to an offer rolled back since (a restart offer the remote answered late): nothing to answer
+    if (description.type === 'answer' && pc.signalingState === 'stable') return
     // the polite side rolls back explicitly: not every implementation rolls back implicitly
     if (collision) await pc.setLocalDescription({ type: 'rollback' })
     await pc.setRemoteDescription({ type: description.type, sdp: description.sdp })
@@ -233,11 +239,17 @@ class NativePeerTransport implements PeerTransport {
   /** Restarts ICE (the `negotiationneeded` that follows makes the offer); `false` when the stack cannot. */
   #restartIce(): boolean {
     if (this.#phase !== 'connected') return false
+    const pc = this.#pc
     try {
-      this.#pc.restartIce()
+      pc.restartIce()
     } catch {
       // node-datachannel's polyfill: "Not implemented"
       return false
+    }
+    // the previous restart offer is still unanswered (the remote could not apply it, or the answer was lost): roll
+    // it back, so that the restart makes a new offer (negotiationneeded fires only in `stable`)
+    if (pc.signalingState === 'have-local-offer' && !this.#makingOffer) {
+      pc.setLocalDescription({ type: 'rollback' }).catch(() => {})
     }
     this.#events.emit('restart')
     return true
