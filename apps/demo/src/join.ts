@@ -2,9 +2,10 @@
  * Join coordination: through whom a node of this tab joins the skip graph, and who starts the graph when
  * nobody has. A node joins through one of this tab's joined nodes, else through a joined node the tab's
  * picture knows. Only when the tab knows none does its lowest waiting node (the tab's pioneer) ask the room:
- * it asks the few lowest identifiers of the room whether they have joined, never every peer. When no peer
- * has, the lowest identifier in the room (among peers not silent for long) starts the graph and the others
- * retry until a joined node appears.
+ * it asks a few of the nodes the transport names (`RoomView.ask`) whether they have joined, never every peer.
+ * When none has, the lowest of the room's rivals (nodes, or with a shared host the tabs' hosts; those not silent
+ * for long) starts the graph, once the room has been stable for a round, and the others retry until a joined
+ * node appears.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import { sleep } from '@skipmesh/core/internal'
 import { requestTable } from './describe.js'
 import type { NodeTable } from './graph.js'
 import type { LocalNode } from './node.js'
+import type { RoomView } from './transport.js'
 
 /** How many of the room's lowest identifiers the pioneer asks per round. */
 const ASKED_PER_ROUND = 4
@@ -119,11 +121,12 @@ export class JoinCoordinator {
         }
       }
       if (this.#isPioneer(node)) {
-        const room = node.peers().filter((p) => p !== node.hex && !this.#host.isGone(p))
-        const key = [...room].sort().join()
+        const view = node.room()
+        const rivals = view.rivals.filter((p) => p !== view.self && !this.#host.isGone(p))
+        const key = [...rivals].sort().join()
         quiet = key === lastRoom ? quiet + 1 : 0
         lastRoom = key
-        if (await this.#pioneer(node, room, quiet)) return
+        if (await this.#pioneer(node, { ...view, rivals }, quiet)) return
       }
       await sleep(150 + Math.min(attempt, 10) * 50, signal)
     }
@@ -140,14 +143,17 @@ export class JoinCoordinator {
   }
 
   /**
-   * Asks the room's lowest identifiers whether they have joined; remembers the joined ones as introducers.
-   * Starts the graph when none has and `node` is the lowest identifier of a room that has been stable for a
-   * round; returns whether it did.
+   * Asks the first few nodes of `room.ask` (those not silent for long first) whether they have joined; remembers
+   * the joined ones as introducers.
+   * Starts the graph when none has and `room.self` is the lowest of a room (`room.rivals`) that is empty or has
+   * been stable for a round; returns whether it did.
    */
-  async #pioneer(node: LocalNode, room: string[], quietRounds: number): Promise<boolean> {
+  async #pioneer(node: LocalNode, room: RoomView, quietRounds: number): Promise<boolean> {
     const now = Date.now()
     const alive = (p: string): boolean => now - (this.#silentSince.get(p) ?? now) < PRESUMED_DEAD_MS
-    const asked = [...room].sort().filter(alive).slice(0, ASKED_PER_ROUND)
+    // the silent are still asked when there is room (the first contact with another tab can take long), last
+    const askable = room.ask.filter((p) => p !== node.hex && !this.#host.isGone(p))
+    const asked = [...askable.filter(alive), ...askable.filter((p) => !alive(p))].slice(0, ASKED_PER_ROUND)
     const conduit = this.#host.conduitOf(node.hex)
     if (conduit === undefined) return false
     const answers = await Promise.all(
@@ -169,15 +175,16 @@ export class JoinCoordinator {
       }
     })
     if (anyJoined) return false
-    // nobody asked has joined: the lowest identifier among the peers still alive starts the graph
-    const lowest = [node.hex, ...room.filter(alive)].sort()[0]
-    if (lowest !== node.hex || (room.length > 0 && quietRounds < 1)) return false
+    // nobody asked has joined: the lowest of the rivals still alive starts the graph
+    const rivals = room.rivals.filter(alive)
+    const lowest = [room.self, ...rivals].sort()[0]
+    if (lowest !== room.self || (room.rivals.length > 0 && quietRounds < 1)) return false
     await node.join(undefined, {})
     this.#host.log(
       'info',
-      room.length === 0
+      room.rivals.length === 0
         ? `node ${node.hex.slice(0, 6)} found the room empty and started the graph`
-        : `node ${node.hex.slice(0, 6)} has the lowest id of ${room.length + 1} waiting nodes and started the graph`,
+        : `node ${node.hex.slice(0, 6)} ${room.self === node.hex ? 'has' : 'is on the host with'} the lowest id of ${rivals.length + 1} waiting and started the graph`,
     )
     return true
   }

@@ -20,7 +20,10 @@ export function memoryTabTransport(): TabTransport {
       cm.done().then(() => ids.delete(hex))
       return {
         cm,
-        peers: () => [...ids].filter((id) => id !== hex),
+        room: () => {
+          const rivals = [...ids].filter((id) => id !== hex)
+          return { self: hex, rivals, ask: rivals.sort() }
+        },
         onPeerLeft: () => () => {},
         onSignaling: () => () => {},
       }

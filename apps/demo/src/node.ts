@@ -7,7 +7,7 @@
 import { Identifier, type Network, createNetwork } from '@skipmesh/core'
 import { type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
-import type { TabTransport } from './transport.js'
+import type { RoomView, TabTransport } from './transport.js'
 
 /** A search answer with ids as hex. */
 export interface SearchAnswer {
@@ -37,8 +37,8 @@ export interface LocalNode {
   table(): TableLevel[]
   /** The table as the describe channel sends it. */
   describe(tab: string): NodeTable
-  /** Ids (hex) of the other peers in the signaling room, as last known. */
-  peers(): string[]
+  /** The signaling room as the join coordination sees it. */
+  room(): RoomView
   /** Remote ids (hex) of the open connections. */
   connections(): string[]
   /** The skip-graph node's own counters. */
@@ -129,8 +129,8 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
       const member = joined || bootstrapping
       return { id: hex, mv: skip.identity.mv.toHex(), joined: member, levels: member ? table() : [], tab }
     },
-    peers() {
-      return transport.peers()
+    room() {
+      return transport.room()
     },
     connections() {
       return cm.connections().map((c) => c.remoteId.toHex())

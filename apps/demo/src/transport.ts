@@ -9,11 +9,24 @@ import type { ConnectionManager, Identifier } from '@skipmesh/core'
 import { memoryTabTransport } from './memory.js'
 import { perNodeWebRtcTransport } from './webrtc.js'
 
+/**
+ * The signaling room as the join coordination sees it when nobody it knows has joined yet: who decides to start
+ * the graph (the lowest of `self` and `rivals`), and whom to ask whether they have joined.
+ */
+export interface RoomView {
+  /** Who stands for this node in that decision: the node itself, or the host its tab's nodes share. */
+  self: string
+  /** The others in the decision, of the same kind as `self` (nodes, or hosts), as last known. */
+  rivals: string[]
+  /** Node ids of other tabs worth asking whether they have joined, best first. */
+  ask: string[]
+}
+
 /** One node's connection manager and what the demo needs to know about its room. */
 export interface NodeTransport {
   cm: ConnectionManager
-  /** Ids (hex) of the other peers in the room, as last known. */
-  peers(): string[]
+  /** The room, as last known. */
+  room(): RoomView
   onPeerLeft(handler: (id: string) => void): () => void
   /** Calls `handler(false)` when the signaling server connection is lost, `handler(true)` once rejoined. */
   onSignaling(handler: (up: boolean) => void): () => void

@@ -26,7 +26,10 @@ export function perNodeWebRtcTransport(options: {
       })
       return {
         cm,
-        peers: () => cm.peers().map((p: Identifier) => p.toHex()),
+        room: () => {
+          const rivals = cm.peers().map((p: Identifier) => p.toHex())
+          return { self: localId.toHex(), rivals, ask: [...rivals].sort() }
+        },
         onPeerLeft: (handler) => cm.on('peer:left', (id: Identifier) => handler(id.toHex())),
         onSignaling: (handler) => {
           const offs = [
