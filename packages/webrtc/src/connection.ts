@@ -214,6 +214,11 @@ export class WebRtcConnection implements Connection {
     return this.#inbound.held
   }
 
+  /** The most bytes the remote's unfinished chunked messages ever held at once (never above `maxInboundBytes`). */
+  get inboundPeakBytes(): number {
+    return this.#inbound.peak
+  }
+
   /**
    * Whether the connection is open and the remote answered lately (something arrived within two heartbeat
    * intervals: a live remote answers every ping). A new offer or dial request never replaces a responsive

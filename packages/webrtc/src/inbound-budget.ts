@@ -30,6 +30,7 @@ export class InboundBudget implements ReassemblyBudget {
   readonly #partial = new Map<Reassembler, Channel>()
   readonly #all = new Set<Reassembler>()
   #held = 0
+  #peak = 0
   #timer: ReturnType<typeof setTimeout> | undefined
   #stopped = false
 
@@ -40,6 +41,11 @@ export class InboundBudget implements ReassemblyBudget {
   /** Bytes held now by unfinished messages. */
   get held(): number {
     return this.#held
+  }
+
+  /** The most bytes unfinished messages ever held at once on this connection. */
+  get peak(): number {
+    return this.#peak
   }
 
   /** A reassembler for one channel, drawing on this budget. */
@@ -57,6 +63,7 @@ export class InboundBudget implements ReassemblyBudget {
   reserve(bytes: number): boolean {
     if (this.#stopped || this.#held + bytes > this.#init.maxInboundBytes) return false
     this.#held += bytes
+    if (this.#held > this.#peak) this.#peak = this.#held
     return true
   }
 

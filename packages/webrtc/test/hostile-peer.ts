@@ -92,7 +92,13 @@ export async function hostilePeer(options: HostilePeerOptions): Promise<HostileP
   const received: Array<Record<string, unknown>> = []
   let nextId = FIRST_CHANNEL_ID
   const send = (m: unknown): void => {
-    if (control.readyState === 'open') control.send(JSON.stringify(m))
+    if (control.readyState !== 'open') return
+    try {
+      control.send(JSON.stringify(m))
+    } catch {
+      // the victim closed the link (libdatachannel can report its channel closed before readyState says so):
+      // what a hostile peer sends then is lost, as it should be
+    }
   }
   const acked = new Map<number, () => void>()
   const helloed = new Promise<void>((resolve) => {
