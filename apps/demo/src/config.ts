@@ -11,8 +11,9 @@ export interface DemoConfig {
   /** ICE servers given to every RTCPeerConnection. */
   iceServers: RTCIceServer[]
   /**
-   * `per-node`: every node its own WebRTC connection manager; `memory`: this tab's nodes on an in-tab hub
-   * (development aid; no other tab sees them).
+   * `shared`: the tab's nodes on one WebRTC host (one RTCPeerConnection per other tab); `per-node`: every node its
+   * own WebRTC connection manager (one RTCPeerConnection per pair of nodes); `memory`: this tab's nodes on an
+   * in-tab hub (development aid; no other tab sees them).
    */
   transport: TransportKind
 }
@@ -31,8 +32,8 @@ function isLoopback(hostname: string): boolean {
  * - `?signal=URL` or `VITE_SIGNALING_URL`, else the page's own origin (the signaling server serves the demo);
  * - `?room=NAME` (default `skipmesh-demo`);
  * - `?nodes=N` (default 1, at most {@link MAX_NODES});
- * - `?transport=per-node` (also `webrtc`; the default) or `memory` (this tab's nodes on an in-tab
- *   `MemoryHub`, a development aid);
+ * - `?transport=per-node` (also `webrtc`; the default), `shared` (the tab's nodes on one WebRTC host) or `memory`
+ *   (this tab's nodes on an in-tab `MemoryHub`, a development aid);
  * - `?ice=none` (no ICE servers) or `?ice=stun:host:port`; on a loopback origin the default is none, since
  *   host candidates are enough there and public STUN may be unreachable.
  */
@@ -48,6 +49,7 @@ export function readConfig(location: Location): DemoConfig {
   if (ice === 'none') iceServers = []
   else if (ice !== null && ice !== '') iceServers = [{ urls: ice }]
   else iceServers = isLoopback(location.hostname) ? [] : DEFAULT_STUN
-  const transport: TransportKind = params.get('transport') === 'memory' ? 'memory' : 'per-node'
+  const asked = params.get('transport')
+  const transport: TransportKind = asked === 'memory' ? 'memory' : asked === 'shared' ? 'shared' : 'per-node'
   return { signalingUrl, room, nodes, iceServers, transport }
 }

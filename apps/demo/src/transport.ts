@@ -1,12 +1,13 @@
 /**
- * How the nodes of this tab reach their peers: the contracts every transport fulfils (`webrtc.ts`: one WebRTC
- * connection manager per node; `memory.ts`: an in-tab hub) and the one place that picks an implementation
+ * How the nodes of this tab reach their peers: the contracts every transport fulfils (`shared.ts`: one WebRTC
+ * host for the whole tab; `webrtc.ts`: one WebRTC connection manager per node; `memory.ts`: an in-tab hub) and the one place that picks an implementation
  * ({@link createTabTransport}). `node.ts` consumes {@link NodeTransport}; nothing else knows which is in use.
  *
  * @module
  */
 import type { ConnectionManager, Identifier } from '@skipmesh/core'
 import { memoryTabTransport } from './memory.js'
+import { sharedWebRtcTransport } from './shared.js'
 import { perNodeWebRtcTransport } from './webrtc.js'
 
 /**
@@ -34,7 +35,7 @@ export interface NodeTransport {
 
 /** The transport of a whole tab: gives each node of the tab its connection manager. */
 export interface TabTransport {
-  /** `per-node`, `memory` (or, once available, a shared host): shown in the page and the API. */
+  /** `shared`, `per-node` or `memory`: shown in the page and the API. */
   readonly kind: TransportKind
   /** The transport of one more node with identifier `localId` (not started: the node's network starts it). */
   node(localId: Identifier): Promise<NodeTransport>
@@ -43,7 +44,7 @@ export interface TabTransport {
 }
 
 /** Which transport a tab runs on (`?transport=`). */
-export type TransportKind = 'per-node' | 'memory'
+export type TransportKind = 'shared' | 'per-node' | 'memory'
 
 /** What {@link createTabTransport} needs. */
 export interface TabTransportOptions {
@@ -56,6 +57,8 @@ export interface TabTransportOptions {
 /** The tab's transport: the only switch between implementations. */
 export function createTabTransport(options: TabTransportOptions): TabTransport {
   switch (options.kind) {
+    case 'shared':
+      return sharedWebRtcTransport(options)
     case 'memory':
       return memoryTabTransport()
     case 'per-node':

@@ -5,8 +5,26 @@
  * @module
  */
 import { type Identifier, generateKeyPair } from '@skipmesh/core'
-import { createWebRtcConnectionManager } from '@skipmesh/webrtc'
+import { type WebRtcConnectionManager, createWebRtcConnectionManager } from '@skipmesh/webrtc'
 import type { NodeTransport, TabTransport } from './transport.js'
+
+/** The room events of a WebRTC manager (a node's own, or the host's that all the tab's nodes share). */
+export function roomEvents(
+  manager: WebRtcConnectionManager,
+): Pick<NodeTransport, 'onPeerLeft' | 'onSignaling'> {
+  return {
+    onPeerLeft: (handler) => manager.on('peer:left', (id: Identifier) => handler(id.toHex())),
+    onSignaling: (handler) => {
+      const offs = [
+        manager.on('signaling:down', () => handler(false)),
+        manager.on('signaling:up', () => handler(true)),
+      ]
+      return () => {
+        for (const off of offs) off()
+      }
+    },
+  }
+}
 
 /** One WebRTC connection manager per node, in room `room`. */
 export function perNodeWebRtcTransport(options: {
@@ -30,16 +48,7 @@ export function perNodeWebRtcTransport(options: {
           const rivals = cm.peers().map((p: Identifier) => p.toHex())
           return { self: localId.toHex(), rivals, ask: [...rivals].sort() }
         },
-        onPeerLeft: (handler) => cm.on('peer:left', (id: Identifier) => handler(id.toHex())),
-        onSignaling: (handler) => {
-          const offs = [
-            cm.on('signaling:down', () => handler(false)),
-            cm.on('signaling:up', () => handler(true)),
-          ]
-          return () => {
-            for (const off of offs) off()
-          }
-        },
+        ...roomEvents(cm),
       }
     },
     stop: async () => {},
