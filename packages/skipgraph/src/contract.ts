@@ -105,6 +105,11 @@ export interface SkipGraphMetrics {
   searchesTimedOut: number
   /** Searches this node forwarded to a neighbour. */
   searchesForwarded: number
+  /**
+   * Hops of a search sent again by this node after a per-hop timeout (`searchHopTimeoutMs`): the hop or its
+   * answer was lost, or is slow. A lost message costs this, not the search.
+   */
+  searchRetries: number
   /** Join or leave transactions attempted (one per level and attempt). */
   transactions: number
   /** Transactions aborted (lock conflict, timeout, unreachable node) and retried. */
@@ -150,6 +155,13 @@ export interface SkipGraphNodeOptions {
   requestTimeoutMs?: number
   /** Default timeout of a search (`searchById`, and the search `join` makes), in milliseconds. @default 10000 */
   searchTimeoutMs?: number
+  /**
+   * How long one hop of a search (a core request to the next node, whose reply is the answer from there on)
+   * waits before it is sent again, in milliseconds; the next copies wait twice and four times as long, until the
+   * search's deadline. The next node answers every copy from the one search it runs, so a lost message costs
+   * latency, not the search. @default 1000
+   */
+  searchHopTimeoutMs?: number
   /**
    * Attempts per level of a join (and of a leave) before it fails. Independently, 5 attempts that fail on an
    * unreachable participant (a send failure or a `requestTimeoutMs` timeout) fail it. @default 1000

@@ -29,7 +29,9 @@ import {
   type LockReplyMsg,
   type ReplyTo,
   type RequestMsg,
-  replyKindOf,
+  isReplyTo,
+  type SearchFailMsg,
+  type SearchResultMsg,
   type WireMessage,
 } from './wire.js'
 
@@ -53,6 +55,7 @@ export function emptyMetrics(): SkipGraphMetrics {
     searchesFailed: 0,
     searchesTimedOut: 0,
     searchesForwarded: 0,
+    searchRetries: 0,
     transactions: 0,
     conflicts: 0,
     deadNeighbors: 0,
@@ -114,7 +117,7 @@ export class Messenger {
   /**
    * Sends `msg` as a core request to `dest` and resolves with its reply, or `undefined` when the reply is
    * malformed or of the wrong kind (counted and dropped).
-   * @throws {RequestTimeoutError} when no reply came within `requestTimeoutMs`.
+   * @throws {RequestTimeoutError} when no reply came within `timeoutMs` (default `requestTimeoutMs`).
    * @throws {AbortError} when `signal` aborts.
    * @throws {ConduitError} (core) when the request could not be sent or the remote could not answer, or
    *   `ConnectionFailedError` when `dest` was found unreachable meanwhile.
@@ -124,10 +127,11 @@ export class Messenger {
     dest: Identifier,
     msg: M,
     signal: AbortSignal | undefined,
+    requestTimeoutMs = this.#init.requestTimeoutMs,
   ): Promise<ReplyTo<M> | undefined> {
     const conduit = this.#conduit
     if (conduit === undefined) throw new ConduitClosedError('skip-graph node not started')
-    const { metrics, requestTimeoutMs } = this.#init
+    const { metrics } = this.#init
     this.#count(msg)
     const hex = dest.toHex()
     // rejected by failPeer / failAll with the error the request fails with (the request itself then ends at
@@ -167,15 +171,15 @@ export class Messenger {
       metrics.malformedDropped++
       return undefined
     }
-    if (decoded.msg.kind !== replyKindOf(msg)) {
+    if (!isReplyTo(msg, decoded.msg)) {
       metrics.unexpectedDropped++
       return undefined
     }
-    return decoded.msg as ReplyTo<M>
+    return decoded.msg
   }
 
   /** The reply `msg` as a core message, counted as sent. */
-  reply(msg: LockReplyMsg | ApplyAckMsg): Message {
+  reply(msg: LockReplyMsg | ApplyAckMsg | SearchResultMsg | SearchFailMsg): Message {
     this.#count(msg)
     return { payload: encodeWire(msg), metadata: {} }
   }

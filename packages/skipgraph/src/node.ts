@@ -148,6 +148,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       events: this.#events,
       metrics,
       isReady,
+      hopTimeoutMs: options.searchHopTimeoutMs ?? 1000,
     })
     this.#responder = new Responder({
       state,
@@ -276,15 +277,6 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     const msg = this.#decode(origin, payload)
     if (msg === undefined) return
     switch (msg.kind) {
-      case Kind.Search:
-        this.#search.step(msg, true)
-        return
-      case Kind.SearchResult:
-        this.#search.onResult(origin, msg)
-        return
-      case Kind.SearchFail:
-        this.#search.onFail(msg)
-        return
       case Kind.Release:
         this.#responder.release(origin, msg)
         return
@@ -295,8 +287,9 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   }
 
   /**
-   * Answers a lock, read or apply request. Anything else is counted and dropped, and gets an empty reply
-   * (which the requester counts as malformed) so that it does not wait for its timeout.
+   * Answers a lock, read, apply or search request (a search's answer from here on). Anything else is counted
+   * and dropped, and gets an empty reply (which the requester counts as malformed) so that it does not wait for
+   * its timeout.
    */
   async #answer(origin: Identifier, payload: Uint8Array): Promise<Message> {
     const msg = this.#decode(origin, payload)
@@ -307,6 +300,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
         return this.#messenger.reply(this.#responder.read(msg))
       case Kind.Apply:
         return this.#messenger.reply(this.#responder.apply(origin, msg))
+      case Kind.Search:
+        return this.#messenger.reply(await this.#search.onRequest(msg))
       case undefined:
         return emptyReply()
       default:

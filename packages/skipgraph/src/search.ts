@@ -1,18 +1,23 @@
 /**
- * Search: the local step of skipgraph-go's `SearchByID` on every node a search passes (routing around dead
- * neighbours, README "Failure handling"), and the searches this node started, waiting for their answer from
- * whichever node the search ends at.
+ * Search: the searches started here, and the part of every search that passes this node. Each node on the path
+ * decides where the search goes next ({@link decide}), forwards it over its link to that neighbour as a core
+ * request and answers its own requester with the reply ({@link SearchHops}): the answer comes back along the
+ * path the search came, no node opens a connection to answer a search, and every answer is accepted only from
+ * the neighbour it was expected from. A hop sent again (its first copy or its answer lost) is answered from the
+ * search already under way here.
  *
  * @module
  */
-import { ConduitClosedError, type Emitter, Identifier } from '@skipmesh/core'
+import { type Emitter, Identifier, raceSignal } from '@skipmesh/core'
 import { PendingRequests, randomNonce } from '@skipmesh/core/internal'
 import type { SkipGraphMetrics, SkipGraphNodeEvents } from './contract.js'
 import { SearchFailedError, SearchTimeoutError } from './errors.js'
 import type { Liveness } from './liveness.js'
-import { MAX_LEVEL, type NeighborEntry, type Side } from './lookup-table.js'
+import { MAX_LEVEL } from './lookup-table.js'
 import type { Messenger } from './messaging.js'
 import type { Repair } from './repair.js'
+import { answerOf, type HopResult, SearchHops, ServedHops } from './search-hops.js'
+import { decide, type SearchOutcome, type SearchStep, STOPPED, UNREACHABLE } from './search-route.js'
 import type { NodeState } from './state.js'
 import {
   appendHop,
@@ -20,16 +25,15 @@ import {
   hopAt,
   hopCount,
   Kind,
-  MAX_HOPS,
+  MAX_SEARCH_BUDGET_MS,
   type SearchFailMsg,
   type SearchMsg,
   type SearchResultMsg,
   type WireHops,
-  type WireMessage,
 } from './wire.js'
 
 /** What a search started here resolves with. */
-export interface SearchOutcome {
+export interface SearchAnswer {
   readonly result: Identifier
   readonly found: boolean
   readonly hops: WireHops
@@ -37,6 +41,8 @@ export interface SearchOutcome {
 
 /** Searches one node may have waiting for their answer at once. */
 const MAX_PENDING_SEARCHES = 4096
+/** Hops one node remembers the answers of (until their deadlines), to answer a copy sent again. */
+const MAX_SERVED_HOPS = 65_536
 
 export interface SearchInit {
   readonly state: NodeState
@@ -47,57 +53,33 @@ export interface SearchInit {
   readonly events: Emitter<SkipGraphNodeEvents>
   readonly metrics: SkipGraphMetrics
   readonly isReady: () => boolean
+  /** How long one hop waits for its answer before it is sent again (then twice as long, and so on). */
+  readonly hopTimeoutMs: number
 }
 
 export class Search {
   readonly #init: SearchInit
   readonly #state: NodeState
-  /** The searches started here, by nonce, each with its target. */
-  readonly #pending = new PendingRequests<SearchOutcome, Identifier>({ max: MAX_PENDING_SEARCHES })
+  readonly #hops: SearchHops
+  /** The searches started here, by their nonce, each with its target. */
+  readonly #pending = new PendingRequests<SearchAnswer, Identifier>({ max: MAX_PENDING_SEARCHES })
+  /** The answers of the hops served here: a hop sent again is not routed twice. */
+  readonly #served = new ServedHops(MAX_SERVED_HOPS, () => performance.now())
 
   constructor(init: SearchInit) {
     this.#init = init
     this.#state = init.state
+    this.#hops = new SearchHops({
+      messenger: init.messenger,
+      metrics: init.metrics,
+      hopTimeoutMs: init.hopTimeoutMs,
+      now: () => performance.now(),
+    })
   }
 
-  /** The answer to a search started here, from the node it ended at (`origin`). */
-  onResult(origin: Identifier, msg: SearchResultMsg): void {
-    const target = this.#pending.context(msg.nonce)
-    const n = hopCount(msg.hops)
-    if (
-      target === undefined ||
-      (n > 0 && !Identifier.fromBytes(hopAt(msg.hops, n - 1).node).equals(origin))
-    ) {
-      this.#init.metrics.unexpectedDropped++
-      return
-    }
-    if (msg.found !== origin.equals(target)) {
-      this.#init.metrics.malformedDropped++
-      return
-    }
-    this.#pending.settle(msg.nonce, { result: origin, found: msg.found, hops: msg.hops })
-  }
-
-  /** A search started here could not be completed. */
-  onFail(msg: SearchFailMsg): void {
-    const err = new SearchFailedError(
-      msg.reason === FailReason.Stopped
-        ? 'the search reached a departed node'
-        : 'an unreachable neighbour blocked the search',
-    )
-    if (this.#pending.fail(msg.nonce, err)) this.#init.metrics.searchesFailed++
-    else this.#init.metrics.unexpectedDropped++
-  }
-
-  /** Fails every search started here (the node stops). */
-  failAll(err: Error): void {
-    this.#pending.failAll(err)
-  }
-
-  /** Starts a search here (`via` undefined) or at `via` (the join's search through the introducer). */
   /**
    * Starts a search for `target` here (`via` undefined) or at `via` (the join's search through its
-   * introducer); resolves with the answer of the node it ends at.
+   * introducer); resolves with where it ended.
    * @throws {SearchTimeoutError} when no answer came within `timeoutMs`.
    * @throws {SearchFailedError} when a dead neighbour blocked every exact route.
    * @throws {AbortError} when `signal` aborts.
@@ -107,8 +89,8 @@ export class Search {
     via: Identifier | undefined,
     signal: AbortSignal | undefined,
     timeoutMs: number,
-  ): Promise<SearchOutcome> {
-    const { metrics, liveness, messenger } = this.#init
+  ): Promise<SearchAnswer> {
+    const { metrics, liveness } = this.#init
     const nonce = randomNonce()
     metrics.searchesStarted++
     const answer = this.#pending.open(
@@ -125,7 +107,7 @@ export class Search {
       target,
     )
     const me = this.#state.identity.id
-    const msg: SearchMsg = {
+    const step: SearchStep = {
       kind: Kind.Search,
       nonce,
       origin: me,
@@ -135,8 +117,30 @@ export class Search {
       reverse: 0,
       hops: new Uint8Array(0),
     }
-    if (via === undefined) this.step(msg, true)
-    else messenger.send(via, msg).catch((err: unknown) => this.#pending.fail(nonce, err))
+    const deadline = performance.now() + timeoutMs
+    const run =
+      via === undefined
+        ? this.#route(step, deadline, signal, true).then((o) => ({ outcome: o, start: me }))
+        : this.#hops
+            .forward(via, step, deadline, signal)
+            .then((r) => ({ outcome: viaOutcome(r), start: via }))
+    run.then(
+      ({ outcome, start }) => {
+        if (outcome.ok) {
+          this.#pending.settle(nonce, {
+            result: endOf(outcome.hops, start),
+            found: outcome.found,
+            hops: outcome.hops,
+          })
+        } else if (this.#pending.fail(nonce, failure(outcome.reason))) {
+          metrics.searchesFailed++
+        }
+      },
+      (err: unknown) => {
+        // out of time: the entry's own timer fails it (and counts it) at the same deadline
+        if (!(err instanceof SearchTimeoutError)) this.#pending.fail(nonce, err)
+      },
+    )
     const out = await answer
     metrics.searchesAnswered++
     // the nodes on the path are places a later repair can start from
@@ -146,117 +150,106 @@ export class Search {
   }
 
   /**
-   * The local SearchByID step (skipgraph-go): the best live neighbour at levels ≤ msg.level in the search
-   * direction that does not overshoot the target; else this node is the answer. Forwards, or answers the origin.
+   * A search arrived (a core request): the search goes on from here, and its answer from here on is
+   * the reply. A hop sent again while its search is under way gets the same answer.
    */
-  step(msg: SearchMsg, emit: boolean, mayWait = true): void {
-    const me = this.#state.identity.id
-    if (this.#state.height < 0) {
-      this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Stopped })
-      return
-    }
-    if (emit && this.#init.events.listenerCount('search:hop') > 0) {
-      this.#init.events.emit('search:hop', {
-        nonce: msg.nonce,
-        origin: msg.origin,
-        target: msg.target,
-        node: me,
-        level: Math.min(msg.level, Math.max(0, this.#state.table.topLevel)),
-        hop: hopCount(msg.hops),
-      })
-    }
-    const cmp = msg.target.compare(me)
-    if (cmp === 0) {
-      this.#answer(msg, { kind: Kind.SearchResult, nonce: msg.nonce, found: true, hops: msg.hops })
-      return
-    }
-    const right = msg.dir === 1
-    const side: Side = right ? 'right' : 'left'
-    if ((right && cmp < 0) || (!right && cmp > 0) || hopCount(msg.hops) >= MAX_HOPS) {
-      // we are past the target: only a corrupted table or a forged message gets here
-      this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Unreachable })
-      return
-    }
-    let blocked = false
-    const top = this.#state.table.topLevel
-    // first the levels up to the one we arrived on (the skip-graph search); when a dead neighbour blocks
-    // those, any live neighbour between us and the target, at any level, is progress too
-    for (let pass = 0; pass < 2; pass++) {
-      const from = pass === 0 ? Math.min(msg.level, top) : top
-      const to = pass === 0 ? 0 : msg.level + 1
-      for (let level = from; level >= to; level--) {
-        const e = this.#state.table.get(level, side)
-        if (e === null) continue
-        const c = e.id.compare(msg.target)
-        if (right ? c > 0 : c < 0) continue
-        if (!e.alive) {
-          blocked = true
-          continue
-        }
-        this.#forward(msg, e, level, msg.reverse, msg.dir)
-        return
-      }
-      if (!blocked) break
-    }
-    if (!blocked) {
-      if (msg.reverse === 1) {
-        this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Unreachable })
-      } else {
-        this.#answer(msg, { kind: Kind.SearchResult, nonce: msg.nonce, found: false, hops: msg.hops })
-      }
-      return
-    }
-    // A dead neighbour stands between us and the target. Approach the target from the far side instead: the
-    // nearest live neighbour beyond the target searches back; that leg must end exactly on the target.
-    if (msg.reverse === 0) {
-      for (let level = 0; level <= this.#state.table.topLevel; level++) {
-        const e = this.#state.table.get(level, side)
-        if (e === null || !e.alive) continue
-        const c = e.id.compare(msg.target)
-        if (right ? c > 0 : c < 0) {
-          this.#forward(msg, e, MAX_LEVEL, 1, right ? 0 : 1, level)
-          return
-        }
-      }
-    }
-    if (mayWait && this.#init.repair.busy) {
-      // the lists around the dead neighbour are being repaired: route again once that round is over
-      void this.#init.repair.round().then(() => {
-        if (this.#init.isReady()) this.step(msg, false, false)
-      })
-      return
-    }
-    this.#answer(msg, { kind: Kind.SearchFail, nonce: msg.nonce, reason: FailReason.Unreachable })
+  onRequest(msg: SearchMsg): Promise<SearchResultMsg | SearchFailMsg> {
+    // the hop nonce is the sender's unpredictable draw: only the sender can send the same hop again
+    const known = this.#served.get(msg.hop)
+    if (known !== undefined) return known
+    const deadline = performance.now() + Math.min(msg.budget, MAX_SEARCH_BUDGET_MS)
+    const answer = this.#route(msg, deadline, undefined, true).then(
+      (outcome) => answerOf(msg.hop, outcome),
+      // out of time, or this node stopped: the requester has given up, or learns why
+      () => answerOf(msg.hop, this.#init.isReady() ? UNREACHABLE : STOPPED),
+    )
+    this.#served.add(msg.hop, answer, deadline)
+    return answer
   }
 
-  #forward(
-    msg: SearchMsg,
-    to: NeighborEntry,
-    level: number,
-    reverse: 0 | 1,
-    dir: 0 | 1,
-    linkLevel = level,
-  ): void {
-    const next: SearchMsg = { ...msg, level, reverse, dir, hops: appendHop(msg.hops, to.id.bytes, linkLevel) }
-    this.#init.metrics.searchesForwarded++
-    this.#init.messenger.send(to.id, next).catch((err: unknown) => {
-      if (err instanceof ConduitClosedError || !this.#init.isReady()) return
-      this.#init.liveness.markDead(to.id)
-      this.step(msg, false)
+  /** Fails every search started here (the node stops; the messenger fails the hops in flight). */
+  failAll(err: Error): void {
+    this.#pending.failAll(err)
+  }
+
+  /**
+   * Routes `msg` from this node until it ends: forwards it to the next node and waits for its answer, trying
+   * another neighbour when one is found dead or refuses the search, and waits for a repair under way when dead neighbours block every
+   * exact route.
+   */
+  async #route(
+    msg: SearchStep,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    emit: boolean,
+  ): Promise<SearchOutcome> {
+    const { metrics, liveness, repair, isReady } = this.#init
+    if (this.#state.height < 0) return STOPPED
+    if (emit) this.#emitHop(msg)
+    let avoid: Set<string> | undefined // neighbours that refused the search
+    let mayWait = true
+    for (;;) {
+      const d = decide(this.#state, msg, avoid)
+      if (d.kind === 'answer') return d.outcome
+      if (d.kind === 'blocked') {
+        if (!mayWait || !repair.busy) return UNREACHABLE
+        // the lists around the dead neighbour are being repaired: route again once that round is over
+        mayWait = false
+        await raceSignal(repair.round(), signal)
+        if (!isReady()) return STOPPED
+        continue
+      }
+      const next: SearchStep = {
+        ...msg,
+        level: d.level,
+        reverse: d.reverse,
+        dir: d.dir,
+        hops: appendHop(msg.hops, d.to.id.bytes, d.linkLevel),
+      }
+      metrics.searchesForwarded++
+      const r: HopResult = await this.#hops.forward(d.to.id, next, deadline, signal)
+      if (r.kind === 'answered') return r.outcome
+      if (r.kind === 'unreachable') {
+        if (!isReady()) return STOPPED
+        liveness.markDead(d.to.id)
+      } else {
+        avoid ??= new Set()
+        avoid.add(d.to.id.toHex())
+      }
+    }
+  }
+
+  #emitHop(msg: SearchStep): void {
+    const { events } = this.#init
+    if (events.listenerCount('search:hop') === 0) return
+    events.emit('search:hop', {
+      nonce: msg.nonce,
+      origin: msg.origin,
+      target: msg.target,
+      node: this.#state.identity.id,
+      level: Math.min(msg.level, Math.max(0, this.#state.table.topLevel)),
+      hop: hopCount(msg.hops),
     })
   }
+}
 
-  #answer(msg: SearchMsg, reply: WireMessage): void {
-    if (msg.origin.equals(this.#state.identity.id)) {
-      if (reply.kind === Kind.SearchResult) {
-        this.#pending.settle(msg.nonce, { result: msg.origin, found: reply.found, hops: reply.hops })
-      } else if (
-        this.#pending.fail(msg.nonce, new SearchFailedError('an unreachable neighbour blocked the search'))
-      ) {
-        this.#init.metrics.searchesFailed++
-      }
-      return
-    }
-    this.#init.messenger.send(msg.origin, reply).catch(() => {})
-  }
+/** Where a search that started at `start` and took path `hops` ended. */
+function endOf(hops: WireHops, start: Identifier): Identifier {
+  const n = hopCount(hops)
+  return n === 0 ? start : Identifier.fromBytes(hopAt(hops, n - 1).node)
+}
+
+function failure(reason: number): SearchFailedError {
+  return new SearchFailedError(
+    reason === FailReason.Stopped
+      ? 'the search reached a departed node'
+      : 'an unreachable neighbour blocked the search',
+  )
+}
+
+/** The outcome of a search started at another node (`via`). */
+function viaOutcome(r: HopResult): SearchOutcome {
+  if (r.kind === 'answered') return r.outcome
+  if (r.kind === 'unreachable') throw r.error
+  return UNREACHABLE // the introducer refused the search
 }

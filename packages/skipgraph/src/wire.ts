@@ -1,7 +1,9 @@
 /**
  * The skip-graph wire protocol: every message is a msgpack array `[kind, ...fields]` carried as the payload of
  * a core `Message`. `Lock`, `Read` and `Apply` travel as core requests (`Conduit.request`), answered by
- * `LockReply` and `ApplyAck` replies that core matches to them; the others are plain messages.
+ * `LockReply` and `ApplyAck` replies that core matches to them; `Search` (one hop of a search) travels as a core
+ * request too, answered by `SearchResult` or `SearchFail` (the search's answer from there on, which so goes back
+ * along the path); the others are plain messages.
  * {@link decodeWire} validates untrusted bytes completely (kinds, field types, identifier and membership-vector
  * lengths, level range, nonce format, list sizes) and never throws.
  *
@@ -32,6 +34,9 @@ export const MAX_HOPS = 1024
 export const MAX_LOCK_LEVELS = MAX_LEVEL + 1
 /** Most table writes one apply may carry. */
 export const MAX_WRITES = 2 * (MAX_LEVEL + 1)
+
+/** Longest a node waits for the answer of a search it forwarded, whatever budget the search carries (ms). */
+export const MAX_SEARCH_BUDGET_MS = 120_000
 
 /** Nonces are 32 lower-case hex digits (128 bits). */
 const NONCE = /^[0-9a-f]{32}$/
@@ -86,9 +91,15 @@ export interface WireLevelState {
   readonly right: WireNeighbor | null
 }
 
+/** One hop of a search: a core request to the next node, whose reply is the search's answer from there on. */
 export interface SearchMsg {
   readonly kind: typeof Kind.Search
+  /** The search's identifier, the same on every hop (for `search:hop` events only: answers never match it). */
   readonly nonce: string
+  /** Drawn by the sender for this hop: the same when it sends the hop again; the answer echoes it. */
+  readonly hop: string
+  /** Milliseconds the sender waits for the answer at most; the receiver gives up after as long. */
+  readonly budget: number
   readonly origin: Identifier
   readonly target: Identifier
   /** Highest level the receiver may use. */
@@ -99,12 +110,14 @@ export interface SearchMsg {
   readonly reverse: 0 | 1
   readonly hops: WireHops
 }
+/** The reply to a {@link SearchMsg} (its `hop` as `nonce`): where the search ended, and the path to there. */
 export interface SearchResultMsg {
   readonly kind: typeof Kind.SearchResult
   readonly nonce: string
   readonly found: boolean
   readonly hops: WireHops
 }
+/** The reply to a {@link SearchMsg} (its `hop` as `nonce`) whose search could not be completed. */
 export interface SearchFailMsg {
   readonly kind: typeof Kind.SearchFail
   readonly nonce: string
@@ -149,13 +162,24 @@ export interface ReleaseMsg {
 }
 
 /** The messages that travel as core requests. */
-export type RequestMsg = LockMsg | ReadMsg | ApplyMsg
+export type RequestMsg = LockMsg | ReadMsg | ApplyMsg | SearchMsg
 /** The reply a request of type `M` gets. */
-export type ReplyTo<M extends RequestMsg> = M extends ApplyMsg ? ApplyAckMsg : LockReplyMsg
+export type ReplyTo<M extends RequestMsg> = M extends ApplyMsg
+  ? ApplyAckMsg
+  : M extends SearchMsg
+    ? SearchResultMsg | SearchFailMsg
+    : LockReplyMsg
 
-/** The kind of the reply `msg` gets. */
-export function replyKindOf(msg: RequestMsg): typeof Kind.LockReply | typeof Kind.ApplyAck {
-  return msg.kind === Kind.Apply ? Kind.ApplyAck : Kind.LockReply
+/** Whether `reply` is of a kind that answers `msg`. */
+export function isReplyTo<M extends RequestMsg>(msg: M, reply: WireMessage): reply is ReplyTo<M> {
+  switch (msg.kind) {
+    case Kind.Apply:
+      return reply.kind === Kind.ApplyAck
+    case Kind.Search:
+      return reply.kind === Kind.SearchResult || reply.kind === Kind.SearchFail
+    default:
+      return reply.kind === Kind.LockReply
+  }
 }
 
 export type WireMessage =
@@ -186,6 +210,8 @@ export function encodeWire(msg: WireMessage): Uint8Array {
       arr = [
         msg.kind,
         msg.nonce,
+        msg.hop,
+        msg.budget,
         msg.origin.bytes,
         msg.target.bytes,
         msg.level,
@@ -294,16 +320,21 @@ function neighbor(v: unknown): WireNeighbor | null {
 function parse(a: unknown[]): WireMessage {
   switch (a[0]) {
     case Kind.Search: {
-      if (a.length !== 8) fail('search: arity')
+      if (a.length !== 10) fail('search: arity')
+      const budget = a[3]
+      if (typeof budget !== 'number' || !Number.isInteger(budget) || budget < 0 || budget > 0xffffffff)
+        fail('search: budget')
       return {
         kind: Kind.Search,
         nonce: nonce(a[1], 'search'),
-        origin: Identifier.fromBytes(bytes32(a[2], 'origin')),
-        target: Identifier.fromBytes(bytes32(a[3], 'target')),
-        level: level(a[4]),
-        dir: bit(a[5], 'dir'),
-        reverse: bit(a[6], 'reverse'),
-        hops: hops(a[7]),
+        hop: nonce(a[2], 'search hop'),
+        budget,
+        origin: Identifier.fromBytes(bytes32(a[4], 'origin')),
+        target: Identifier.fromBytes(bytes32(a[5], 'target')),
+        level: level(a[6]),
+        dir: bit(a[7], 'dir'),
+        reverse: bit(a[8], 'reverse'),
+        hops: hops(a[9]),
       }
     }
     case Kind.SearchResult:

@@ -94,6 +94,8 @@ describe('wire', () => {
     {
       kind: Kind.Search,
       nonce: NONCE,
+      hop: NONCE,
+      budget: 9000,
       origin: id('01'),
       target: id('02'),
       level: 7,
