@@ -1,9 +1,9 @@
 // Connections per node over MemoryHub (zero latency): sequential joins, then SEARCHES_PER_NODE searches from
 // every node (random member targets), counting each node's open connections after the joins and after the
-// searches. Two configurations in the same run: (a) plain managers (today's behaviour); (b) each manager
-// wrapped in core's createConnectionBudget({ maxConnections: 2*ceil(log2 n) + 4 }) and the skip-graph node
-// tagging its neighbours through `connectionTags`. Writes docs/benchmarks/connections.{json,md}. Imports
-// ../dist. Not run in CI; `SIZES=256,1024,4096 node bench/connections.mjs` to add 4,096.
+// searches. Two configurations: (a) plain managers; (b) each manager wrapped in core's
+// createConnectionBudget({ maxConnections: 2*ceil(log2 n) + 4 }) and the skip-graph node tagging its neighbours
+// through `connectionTags`. Writes docs/benchmarks/connections.{json,md} (OUT_SUFFIX for a partial run).
+// Imports ../dist. Not run in CI; `SIZES=256,1024,4096 CONFIGS=plain node bench/connections.mjs`.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -16,9 +16,10 @@ import {
   MembershipVector,
 } from '@skipmesh/core'
 import { createSkipGraphNode } from '../dist/index.js'
+import { joinSequentially, stopAll } from './graph.mjs'
 import { mean, p99, round, rng } from './stats.mjs'
 
-const SIZES = (process.env.SIZES ?? '256,1024').split(',').map(Number)
+const SIZES = (process.env.SIZES ?? '256,1024,4096').split(',').map(Number)
 const SEARCHES_PER_NODE = Number(process.env.SEARCHES_PER_NODE ?? 64)
 const CONFIGS = (process.env.CONFIGS ?? 'plain,budget').split(',')
 const out = join(dirname(fileURLToPath(import.meta.url)), '../../../docs/benchmarks')
@@ -31,7 +32,6 @@ async function run(n, budgeted) {
   const bytes = () => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
   const hub = new MemoryHub({ seed: n })
   const maxConnections = 2 * Math.ceil(Math.log2(n)) + 4
-  const members = []
   const makeNode = async () => {
     const id = Identifier.fromBytes(bytes())
     const base = hub.connectionManager(id)
@@ -50,16 +50,9 @@ async function run(n, budgeted) {
     await node.ready()
     return { node, network, manager }
   }
-  const count = () => members.map((m) => m.manager.connections().length)
   const t0 = performance.now()
-  const first = await makeNode()
-  await first.node.join()
-  members.push(first)
-  for (let i = 1; i < n; i++) {
-    const m = await makeNode()
-    await m.node.join(members[Math.floor(random() * members.length)].node.identity.id)
-    members.push(m)
-  }
+  const members = await joinSequentially(n, makeNode, random)
+  const count = () => members.map((m) => m.manager.connections().length)
   const joinMs = performance.now() - t0
   const afterJoins = count()
   const ids = members.map((m) => m.node.identity.id)
@@ -100,12 +93,7 @@ async function run(n, budgeted) {
         { pruned: 0, prunedOverBudget: 0, overBudget: 0 },
       )
     : undefined
-  await Promise.all(
-    members.map(async (m) => {
-      await m.node.stop()
-      await m.network.stop()
-    }),
-  )
+  await stopAll(members)
   const log2n = Math.log2(n)
   return {
     n,
