@@ -24,7 +24,14 @@ async function reconcile(ctx: ServerContext): Promise<void> {
   const lost: OrphanedRegistration[] = []
   for (const held of await ctx.registry.held(ctx.options.instanceId)) {
     const s = sockets.get(held.socketId)
-    if (s !== undefined && s.data.room === held.room && s.data.id === held.id) continue
+    // the socket still carries the id: its own, or an extra identity it added (a host of many nodes)
+    if (
+      s !== undefined &&
+      s.data.room === held.room &&
+      (s.data.id === held.id || s.data.identities?.[held.id] !== undefined)
+    ) {
+      continue
+    }
     if (await ctx.registry.release(held.room, held.id, held.socketId)) lost.push(held)
   }
   if (lost.length > 0) {

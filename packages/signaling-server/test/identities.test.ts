@@ -37,6 +37,19 @@ describe('extra identities on one socket', () => {
     expect(await resolveHost(watcher.socket, extras[1]!.id)).toBe('unknown')
   })
 
+  it('keeps the extra ids through the periodic reconcile of held registrations', async () => {
+    // a reconcile every 20 ms beat: before the fix it released every extra id at its first run
+    const server = await startServer({ heartbeatIntervalMs: 20, reconcileIntervalMs: 20 })
+    const watcher = await joinAs(server.url, 'lobby')
+    const host = await joinAs(server.url, 'lobby')
+    const extra = await addIdentity(host, 'lobby')
+    const left = collect(watcher.socket, 'peer-left')
+    // the condition is time passing: ten reconcile runs
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    expect(left).toEqual([])
+    expect(await resolveHost(watcher.socket, extra.id)).toBe(host.id)
+  })
+
   it('releases the extra ids on leave, and the key keeps owning them for the grace period', async () => {
     const server = await startServer({ graceMs: 60_000 })
     const watcher = await joinAs(server.url, 'lobby')
