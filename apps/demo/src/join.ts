@@ -2,10 +2,12 @@
  * Join coordination: through whom a node of this tab joins the skip graph, and who starts the graph when
  * nobody has. A node joins through one of this tab's joined nodes, else through a joined node the tab's
  * picture knows. Only when the tab knows none does its lowest waiting node (the tab's pioneer) ask the room:
- * it asks a few of the nodes the transport names (`RoomView.ask`) whether they have joined, never every peer.
- * When none has, the lowest of the room's rivals (nodes, or with a shared host the tabs' hosts; those not silent
- * for long) starts the graph, once the room has been stable for a round, and the others retry until a joined
- * node appears.
+ * it asks a few of the nodes the transport names (`RoomView.ask`) per round, in turn, whether they have joined.
+ * When none has, the lowest of the room's rivals (nodes, or with a shared host the tabs' hosts) starts the
+ * graph, but only once the room has been stable for a round and every node it asks has lately answered "not
+ * joined": a node that did not answer (a slow first contact under load) may already have started a graph, and
+ * starting a second one would split the room into two graphs that never merge. The others retry until a joined
+ * node appears. A rival that left the room (its tab closed) no longer counts.
  *
  * @module
  */
@@ -18,8 +20,8 @@ import type { RoomView } from './transport.js'
 
 /** How many of the room's lowest identifiers the pioneer asks per round. */
 const ASKED_PER_ROUND = 4
-/** A room peer silent this long is left out of the decision of who starts the graph. */
-const PRESUMED_DEAD_MS = 15_000
+/** How long a "not joined" answer counts towards starting the graph. */
+const NOT_JOINED_VALID_MS = 20_000
 /** Joins of one tab running at once (the others wait their turn), so that a tab of 64 nodes does not flood. */
 const CONCURRENT_JOINS = 8
 /** Introducers tried per round. */
@@ -53,7 +55,10 @@ export class JoinCoordinator {
   #running = 0
   readonly #queue: Array<() => void> = []
   /** When each room peer was first found silent (cleared when it answers). */
-  readonly #silentSince = new Map<string, number>()
+  /** When each room node was last asked (the pioneer asks the least recently asked first). */
+  readonly #askedAt = new Map<string, number>()
+  /** When each room node last answered that it has not joined. */
+  readonly #notJoinedAt = new Map<string, number>()
 
   constructor(host: JoinHost) {
     this.#host = host
@@ -143,17 +148,18 @@ export class JoinCoordinator {
   }
 
   /**
-   * Asks the first few nodes of `room.ask` (those not silent for long first) whether they have joined; remembers
-   * the joined ones as introducers.
-   * Starts the graph when none has and `room.self` is the lowest of a room (`room.rivals`) that is empty or has
-   * been stable for a round; returns whether it did.
+   * Asks a few nodes of `room.ask` (the least recently asked first) whether they have joined; remembers the
+   * joined ones as introducers. Starts the graph when none has and `room.self` is the lowest of a room
+   * (`room.rivals`) that is empty, or that has been stable for a round while every node of `room.ask` answered
+   * "not joined" within {@link NOT_JOINED_VALID_MS}; returns whether it did.
    */
   async #pioneer(node: LocalNode, room: RoomView, quietRounds: number): Promise<boolean> {
     const now = Date.now()
-    const alive = (p: string): boolean => now - (this.#silentSince.get(p) ?? now) < PRESUMED_DEAD_MS
-    // the silent are still asked when there is room (the first contact with another tab can take long), last
     const askable = room.ask.filter((p) => p !== node.hex && !this.#host.isGone(p))
-    const asked = [...askable.filter(alive), ...askable.filter((p) => !alive(p))].slice(0, ASKED_PER_ROUND)
+    const asked = [...askable]
+      .sort((a, b) => (this.#askedAt.get(a) ?? 0) - (this.#askedAt.get(b) ?? 0))
+      .slice(0, ASKED_PER_ROUND)
+    for (const p of asked) this.#askedAt.set(p, now)
     const conduit = this.#host.conduitOf(node.hex)
     if (conduit === undefined) return false
     const answers = await Promise.all(
@@ -165,20 +171,30 @@ export class JoinCoordinator {
       ),
     )
     let anyJoined = false
+    const answeredAt = Date.now()
     asked.forEach((p, i) => {
       const t = answers[i]
-      if (t === undefined) this.#silentSince.set(p, this.#silentSince.get(p) ?? now)
-      else this.#silentSince.delete(p)
-      if (t?.joined === true) {
+      if (t === undefined) return
+      if (t.joined) {
+        this.#notJoinedAt.delete(p)
         this.#host.remember(t)
         anyJoined = true
+      } else {
+        this.#notJoinedAt.set(p, answeredAt)
       }
     })
     if (anyJoined) return false
-    // nobody asked has joined: the lowest of the rivals still alive starts the graph
-    const rivals = room.rivals.filter(alive)
+    // nobody asked has joined: the lowest of the rivals starts the graph, once every node it asks said lately
+    // that it has not joined (one that did not answer may have started a graph already)
+    const rivals = room.rivals
     const lowest = [room.self, ...rivals].sort()[0]
-    if (lowest !== room.self || (room.rivals.length > 0 && quietRounds < 1)) return false
+    if (lowest !== room.self) return false
+    if (rivals.length > 0) {
+      if (quietRounds < 1) return false
+      const confirmed = (p: string): boolean =>
+        answeredAt - (this.#notJoinedAt.get(p) ?? Number.NEGATIVE_INFINITY) < NOT_JOINED_VALID_MS
+      if (!askable.every(confirmed)) return false
+    }
     await node.join(undefined, {})
     this.#host.log(
       'info',
