@@ -159,6 +159,7 @@ const malformed: Record<keyof ClientToServerEvents, unknown[]> = {
   ],
   'remove-identity': [undefined, null, {}, { id: 7 }, { id: huge }, Buffer.from('x')],
   resolve: [undefined, null, {}, { ids: [] }, { ids: [ID.toUpperCase()] }, { ids: ID }, Buffer.from('x')],
+  'ice-servers': [null, 3, 'x', [1], Buffer.from('x')],
 }
 
 describe('malformed input', () => {

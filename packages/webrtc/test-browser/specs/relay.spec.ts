@@ -38,7 +38,9 @@ async function recordPeerConnections(page: Page): Promise<void> {
 }
 
 /** The candidate types of the selected pair of each RTCPeerConnection the page made. */
-function selectedPairs(page: Page): Promise<Array<{ local: string | undefined; remote: string | undefined }>> {
+function selectedPairs(
+  page: Page,
+): Promise<Array<{ local: string | undefined; remote: string | undefined }>> {
   return page.evaluate(async () => {
     const pcs = (window as unknown as { __pcs: RTCPeerConnection[] }).__pcs
     const out: Array<{ local: string | undefined; remote: string | undefined }> = []
