@@ -186,6 +186,14 @@ export interface SkipGraphNodeOptions {
    */
   lockLeaseMs?: number
   /**
+   * The base step budget of one walk of a join, leave or repair along a list (plus 16 steps per level of this
+   * node's table); a walk that runs past it, or comes back to a node it visited, is cut (`walksCut`) and counts as
+   * a failed attempt (five per transaction). A backstop against hostile tables that lead a walk on forever: a
+   * legitimate walk crosses at most one list, which is long only while many nodes join at once.
+   * @default 1024
+   */
+  maxWalkSteps?: number
+  /**
    * How often the node checks that its neighbours are alive (one small read to each distinct neighbour), in
    * milliseconds; 0 turns probing off. A failed send (here or on any other message) marks the neighbour dead and
    * starts the repair of the lists around it (README, "Failure handling"). Probing finds a crashed neighbour

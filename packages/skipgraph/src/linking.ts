@@ -11,11 +11,12 @@ import { sameId, type NodeState } from './state.js'
 import { Conflict, type Transactions, type Txn, WalkGuard } from './transactions.js'
 import type { ApplyWrite, WireNeighbor } from './wire.js'
 
-/** Steps any walk may take, plus {@link WALK_STEPS_PER_LEVEL} per level of this node's table. */
-const WALK_BASE_STEPS = 64
 /**
- * A list at level i is expected to be crossed in about 2 steps between members of level i+1, and the longest
- * such run among n nodes is about log2 n, the number of levels: the budget is a small multiple of that.
+ * Steps per level of this node's table added to a walk's base budget (`maxWalkSteps`). A list at level i is
+ * expected to be crossed in about 2 steps between members of level i+1, and the longest such run among n nodes is
+ * about log2 n, the number of levels. But a walk that finds no member of level i+1 goes to the head of its list
+ * and back, which is legitimate while many nodes join at once (most are not linked above level 0 yet): so the
+ * base is large, a backstop against a hostile endless chain rather than the expected length.
  */
 const WALK_STEPS_PER_LEVEL = 16
 
@@ -38,6 +39,8 @@ export interface Located {
 export interface LinkerInit {
   readonly state: NodeState
   readonly txns: Transactions
+  /** The base step budget of one walk (the `maxWalkSteps` option). */
+  readonly maxWalkSteps: number
   /** Searches for `target` starting at `via` (the join's search through its introducer). */
   readonly searchVia: (
     target: Identifier,
@@ -68,7 +71,7 @@ export class Linker {
    */
   walkGuard(): WalkGuard {
     const levels = Math.max(0, Math.min(this.#state.table.topLevel, MAX_LEVEL))
-    return new WalkGuard(WALK_BASE_STEPS + WALK_STEPS_PER_LEVEL * levels)
+    return new WalkGuard(this.#init.maxWalkSteps + WALK_STEPS_PER_LEVEL * levels)
   }
 
   /**

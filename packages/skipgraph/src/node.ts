@@ -125,6 +125,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#linker = new Linker({
       state,
       txns: this.#txns,
+      maxWalkSteps: options.maxWalkSteps ?? 1024,
       searchVia: (target, via, signal) => this.#search.start(target, via, signal, searchTimeoutMs),
       relink: (level) => {
         this.#repair.relinkLevel(level)

@@ -113,7 +113,8 @@ describe('hostile peers', () => {
 
   for (const shape of ['cycle', 'chain'] as const) {
     it(`a joining node walked into a ${shape} of hostile nodes stops after a bounded number of reads, counts it and fails typed, and keeps serving honest peers`, async () => {
-      const c = new Cluster(shape === 'cycle' ? 32 : 33)
+      // a walk budget of 64 steps (default 1024), so that a chain of 100 hostile nodes runs past it
+      const c = new Cluster(shape === 'cycle' ? 32 : 33, {}, { maxWalkSteps: 64 })
       await buildGraph(c, 8)
       const victim = (await c.add()).node
       // link the victim at level 0 only: its join is aborted once its level-0 entries are set
