@@ -1,5 +1,5 @@
 import { type AbortOptions, raceSignal, throwIfAborted } from '../abort.js'
-import { type Channel, isChannel } from '../channel.js'
+import type { Channel } from '../channel.js'
 import type {
   CloseInfo,
   Connection,
@@ -7,14 +7,8 @@ import type {
   ConnectionManager,
   ConnectionManagerEvents,
 } from '../connection.js'
-import {
-  ComponentNotStartedError,
-  ConnectionClosedError,
-  ConnectionFailedError,
-  InvalidChannelError,
-  MessageTooLargeError,
-  SendFailedError,
-} from '../errors.js'
+import { ComponentNotStartedError, ConnectionFailedError } from '../errors.js'
+import { checkSend } from '../internal/send-checks.js'
 import { Emitter, type Unsubscribe } from '../events.js'
 import type { Identifier } from '../identifier.js'
 import { AbstractComponent } from '../lifecycle.js'
@@ -66,14 +60,7 @@ export class MemoryConnection implements Connection {
 
   send(channel: Channel, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
     try {
-      throwIfAborted(options.signal)
-      if (this.#status !== 'open')
-        throw new ConnectionClosedError(`connection to ${this.remoteId.toHex()} is closed`)
-      if (!isChannel(channel)) throw new InvalidChannelError('invalid channel name')
-      if (!(bytes instanceof Uint8Array)) throw new SendFailedError('bytes must be a Uint8Array')
-      if (bytes.length > this.#maxMessageSize) {
-        throw new MessageTooLargeError(`${bytes.length} bytes exceed the maximum of ${this.#maxMessageSize}`)
-      }
+      checkSend(this, channel, bytes, this.#maxMessageSize, options)
       // copy: the caller may reuse its buffer as soon as this resolves
       this.manager.port.send(this, channel, bytes.slice())
       return Promise.resolve()

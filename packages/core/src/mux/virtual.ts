@@ -1,12 +1,7 @@
 import { type AbortOptions, raceSignal, throwIfAborted } from '../abort.js'
-import { type Channel, isChannel } from '../channel.js'
+import type { Channel } from '../channel.js'
 import type { Connection, ConnectionEvents } from '../connection.js'
-import {
-  ConnectionClosedError,
-  InvalidChannelError,
-  MessageTooLargeError,
-  SendFailedError,
-} from '../errors.js'
+import { checkSend } from '../internal/send-checks.js'
 import { Emitter, type Unsubscribe } from '../events.js'
 import type { Identifier } from '../identifier.js'
 import { deferred } from '../internal/async.js'
@@ -65,14 +60,7 @@ export class VirtualConnection implements Connection {
    */
   send(channel: Channel, bytes: Uint8Array, options: AbortOptions = {}): Promise<void> {
     try {
-      throwIfAborted(options.signal)
-      if (this.#status !== 'open')
-        throw new ConnectionClosedError(`connection to ${this.remoteId.toHex()} is closed`)
-      if (!isChannel(channel)) throw new InvalidChannelError('invalid channel name')
-      if (!(bytes instanceof Uint8Array)) throw new SendFailedError('bytes must be a Uint8Array')
-      const max = this.#owner.maxMessageSize
-      if (bytes.length > max)
-        throw new MessageTooLargeError(`${bytes.length} bytes exceed the maximum of ${max}`)
+      checkSend(this, channel, bytes, this.#owner.maxMessageSize, options)
       return this.wire.send(channel, bytes)
     } catch (err) {
       return Promise.reject(err)
