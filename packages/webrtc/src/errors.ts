@@ -72,3 +72,45 @@ export class PeerLimitExceededError extends ConnectionClosedError {
     this.limit = limit
   }
 }
+
+/** A candidate's type, as its `typ` attribute names it. */
+export type IceCandidateType = 'host' | 'srflx' | 'prflx' | 'relay'
+
+/** What one peer connection's ICE did, as far as this side saw it (the facts of an {@link IceConnectionFailedError}). */
+export interface IceFacts {
+  /** Whether a first offer/answer exchange completed (this side set both descriptions). */
+  readonly exchanged: boolean
+  /** Whether ICE ever reached `connected` or `completed`. */
+  readonly connected: boolean
+  /** The ICE connection state last seen. */
+  readonly iceState: RTCIceConnectionState
+  /** The types of the candidates this side gathered, each once. */
+  readonly localCandidateTypes: readonly IceCandidateType[]
+  /** The types of the candidates the remote signalled (or put in its description), each once. */
+  readonly remoteCandidateTypes: readonly IceCandidateType[]
+  /** Whether this side gathered a relay candidate (a TURN server answered with an allocation). */
+  readonly relayGathered: boolean
+  /** How many ICE servers (STUN and TURN entries) the peer connection was configured with. */
+  readonly iceServers: number
+  /** The peer connection's `iceTransportPolicy`. */
+  readonly iceTransportPolicy: RTCIceTransportPolicy
+}
+
+/**
+ * A connection attempt whose offer/answer exchange completed (the remote is there and answered) but whose ICE never
+ * connected: no candidate pair worked. Usually a TURN server is needed (symmetric NATs, UDP blocked), or the one
+ * configured is unreachable or refused the credentials; {@link IceConnectionFailedError.facts} tells what was
+ * gathered. `connect()` rejects with it (instead of a plain `ConnectionFailedError`, which then means the
+ * signaling never completed: the remote absent or silent); the manager's `iceConnectionFailures` counts it on both
+ * sides.
+ */
+export class IceConnectionFailedError extends ConnectionFailedError {
+  override name = 'IceConnectionFailedError'
+  /** What ICE did on this side. */
+  readonly facts: IceFacts
+
+  constructor(message: string, facts: IceFacts, options?: { cause?: unknown }) {
+    super(message, options)
+    this.facts = facts
+  }
+}
