@@ -127,6 +127,21 @@ export interface WebRtcConnectionManagerOptions {
    * @default 10000
    */
   readonly channelAckTimeoutMs?: number
+  /**
+   * Attempts that remotes started (an offer under a new session, or a dial request this side answers with an
+   * offer) that may be connecting at once, over all remotes; an offer or dial request beyond it is dropped and
+   * counted in `inboundSessionsRefused` (the remote's dial times out and may retry). Bounds the
+   * `RTCPeerConnection`s a flood of offers from many identities makes this side hold.
+   * @default 64
+   */
+  readonly maxPendingInbound?: number
+  /**
+   * Attempts one remote may start per `connectTimeoutMs` (a token bucket that refills continuously; an attempt
+   * that opens gives its token back). A remote that sends offer after offer under new sessions gets no
+   * `RTCPeerConnection` past it: its offers are dropped and counted in `inboundSessionsRefused`.
+   * @default 8
+   */
+  readonly maxInboundSessionsPerRemote?: number
 }
 
 /** The validated options with their defaults. @internal */
@@ -140,6 +155,8 @@ export interface ResolvedOptions {
   readonly peerTransport: PeerTransportFactory
   readonly connectTimeoutMs: number
   readonly limits: ConnectionLimits
+  /** `maxPendingInbound` and `maxInboundSessionsPerRemote`. */
+  readonly inbound: { readonly maxPending: number; readonly perRemote: number }
 }
 
 function isSignaling(x: WebRtcConnectionManagerOptions['signaling']): x is Signaling {
@@ -206,5 +223,15 @@ export function resolveOptions(options: WebRtcConnectionManagerOptions): Resolve
     peerTransport: DEFAULT_PEER_TRANSPORT,
     connectTimeoutMs,
     limits,
+    inbound: {
+      maxPending: checkNumber('maxPendingInbound', options.maxPendingInbound ?? 64, {
+        min: 1,
+        integer: true,
+      }),
+      perRemote: checkNumber('maxInboundSessionsPerRemote', options.maxInboundSessionsPerRemote ?? 8, {
+        min: 1,
+        integer: true,
+      }),
+    },
   }
 }
