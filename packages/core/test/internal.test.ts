@@ -28,6 +28,22 @@ describe('internal helpers', () => {
     for (const n of nonces) expect(n).toMatch(/^[0-9a-f]{32}$/)
   })
 
+  it('random nonces of every size are fresh, of the asked length, across refills of the entropy cache', () => {
+    // 16-byte nonces cross many 4 KiB refills; odd sizes straddle a refill; a size over the cache is drawn directly
+    const sizes = [1, 7, 16, 32, 33, 4096, 5000]
+    const seen = new Set<string>()
+    for (let i = 0; i < 2_000; i++) {
+      const bytes = sizes[i % sizes.length]!
+      const n = randomNonce(bytes)
+      expect(n).toHaveLength(bytes * 2)
+      expect(n).toMatch(/^[0-9a-f]*$/)
+      if (bytes >= 16) seen.add(n)
+    }
+    expect(seen.size).toBe(2_000 - 2 * Math.ceil(2_000 / 7))
+    // no run of the cache's bytes is handed out twice: a 4 KiB nonce is not all zeros (the cleared pool)
+    expect(randomNonce(4096)).not.toMatch(/^0+$/)
+  })
+
   it('sleeps, and rejects with AbortError when aborted before or during the sleep', async () => {
     await sleep(1)
     await expect(sleep(10, AbortSignal.abort())).rejects.toBeInstanceOf(AbortError)

@@ -1,5 +1,4 @@
 import { toAbortError } from '../abort.js'
-import { bytesToHex } from './hex.js'
 
 /** A promise with its settle functions. */
 export interface Deferred<T> {
@@ -67,11 +66,4 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     }, ms)
     signal?.addEventListener('abort', onAbort, { once: true })
   })
-}
-
-/** `bytes` random bytes (crypto-strong) as lower-case hex: unpredictable request and session nonces. */
-export function randomNonce(bytes = 16): string {
-  const b = new Uint8Array(bytes)
-  globalThis.crypto.getRandomValues(b)
-  return bytesToHex(b)
 }

@@ -5,7 +5,8 @@
  * skipmesh: not part of the public API and not covered by semver.
  */
 
-export { type Deferred, deferred, nextTask, randomNonce, sleep, yieldTask } from './async.js'
+export { type Deferred, deferred, nextTask, sleep, yieldTask } from './async.js'
+export { randomNonce } from './nonce.js'
 export { bytesToHex, hexToBytes } from './hex.js'
 export { FORBIDDEN_KEYS, isForbiddenKey } from './keys.js'
 export { checkNumber, type NumberBounds, numberOption } from './options.js'

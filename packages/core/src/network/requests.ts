@@ -8,7 +8,7 @@ import {
   RequestTimeoutError,
 } from '../errors.js'
 import type { Identifier } from '../identifier.js'
-import { randomNonce } from '../internal/async.js'
+import { randomNonce } from '../internal/nonce.js'
 import { PendingRequests } from '../internal/pending.js'
 import type { Message, MessageEnvelope } from '../message.js'
 import type { RequestMetrics } from '../metrics.js'
