@@ -68,12 +68,31 @@ export interface SearchHopEvent {
   readonly hop: number
 }
 
+/**
+ * How a merge of this node ended: `'merged'`, it is now in the other graph; `'stayed'`, it could not leave its
+ * graph and stays in it (a later check tries again); `'alone'`, it left its graph but could join no contact, and
+ * started a graph of its own (which a later check merges).
+ */
+export type MergeOutcome = 'merged' | 'stayed' | 'alone'
+
+/**
+ * A merge seen from one node (README, "Merging graphs"): `'start'` when the node found that its graph loses to
+ * the graph `via` is in, and leaves its graph to join that one through `via`; `'end'` when that is over.
+ * Between the two, {@link SkipGraphNode.merging} is true, and the status goes `'leaving'`, `'joining'`,
+ * `'joined'`: searches and joins through this node fail meanwhile with the usual typed errors.
+ */
+export type MergeEvent =
+  | { readonly phase: 'start'; readonly via: Identifier }
+  | { readonly phase: 'end'; readonly via: Identifier; readonly outcome: MergeOutcome }
+
 /** Events of a {@link SkipGraphNode}. */
 export interface SkipGraphNodeEvents {
   /** A lookup-table entry changed (linked, unlinked, or marked dead). */
   'neighbor:change': (change: NeighborChange) => void
   /** A search passed this node. */
   'search:hop': (hop: SearchHopEvent) => void
+  /** This node moves from its graph into another one (start), or is done (end). */
+  merge: (event: MergeEvent) => void
 }
 
 /** Counters of one node. */
@@ -127,6 +146,17 @@ export interface SkipGraphMetrics {
    * small multiple of the expected path (a corrupt or hostile table); the attempt counts as a failed one.
    */
   walksCut: number
+  /** Contacts checked for another graph (README, "Merging graphs"). */
+  mergeChecks: number
+  /** Checks that found a contact joined to another graph than this node's. */
+  graphsDetected: number
+  /** Times this node left its graph and joined the other one (its graph lost the comparison). */
+  merges: number
+  /**
+   * Times this node, alone in its graph (every neighbour gone, or a graph it started itself), joined another
+   * graph through a contact; counted in `merges` too.
+   */
+  rejoins: number
 }
 
 /**
@@ -210,6 +240,27 @@ export interface SkipGraphNodeOptions {
    * @default undefined (no tags)
    */
   connectionTags?: ConnectionTagger
+  /**
+   * Peers the application knows of (the demo: its signaling room), asked again every check round. Besides them
+   * the node remembers contacts itself: its former neighbours (the last 32) and the nodes it heard from lately
+   * (the last 64). Every `mergeCheckMs` it checks two of them, in turn (one named by a merge hint first): is
+   * it joined, and is it in this node's graph? A contact joined to another graph is a second graph: the two
+   * are merged (README, "Merging graphs"). A node alone in its graph (its neighbours all gone) rejoins through
+   * any contact it can reach the same way.
+   * @default undefined (only the contacts the node remembers itself)
+   */
+  contacts?: () => Iterable<Identifier>
+  /**
+   * How often the node checks its contacts for another graph (±50 % jitter), in milliseconds; 0 turns the checks
+   * (and so merging) off. A node that finds a contact in another graph either moves into it (its own graph
+   * loses: the one whose smallest identifier is larger, a graph of one node always) and tells its former
+   * neighbours to check it, or tells the contact to check it (its own graph wins); so the loser's nodes follow
+   * one another along the loser's links. Two graphs one of whose nodes has a node of the other among its
+   * contacts become one within about ⌈k/2⌉ check rounds (k its contacts) plus log2 n rounds of leave and join
+   * (README, "Merging graphs", for measured figures).
+   * @default 2000
+   */
+  mergeCheckMs?: number
 }
 
 /** A skip-graph node: a {@link Component} that joins, searches and leaves over a core `Network`. */
@@ -218,6 +269,11 @@ export interface SkipGraphNode extends Component, TypedEvents<SkipGraphNodeEvent
   readonly identity: Identity
   /** Where the node stands in the graph. */
   readonly status: NodeStatus
+  /**
+   * Whether the node is moving from its graph into another one (between a `'merge'` event's start and end; see
+   * `mergeCheckMs`).
+   */
+  readonly merging: boolean
   /** The component lifecycle state (`'stopped'` after `leave()` or `stop()`). */
   readonly state: 'new' | 'starting' | 'ready' | 'stopping' | 'stopped'
   /**

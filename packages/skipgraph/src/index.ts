@@ -41,6 +41,8 @@ export {
 } from './lookup-table.js'
 export type {
   ConnectionTagger,
+  MergeEvent,
+  MergeOutcome,
   NeighborChange,
   NodeStatus,
   SearchHopEvent,

@@ -63,6 +63,10 @@ export function emptyMetrics(): SkipGraphMetrics {
     locksBroken: 0,
     locksLapsed: 0,
     walksCut: 0,
+    mergeChecks: 0,
+    graphsDetected: 0,
+    merges: 0,
+    rejoins: 0,
   }
 }
 

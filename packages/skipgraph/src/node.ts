@@ -168,6 +168,10 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     return this.#state.status
   }
 
+  get merging(): boolean {
+    return false
+  }
+
   on<E extends keyof SkipGraphNodeEvents>(event: E, handler: SkipGraphNodeEvents[E]): Unsubscribe {
     return this.#events.on(event, handler)
   }
