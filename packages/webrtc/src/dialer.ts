@@ -27,6 +27,8 @@ export interface DialSlot {
   connection: WebRtcConnection | undefined
   /** The shared dial of concurrent `connect` calls. */
   dial: Promise<WebRtcConnection> | undefined
+  /** The session of this side's latest dial request (the remote's offer under it was asked for). */
+  solicited: string | undefined
   readonly waiters: Set<Waiter>
 }
 
@@ -55,7 +57,14 @@ export class Dialer {
     const hex = id.toHex()
     let slot = this.#slots.get(hex)
     if (slot === undefined) {
-      slot = { remoteId: id, hex, connection: undefined, dial: undefined, waiters: new Set() }
+      slot = {
+        remoteId: id,
+        hex,
+        connection: undefined,
+        dial: undefined,
+        solicited: undefined,
+        waiters: new Set(),
+      }
       this.#slots.set(hex, slot)
     }
     return slot

@@ -16,6 +16,7 @@ import {
 import { type ConnectionCounters, WebRtcConnection } from './connection.js'
 import { type DialSlot, Dialer } from './dialer.js'
 import { TransportClosedError } from './errors.js'
+import { InboundSessions } from './inbound-sessions.js'
 import { type ResolvedOptions, resolveOptions, type WebRtcConnectionManagerOptions } from './options.js'
 import type { PeerSignal } from './peer-transport.js'
 import { SignalOutbox } from './signal-outbox.js'
@@ -51,6 +52,13 @@ export interface WebRtcMetrics {
   peerLimitViolations: number
   /** ICE restarts this side made on established connections that lost their path (each attempt counts). */
   iceRestarts: number
+  /**
+   * Offers of new sessions and dial requests refused by `maxPendingInbound` or `maxInboundSessionsPerRemote`
+   * (no `RTCPeerConnection` made; also counted in `signalsDropped`).
+   */
+  inboundSessionsRefused: number
+  /** Attempts remotes started that are connecting now (at most `maxPendingInbound`). */
+  inboundSessionsPending: number
 }
 
 /** Events of a {@link WebRtcConnectionManager}. */
@@ -86,7 +94,8 @@ export class WebRtcConnectionManager
   readonly #options: ResolvedOptions
   readonly #events = new Emitter<WebRtcConnectionManagerEvents>()
   readonly #dialer: Dialer
-  readonly #metrics: WebRtcMetrics & ConnectionCounters = {
+  readonly #inbound: InboundSessions
+  readonly #metrics: Omit<WebRtcMetrics, 'inboundSessionsPending'> & ConnectionCounters = {
     peerConnectionsCreated: 0,
     peerConnectionsLive: 0,
     connectionsOpened: 0,
@@ -100,6 +109,7 @@ export class WebRtcConnectionManager
     heartbeatTimeouts: 0,
     peerLimitViolations: 0,
     iceRestarts: 0,
+    inboundSessionsRefused: 0,
   }
   readonly #outboxes = new Map<WebRtcConnection, SignalOutbox>()
   readonly #subscriptions: Unsubscribe[] = []
@@ -118,9 +128,19 @@ export class WebRtcConnectionManager
       isReady: () => this.state === 'ready',
       begin: async (slot) => {
         if (this.#isInitiatorFor(slot.remoteId)) this.#startAttempt(slot, randomNonce(SESSION_BYTES))
-        else await this.#send(slot.remoteId, randomNonce(SESSION_BYTES), { dial: true })
+        else {
+          // the initiator answers under this session: its offer is the one asked for, and the signaling server
+          // sees it as a reply (charged to this side, which opened the session)
+          slot.solicited = randomNonce(SESSION_BYTES)
+          await this.#send(slot.remoteId, slot.solicited, { dial: true })
+        }
       },
       onDialFailed: () => void this.#metrics.dialsFailed++,
+    })
+    this.#inbound = new InboundSessions({
+      maxPending: this.#options.inbound.maxPending,
+      perRemote: this.#options.inbound.perRemote,
+      windowMs: this.#options.connectTimeoutMs,
     })
   }
 
@@ -140,7 +160,13 @@ export class WebRtcConnectionManager
   /** A snapshot of the counters. */
   metrics(): WebRtcMetrics {
     const { peerConnectionsLive, protocolErrors, heartbeatTimeouts, ...rest } = this.#metrics
-    return { ...rest, peerConnectionsLive, protocolErrors, heartbeatTimeouts }
+    return {
+      ...rest,
+      peerConnectionsLive,
+      protocolErrors,
+      heartbeatTimeouts,
+      inboundSessionsPending: this.#inbound.pending,
+    }
   }
 
   /** The open connections. */
@@ -188,6 +214,7 @@ export class WebRtcConnectionManager
     for (const off of this.#subscriptions.splice(0)) off()
     await this.signaling.stop()
     this.#dialer.forget()
+    this.#inbound.clear()
     this.#events.clear()
   }
 
@@ -240,6 +267,7 @@ export class WebRtcConnectionManager
     // the outbox stays open while the connection lives: an ICE restart renegotiates through it
     if (slot.connection !== connection) return void connection.destroy(new TransportClosedError('superseded'))
     this.#opened.add(connection)
+    this.#inbound.opened(connection)
     this.#metrics.connectionsOpened++
     this.#metrics.connectionsActive++
     this.#events.emit('connection', connection)
@@ -248,6 +276,7 @@ export class WebRtcConnectionManager
 
   #onClosed(slot: DialSlot, connection: WebRtcConnection, reason: Error | undefined): void {
     this.#closeOutbox(connection)
+    this.#inbound.closed(connection)
     const wasCurrent = slot.connection === connection
     if (wasCurrent) slot.connection = undefined
     if (this.#opened.delete(connection)) {
@@ -300,7 +329,7 @@ export class WebRtcConnectionManager
     const weInitiate = this.#isInitiatorFor(from)
     if ('dial' in message) {
       if (!weInitiate) return void this.#metrics.signalsDropped++
-      this.#onDialRequest(slot)
+      this.#onDialRequest(slot, session)
       return
     }
     if ('bye' in message) {
@@ -320,30 +349,43 @@ export class WebRtcConnectionManager
       if (weInitiate || batch[0]?.type !== 'offer') return void this.#metrics.signalsDropped++
       // a new offer from the initiator supersedes whatever this pair had, except a responsive open connection
       if (current?.isResponsive()) return void this.#metrics.signalsDropped++
+      // the offer this side asked for is its own dial's; any other spends the remote's budget of new sessions
+      const solicited = slot.solicited === session
+      if (solicited) slot.solicited = undefined
+      else if (!this.#inbound.admit(slot.hex, current)) return void this.#refuse()
       if (current !== undefined) {
         // not a failure of the pair: the dials waiting for it wait for the new session
         slot.connection = undefined
         current.destroy(new TransportClosedError('superseded by a new session'))
       }
       target = this.#startAttempt(slot, session)
+      if (!solicited) this.#inbound.track(target, slot.hex)
     }
     for (const signal of batch) target.signal(signal)
   }
 
-  #onDialRequest(slot: DialSlot): void {
+  /** An offer or dial request over the inbound bounds: no peer connection, counted. */
+  #refuse(): void {
+    this.#metrics.signalsDropped++
+    this.#metrics.inboundSessionsRefused++
+  }
+
+  /** The remote asks this side to dial: an attempt under the request's session, within the inbound bounds. */
+  #onDialRequest(slot: DialSlot, session: string): void {
     const current = slot.connection
     if (current?.phase === 'connecting') return
+    // the remote has no connection to us: an open one here is stale, unless it is responsive
+    if (current?.isResponsive()) return void this.#metrics.signalsDropped++
+    if (!this.#inbound.admit(slot.hex)) return void this.#refuse()
+    const start = (): void => this.#inbound.track(this.#startAttempt(slot, session), slot.hex)
     if (current?.phase === 'closing') {
       void current.whenClosed().then(() => {
-        if (slot.connection === undefined && this.state === 'ready')
-          this.#startAttempt(slot, randomNonce(SESSION_BYTES))
+        if (slot.connection === undefined && this.state === 'ready') start()
       })
       return
     }
-    // the remote has no connection to us: an open one here is stale, unless it is responsive
-    if (current?.isResponsive()) return void this.#metrics.signalsDropped++
     if (current?.phase === 'open') current.destroy(new TransportClosedError('the remote dialled again'))
-    this.#startAttempt(slot, randomNonce(SESSION_BYTES))
+    start()
   }
 }
 

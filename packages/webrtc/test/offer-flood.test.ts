@@ -1,0 +1,256 @@
+/**
+ * Offer floods with no open connection (issue 13, attack 9): remotes that send offer after offer under new
+ * sessions, through the real signaling server, to a victim they never finish connecting to. The victim's
+ * `RTCPeerConnection`s stay within `maxInboundSessionsPerRemote` (per remote) and `maxPendingInbound` (over all
+ * remotes), every refusal is counted, and an honest peer connects and exchanges data while the flood goes on.
+ */
+import { channel, generateKeyPair, Identifier } from '@skipmesh/core'
+import { randomNonce } from '@skipmesh/core/internal'
+import type { SignalingServer } from '@skipmesh/signaling-server'
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { CONTROL_CHANNEL_ID } from '../src/control.js'
+import type { WebRtcConnection } from '../src/connection.js'
+import { InboundSessions } from '../src/inbound-sessions.js'
+import type { WebRtcConnectionManager } from '../src/manager.js'
+import { createNativePeerTransport } from '../src/peer-native.js'
+import type { PeerSignal } from '../src/peer-transport.js'
+import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
+import type { WrtcImplementation } from '../src/wrtc.js'
+import {
+  collectMessages,
+  countingWrtc,
+  implementations,
+  managerFactory,
+  nextConnection,
+  startSignalingServer,
+} from './helpers.js'
+
+let server: SignalingServer
+let factory: ReturnType<typeof managerFactory> | undefined
+const clients: SignalingClient[] = []
+beforeAll(async () => {
+  server = await startSignalingServer()
+})
+afterAll(async () => {
+  await server.close()
+})
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.stop()))
+  await factory?.stopAll()
+  factory = undefined
+})
+
+const HELLO = channel('hello')
+
+/** An identifier whose first byte is `first` (the lower id of a pair makes the offers). */
+function idStartingWith(first: string): Identifier {
+  return Identifier.fromHex(`${first}${randomNonce(31)}`)
+}
+
+/** A raw signaling client in `room` (joined), stopped after the test. */
+async function rawClient(room: string, id: Identifier): Promise<SignalingClient> {
+  const client = createSignalingClient({
+    url: server.url,
+    room,
+    localId: id,
+    keyPair: await generateKeyPair(),
+  })
+  clients.push(client)
+  client.start()
+  await client.ready()
+  return client
+}
+
+/** A real offer (of a peer connection destroyed at once): the victim can apply it, nobody will ever finish it. */
+async function deadOffer(wrtc: WrtcImplementation): Promise<PeerSignal> {
+  const peer = createNativePeerTransport({ initiator: true, wrtc, config: { iceServers: [] } })
+  peer.createChannel('skipmesh-control', CONTROL_CHANNEL_ID)
+  try {
+    return await new Promise<PeerSignal>((resolve) => {
+      const off = peer.on('signal', (signal) => {
+        if (signal.type !== 'offer') return
+        off()
+        resolve(signal)
+      })
+    })
+  } finally {
+    peer.destroy()
+  }
+}
+
+/** Resolves once `victim` has handled `count` signals from ids in `from` (it subscribed to its signaling first). */
+function handled(victim: WebRtcConnectionManager, from: Identifier[], count: number): Promise<void> {
+  const hexes = new Set(from.map((id) => id.toHex()))
+  return new Promise<void>((resolve) => {
+    let n = 0
+    victim.signaling.on('signal', (id) => {
+      if (hexes.has(id.toHex()) && ++n === count) resolve()
+    })
+  })
+}
+
+/** The highest value `sample()` had each time the victim handled a signal. */
+function peakOf(victim: WebRtcConnectionManager, sample: () => number): () => number {
+  let peak = sample()
+  victim.signaling.on('signal', () => {
+    peak = Math.max(peak, sample())
+  })
+  return () => peak
+}
+
+/** `honest` connects to `victim`, and one message goes each way; resolves with the connect time in ms. */
+async function honestExchange(
+  honest: WebRtcConnectionManager,
+  victim: WebRtcConnectionManager,
+): Promise<number> {
+  const atVictim = nextConnection(victim, 30_000)
+  const started = performance.now()
+  const conn = await honest.connect(victim.localId, { signal: AbortSignal.timeout(30_000) })
+  const connectMs = performance.now() - started
+  const back = await atVictim
+  expect(back.remoteId.equals(honest.localId)).toBe(true)
+  const toVictim = collectMessages(back, 1)
+  const toHonest = collectMessages(conn, 1)
+  await conn.send(HELLO, Uint8Array.of(1))
+  await back.send(HELLO, Uint8Array.of(2))
+  expect([...(await toVictim.done)[0]!.bytes]).toEqual([1])
+  expect([...(await toHonest.done)[0]!.bytes]).toEqual([2])
+  return connectMs
+}
+
+for (const [name, impl] of Object.entries(implementations)) {
+  describe(`offer floods (${name})`, () => {
+    it('500 offers under new sessions from one remote make at most maxInboundSessionsPerRemote peer connections, and an honest peer connects meanwhile', async () => {
+      const wrtc = countingWrtc(impl())
+      const perRemote = 8
+      const connectTimeoutMs = 15_000
+      factory = managerFactory(server, wrtc)
+      const victim = await factory.make(idStartingWith('f0'), { maxInboundSessionsPerRemote: perRemote })
+      // lower than the victim: the honest peer makes offers too, through the same gate
+      const honest = await factory.make(idStartingWith('10'), { wrtc: impl() })
+      const attackerId = idStartingWith('00')
+      const attacker = await rawClient(factory.room, attackerId)
+      const offer = await deadOffer(impl())
+      const before = victim.metrics()
+      const peakLive = peakOf(victim, () => victim.metrics().peerConnectionsLive)
+      const flood = 500
+      const done = handled(victim, [attackerId], flood)
+      const started = performance.now()
+      // the honest peer dials once the flood is under way and while it goes on
+      const midFlood = handled(victim, [attackerId], 100)
+      const honestRun = midFlood.then(() => honestExchange(honest, victim))
+      for (let i = 0; i < flood; i += 50) {
+        await Promise.all(
+          Array.from({ length: 50 }, () =>
+            attacker.signal(victim.localId, randomNonce(12), { batch: [offer] }),
+          ),
+        )
+      }
+      await done
+      const elapsed = performance.now() - started
+      const connectMs = await honestRun
+      const after = victim.metrics()
+      // the bucket refills perRemote tokens per connectTimeoutMs
+      const bound = perRemote + Math.ceil((elapsed * perRemote) / connectTimeoutMs)
+      const refused = after.inboundSessionsRefused - before.inboundSessionsRefused
+      const attackerPcs = flood - refused
+      console.log(
+        `${name}: ${flood} offers in ${Math.round(elapsed)} ms: ${attackerPcs} attacker peer connections (bound ${bound}), peak live ${peakLive()}, refused ${after.inboundSessionsRefused}, honest connect ${Math.round(connectMs)} ms`,
+      )
+      expect(attackerPcs).toBeGreaterThanOrEqual(1)
+      expect(attackerPcs).toBeLessThanOrEqual(bound)
+      // every other peer connection is the honest peer's (one, or a few if its attempt had to be retried)
+      expect(after.peerConnectionsCreated - before.peerConnectionsCreated).toBeGreaterThan(attackerPcs)
+      expect(after.peerConnectionsCreated - before.peerConnectionsCreated).toBeLessThanOrEqual(
+        attackerPcs + 4,
+      )
+      expect(after.signalsDropped - before.signalsDropped).toBeGreaterThanOrEqual(refused)
+      // one attacker attempt at a time (a newer admitted offer replaces the pending one), plus the honest peer's
+      expect(peakLive()).toBeLessThanOrEqual(2)
+      expect(wrtc.open()).toBeLessThanOrEqual(2)
+      expect(after.inboundSessionsPending).toBeLessThanOrEqual(1)
+      expect(victim.connections().map((c) => c.remoteId.toHex())).toEqual([honest.localId.toHex()])
+    })
+  })
+}
+
+describe('offer floods from many identities', () => {
+  it('keep the attempts remotes started within maxPendingInbound, and an honest peer connects once they end', async () => {
+    const impl = implementations['node-datachannel']
+    const wrtc = countingWrtc(impl())
+    const maxPendingInbound = 6
+    factory = managerFactory(server, wrtc)
+    // a short connect timeout ends the attackers' attempts soon after the flood
+    const victim = await factory.make(idStartingWith('f0'), { maxPendingInbound, connectTimeoutMs: 2_000 })
+    const honest = await factory.make(idStartingWith('10'), { wrtc: impl() })
+    const attackerIds = Array.from({ length: 12 }, () => idStartingWith('00'))
+    const attackers = await Promise.all(attackerIds.map((id) => rawClient(factory!.room, id)))
+    const offer = await deadOffer(impl())
+    const peakPending = peakOf(victim, () => victim.metrics().inboundSessionsPending)
+    const peakLive = peakOf(victim, () => victim.metrics().peerConnectionsLive)
+    const perAttacker = 20
+    const done = handled(victim, attackerIds, attackers.length * perAttacker)
+    await Promise.all(
+      attackers.map(async (attacker) => {
+        for (let i = 0; i < perAttacker; i++) {
+          await attacker.signal(victim.localId, randomNonce(12), { batch: [offer] })
+        }
+      }),
+    )
+    await done
+    const m = victim.metrics()
+    console.log(
+      `${attackers.length} identities x ${perAttacker} offers: peak pending ${peakPending()}, peak live ${peakLive()}, created ${m.peerConnectionsCreated}, refused ${m.inboundSessionsRefused}`,
+    )
+    expect(peakPending()).toBe(maxPendingInbound)
+    expect(peakLive()).toBeLessThanOrEqual(maxPendingInbound)
+    expect(m.inboundSessionsRefused).toBeGreaterThan(0)
+    expect(m.inboundSessionsRefused + m.peerConnectionsCreated).toBe(attackers.length * perAttacker)
+    // the attackers' attempts time out (connectTimeoutMs); then the honest peer gets in
+    await vi.waitFor(() => expect(victim.metrics().inboundSessionsPending).toBe(0), {
+      timeout: 30_000,
+      interval: 50,
+    })
+    await honestExchange(honest, victim)
+    expect(wrtc.open()).toBe(1)
+  })
+})
+
+describe('the admission of remote-started attempts', () => {
+  /** A stand-in attempt (the admission only keys on it). */
+  const attempt = (): WebRtcConnection => ({}) as WebRtcConnection
+
+  it('gives a remote perRemote attempts per window, refilled with time, and its token back when one opens', () => {
+    let now = 0
+    const gate = new InboundSessions({ maxPending: 100, perRemote: 4, windowMs: 1_000, now: () => now })
+    for (let i = 0; i < 4; i++) expect(gate.admit('a')).toBe(true)
+    expect(gate.admit('a')).toBe(false)
+    // another remote has its own budget
+    expect(gate.admit('b')).toBe(true)
+    now += 250
+    expect(gate.admit('a')).toBe(true)
+    expect(gate.admit('a')).toBe(false)
+    // an attempt that opens gives its token back: connecting and closing often is never refused
+    const c = attempt()
+    gate.track(c, 'a')
+    gate.opened(c)
+    expect(gate.admit('a')).toBe(true)
+    expect(gate.admit('a')).toBe(false)
+  })
+
+  it('keeps at most maxPending attempts pending over all remotes; one replacing its own pending attempt fits', () => {
+    const gate = new InboundSessions({ maxPending: 2, perRemote: 8, windowMs: 1_000, now: () => 0 })
+    const a = attempt()
+    const b = attempt()
+    expect(gate.admit('a')).toBe(true)
+    gate.track(a, 'a')
+    expect(gate.admit('b')).toBe(true)
+    gate.track(b, 'b')
+    expect(gate.pending).toBe(2)
+    expect(gate.admit('c')).toBe(false)
+    expect(gate.admit('a', a)).toBe(true)
+    gate.closed(a)
+    expect(gate.pending).toBe(1)
+    expect(gate.admit('c')).toBe(true)
+  })
+})
