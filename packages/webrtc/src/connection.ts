@@ -32,6 +32,7 @@ import {
   TransportClosedError,
 } from './errors.js'
 import { Heartbeat } from './heartbeat.js'
+import { explainConnectFailure } from './ice-facts.js'
 import { InboundBudget } from './inbound-budget.js'
 import type { PeerSignal, PeerTransport } from './peer-transport.js'
 import { deferred } from '@skipmesh/core/internal'
@@ -272,14 +273,15 @@ export class WebRtcConnection implements Connection {
    * @throws {AbortError} when `options.signal` aborts (the close goes on).
    */
   async close(options: AbortOptions = {}): Promise<void> {
-    if (this.#phase === 'connecting') this.destroy(new ConnectionFailedError('closed while connecting'))
+    // not explained as an ICE failure: this side gave up
+    if (this.#phase === 'connecting') this.#finalize(new ConnectionFailedError('closed while connecting'))
     else if (this.#phase === 'open') this.#beginClose()
     await raceSignal(this.#closed.promise, options.signal)
   }
 
   /** Destroys the connection at once (no handshake); `'close'` fires with `reason`. @internal */
   destroy(reason: Error): void {
-    this.#finalize(reason)
+    this.#finalize(this.#explain(reason))
   }
 
   /** Hands a validated signal from the remote to the peer connection's negotiation. @internal */
@@ -381,9 +383,21 @@ export class WebRtcConnection implements Connection {
     }
     const reason =
       this.#phase === 'connecting'
-        ? new ConnectionFailedError(`connecting to ${this.remoteId.toHex()} failed: ${what}`, { cause })
+        ? this.#explain(
+            new ConnectionFailedError(`connecting to ${this.remoteId.toHex()} failed: ${what}`, { cause }),
+          )
         : new TransportClosedError(`${what} (${this.remoteId.toHex()})`, { cause })
     this.#finalize(reason)
+  }
+
+  /**
+   * The reason of an attempt that fails while connecting: an `IceConnectionFailedError` when the offer/answer
+   * exchange completed and ICE never connected (see `ice-facts.ts`), else `reason`.
+   */
+  #explain(reason: Error): Error {
+    return this.#phase === 'connecting'
+      ? explainConnectFailure(reason, this.#params.peer.iceFacts?.())
+      : reason
   }
 
   #finalize(reason: Error | undefined): void {

@@ -15,6 +15,8 @@
  */
 import { ConnectionFailedError, Emitter, type Unsubscribe } from '@skipmesh/core'
 import { nextTask } from '@skipmesh/core/internal'
+import type { IceFacts } from './errors.js'
+import { IceFactsRecorder } from './ice-facts.js'
 import { IceRestartPolicy } from './ice-restart.js'
 import {
   type PeerEvents,
@@ -33,7 +35,7 @@ type CandidateInit = Extract<PeerSignal, { type: 'candidate' }>['candidate']
 
 /** A {@link PeerTransport} over one standard `RTCPeerConnection`. */
 class NativePeerTransport implements PeerTransport {
-  readonly initiator: boolean
+  readonly #options: PeerTransportOptions
   readonly #pc: RTCPeerConnection
   readonly #events = new Emitter<PeerEvents>()
   /** Remote signals, applied one after the other. */
@@ -49,11 +51,14 @@ class NativePeerTransport implements PeerTransport {
   #phase: 'connecting' | 'connected' | 'closed' = 'connecting'
   /** ICE restarts once connected (only the initiator restarts: the remote's manager takes offers from it alone). */
   readonly #restarts: IceRestartPolicy
+  /** What ICE did, for the error of an attempt that fails while connecting. */
+  readonly #facts: IceFactsRecorder
 
   constructor(options: PeerTransportOptions) {
-    this.initiator = options.initiator
+    this.#options = options
     const pc = new options.wrtc.RTCPeerConnection(options.config)
     this.#pc = pc
+    this.#facts = new IceFactsRecorder(options.config)
     this.#restarts = new IceRestartPolicy({
       ...(this.initiator ? { restart: () => this.#restartIce() } : {}),
       onGiveUp: (why) => this.#fail(new ConnectionFailedError(`the peer connection failed: ${why}`)),
@@ -71,6 +76,10 @@ class NativePeerTransport implements PeerTransport {
       // after the current task, so that the channels the caller creates now are known to the stack
       nextTask(() => void this.#offer())
     }
+  }
+
+  get initiator(): boolean {
+    return this.#options.initiator
   }
 
   on<E extends keyof PeerEvents>(event: E, handler: PeerEvents[E]): Unsubscribe {
@@ -100,6 +109,10 @@ class NativePeerTransport implements PeerTransport {
 
   restartIce(): void {
     if (this.#phase === 'connected') this.#restarts.suspect()
+  }
+
+  iceFacts(): IceFacts {
+    return this.#facts.facts()
   }
 
   getStats(): Promise<RTCStatsReport> {
@@ -140,6 +153,8 @@ class NativePeerTransport implements PeerTransport {
     if (description.type === 'answer' && pc.signalingState === 'stable') return
     // the polite side rolls back explicitly: not every implementation rolls back implicitly
     if (collision) await pc.setLocalDescription({ type: 'rollback' })
+    // a later offer (an ICE restart) gathers anew on this side too: with the freshest TURN credentials
+    if (description.type === 'offer' && this.#negotiated) this.#renewIceServers()
     await pc.setRemoteDescription({ type: description.type, sdp: description.sdp })
     if (description.type === 'offer') {
       const answer = await pc.createAnswer()
@@ -147,12 +162,16 @@ class NativePeerTransport implements PeerTransport {
       await pc.setLocalDescription(plain(answer))
       this.#emitDescription('answer', answer.sdp)
     }
-    if (pc.signalingState === 'stable') this.#negotiated = true
+    if (pc.signalingState === 'stable' && !this.#negotiated) {
+      this.#negotiated = true
+      this.#facts.exchanged(pc.localDescription?.sdp, pc.remoteDescription?.sdp)
+    }
     // libdatachannel needs its local description too before remote candidates: both are set now
     for (const candidate of this.#early.splice(0)) await this.#addCandidate(candidate)
   }
 
   async #onRemoteCandidate(candidate: CandidateInit): Promise<void> {
+    this.#facts.remoteCandidate(candidate.candidate)
     // (node-datachannel's polyfill has an empty description instead of `null`)
     const remote = this.#pc.remoteDescription
     if (remote === null || !remote.sdp) {
@@ -175,6 +194,7 @@ class NativePeerTransport implements PeerTransport {
   #onLocalCandidate(candidate: RTCIceCandidate | null): void {
     // `null` (and an empty candidate in some stacks) marks the end of gathering: nothing to trickle
     if (this.#phase === 'closed' || candidate === null || !candidate.candidate) return
+    this.#facts.localCandidate(candidate.candidate)
     const signal: PeerSignal = {
       type: 'candidate',
       candidate: {
@@ -218,6 +238,7 @@ class NativePeerTransport implements PeerTransport {
   #onConnected(): void {
     if (this.#phase !== 'connecting') return
     this.#phase = 'connected'
+    this.#facts.connected()
     this.#events.emit('connect')
   }
 
@@ -226,6 +247,9 @@ class NativePeerTransport implements PeerTransport {
     const ice = pc.iceConnectionState
     // `connectionState` is missing in some implementations: `iceConnectionState` tells the same ends
     const state = pc.connectionState ?? ice
+    // (node-datachannel's polyfill may report only `connectionState`)
+    if (ice !== undefined) this.#facts.iceState(ice)
+    if (state === 'connected') this.#facts.connected()
     if (state === 'closed' || ice === 'closed') {
       this.#fail(undefined)
     } else if (this.#phase === 'connected') {
@@ -240,6 +264,7 @@ class NativePeerTransport implements PeerTransport {
   #restartIce(): boolean {
     if (this.#phase !== 'connected') return false
     const pc = this.#pc
+    this.#renewIceServers()
     try {
       pc.restartIce()
     } catch {
@@ -253,6 +278,20 @@ class NativePeerTransport implements PeerTransport {
     }
     this.#events.emit('restart')
     return true
+  }
+
+  /**
+   * Gives the peer connection the ICE servers of `currentConfig` (the TURN credentials renewed since): an ICE
+   * restart gathers with them. A stack that refuses the change keeps its servers.
+   */
+  #renewIceServers(): void {
+    const current = this.#options.currentConfig?.()
+    if (current === undefined) return
+    try {
+      this.#pc.setConfiguration({ ...this.#pc.getConfiguration(), iceServers: current.iceServers ?? [] })
+    } catch {
+      // an implementation without setConfiguration, or one that refuses it: the restart uses the old servers
+    }
   }
 
   /** Ends the transport once: `error` (when there is one), then `close`. */

@@ -7,6 +7,7 @@
  * @module
  */
 import type { TypedEvents, Unsubscribe } from '@skipmesh/core'
+import type { IceFacts } from './errors.js'
 import type { WrtcImplementation } from './wrtc.js'
 
 /** A signal between two peers' negotiators, as it travels (validated by a valibot schema on arrival). */
@@ -63,6 +64,11 @@ export interface PeerTransport extends TypedEvents<PeerEvents> {
    * without it restarts on its own ICE states only.
    */
   restartIce?(): void
+  /**
+   * What ICE did so far (exchange completed, connected, candidate types): a connection that fails while connecting
+   * reports an `IceConnectionFailedError` from it. Optional: without it, such failures stay plain.
+   */
+  iceFacts?(): IceFacts
   /** The statistics of the peer connection. */
   getStats(): Promise<RTCStatsReport>
   /** Closes the RTCPeerConnection synchronously; idempotent; emits nothing afterwards. */
@@ -77,6 +83,12 @@ export interface PeerTransportOptions {
   readonly wrtc: WrtcImplementation
   /** The `RTCConfiguration` of the peer connection. */
   readonly config: RTCConfiguration
+  /**
+   * The configuration as it is now, read again before each ICE restart (on both sides) for its `iceServers`: the
+   * TURN credentials the signaling service issued are short-lived and renewed, and a restart with expired ones
+   * gathers no relay candidate. Absent: restarts keep `config`'s servers.
+   */
+  readonly currentConfig?: () => RTCConfiguration
 }
 
 /** Makes one {@link PeerTransport}. */

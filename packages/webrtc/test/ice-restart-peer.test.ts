@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest'
 import { createNativePeerTransport } from '../src/peer-native.js'
-import type { PeerSignal, PeerTransport } from '../src/peer-transport.js'
+import type { PeerSignal, PeerTransport, PeerTransportOptions } from '../src/peer-transport.js'
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 import { implementations } from './helpers.js'
+import { recordingWrtc } from './ice-wrtc.js'
 
 /** Wraps an implementation so that the test can await the outcome of each `setRemoteDescription`. */
 function watchingRemoteDescriptions(impl: WrtcImplementation): {
@@ -36,9 +37,13 @@ function watchingRemoteDescriptions(impl: WrtcImplementation): {
 }
 
 /** Connects an initiator of `initiatorImpl` to a responder of `responderImpl`, with one negotiated channel each. */
-async function pair(initiatorImpl: WrtcImplementation, responderImpl: WrtcImplementation) {
-  const a = createNativePeerTransport({ initiator: true, wrtc: initiatorImpl, config: {} })
-  const b = createNativePeerTransport({ initiator: false, wrtc: responderImpl, config: {} })
+async function pair(
+  initiatorImpl: WrtcImplementation,
+  responderImpl: WrtcImplementation,
+  options: Partial<PeerTransportOptions> = {},
+) {
+  const a = createNativePeerTransport({ initiator: true, wrtc: initiatorImpl, config: {}, ...options })
+  const b = createNativePeerTransport({ initiator: false, wrtc: responderImpl, config: {}, ...options })
   const events: string[] = []
   const fromA: PeerSignal[] = []
   for (const [name, t] of [
@@ -91,6 +96,36 @@ describe('ICE restart of the native peer transport', () => {
       expect(await roundTrip(cb, ca, 'back')).toBe('back')
       expect(events.filter((e) => e.endsWith('connect')).sort()).toEqual(['a connect', 'b connect'])
       expect(events.filter((e) => !e.endsWith('connect'))).toEqual(['a restart'])
+    } finally {
+      destroyAll(a, b)
+    }
+  })
+
+  it('gives both peer connections the current ICE servers before a restart (renewed TURN credentials)', async () => {
+    // an unreachable TURN server: the pair connects over host candidates, and the test reads the configuration
+    const turn = (username: string): RTCIceServer[] => [
+      { urls: ['turn:127.0.0.1:9?transport=udp'], username, credential: 'secret' },
+    ]
+    let issued = turn('first')
+    const initiator = recordingWrtc(implementations.wrtc())
+    const responder = recordingWrtc(implementations.wrtc())
+    const watch = watchingRemoteDescriptions(responder)
+    const { a, b, ca, cb } = await pair(initiator, watch.wrtc, {
+      config: { iceServers: issued },
+      currentConfig: () => ({ iceServers: issued }),
+    })
+    const usernames = () =>
+      [...initiator.made, ...responder.made].map((pc) => pc.getConfiguration().iceServers?.[0]?.username)
+    try {
+      await watch.next()
+      expect(usernames()).toEqual(['first', 'first'])
+      issued = turn('renewed')
+      a.restartIce?.()
+      expect(usernames()).toEqual(['renewed', 'first'])
+      // the responder takes the current servers before it applies the restart offer
+      expect(await await watch.next()).toBe('applied')
+      expect(usernames()).toEqual(['renewed', 'renewed'])
+      expect(await roundTrip(ca, cb, 'after')).toBe('after')
     } finally {
       destroyAll(a, b)
     }

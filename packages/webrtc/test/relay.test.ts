@@ -8,7 +8,6 @@ import {
 } from '@skipmesh/signaling-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConnectionFailedError } from '@skipmesh/core'
-import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 import {
   collectMessages,
   implementations,
@@ -16,25 +15,8 @@ import {
   nextConnection,
   startSignalingServer,
 } from './helpers.js'
+import { recordingWrtc } from './ice-wrtc.js'
 import { startTurnServer, type TurnServer } from './turn-server.js'
-
-/** Wraps an implementation so that the test can read the stats of every RTCPeerConnection it made. */
-function recordingWrtc(impl: WrtcImplementation): WrtcImplementation & { made: RTCPeerConnection[] } {
-  const made: RTCPeerConnection[] = []
-  const Base = impl.RTCPeerConnection
-  class Recording extends Base {
-    constructor(config?: RTCConfiguration) {
-      super(config)
-      made.push(this)
-    }
-  }
-  return {
-    RTCPeerConnection: Recording as RTCPeerConnectionConstructor,
-    RTCSessionDescription: impl.RTCSessionDescription,
-    RTCIceCandidate: impl.RTCIceCandidate,
-    made,
-  }
-}
 
 /** The local and remote candidate types of the candidate pair in use on `pc`. */
 async function selectedPair(pc: RTCPeerConnection): Promise<{ local?: string; remote?: string }> {
