@@ -1,9 +1,18 @@
 import { generateKeyPair, Identifier } from '@skipmesh/core'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { WebSocket } from 'ws'
 import { bytesToHex } from '@skipmesh/core/internal'
 import type { ClientToServerEvents } from '@skipmesh/signaling-protocol'
-import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
+import {
+  assertRelays,
+  collect,
+  connect,
+  disconnected,
+  joinAs,
+  nextEvent,
+  type Peer,
+  startServer,
+} from './helpers.js'
 
 describe('identity', () => {
   it('ignores a client-supplied from and stamps the authenticated id', async () => {
@@ -319,6 +328,90 @@ describe('flooding', () => {
     expect(received.filter((s) => s.from === flooder.id).length).toBe(codes.get('ok') ?? 0)
     const metrics = await server.metrics()
     expect(metrics).toMatch(/skipmesh_signal_rejections_total\{reason="flood-disconnect"\} 1/)
+  })
+})
+
+describe('replies are paid by the peer that opened the session (issue 13, attack 9)', () => {
+  /** A long window: the budget does not refill during the test, whatever the load. */
+  const rateLimit = { points: 50, durationMs: 60_000, strikes: 1_000 }
+
+  /** Sends `signal`s one after the other from `peer`; resolves with each ack's code ('ok' when relayed). */
+  async function send(peer: Peer, signals: Array<{ to: string; session: string }>): Promise<string[]> {
+    const codes: string[] = []
+    for (const { to, session } of signals) {
+      const res = await peer.socket.timeout(5000).emitWithAck('signal', { to, session, data: { type: 'x' } })
+      codes.push(res.ok ? 'ok' : res.error.code)
+    }
+    return codes
+  }
+
+  it('lets a victim answer a flood of offers and keep signalling an honest peer; the flooder is refused and counted', async () => {
+    const server = await startServer({ rateLimit })
+    const attacker = await joinAs(server.url, 'lobby') // 2 points: join, authenticate
+    const victim = await joinAs(server.url, 'lobby')
+    const honest = await joinAs(server.url, 'lobby')
+    // the victim answers every offer with two signals (a description and a candidate batch)
+    const replies: Array<Promise<string[]>> = []
+    victim.socket.on('signal', ({ from, session }) => {
+      if (from === attacker.id)
+        replies.push(
+          send(victim, [
+            { to: from, session },
+            { to: from, session },
+          ]),
+        )
+    })
+    const flood = 200
+    const codes = await Promise.all(
+      Array.from({ length: flood }, (_, i) =>
+        attacker.socket
+          .timeout(10_000)
+          .emitWithAck('signal', { to: victim.id, session: `offer-${i}`, data: { type: 'offer' } })
+          .then((res) => (res.ok ? 'ok' : res.error.code)),
+      ),
+    )
+    const relayed = rateLimit.points - 2
+    expect(codes.filter((c) => c === 'ok').length).toBe(relayed)
+    expect(codes.filter((c) => c === 'rate-limited').length).toBe(flood - relayed)
+    // every offer relayed was answered, and no answer was refused
+    await vi.waitFor(() => expect(replies.length).toBe(relayed), { timeout: 10_000 })
+    expect((await Promise.all(replies)).flat()).toEqual(Array<string>(2 * relayed).fill('ok'))
+    // the victim's own budget is untouched: all of it is left for honest peers
+    const toHonest = Array.from({ length: relayed + 1 }, (_, i) => ({ to: honest.id, session: `h-${i}` }))
+    expect(await send(victim, toHonest)).toEqual([...Array<string>(relayed).fill('ok'), 'rate-limited'])
+    await assertRelays(honest, victim)
+    expect(await server.metrics()).toMatch(
+      new RegExp(`skipmesh_signal_rejections_total\\{reason="rate-limited"\\} ${flood - relayed + 1}\\b`),
+    )
+  })
+
+  it('charges replies beyond the credit, to another peer, or under a session nobody opened, to the sender', async () => {
+    const server = await startServer({ rateLimit })
+    const opener = await joinAs(server.url, 'lobby')
+    const replier = await joinAs(server.url, 'lobby')
+    const other = await joinAs(server.url, 'lobby')
+    // one signal under session a: two replies are free, the third costs a point
+    const gotA = nextEvent(replier.socket, 'signal', (s) => s.session === 'a')
+    expect(await send(opener, [{ to: replier.id, session: 'a' }])).toEqual(['ok'])
+    await gotA
+    // ten signals under session b: the credit is capped at 16 replies, the 17th costs a point
+    const gotB = new Promise<void>((resolve) => {
+      let n = 0
+      replier.socket.on('signal', ({ session }) => session === 'b' && ++n === 10 && resolve())
+    })
+    expect(await send(opener, Array(10).fill({ to: replier.id, session: 'b' }))).toEqual(Array(10).fill('ok'))
+    await gotB
+    const charged = [
+      ...Array(3).fill({ to: opener.id, session: 'a' }),
+      ...Array(17).fill({ to: opener.id, session: 'b' }),
+      { to: opener.id, session: 'nobody-opened' },
+      { to: other.id, session: 'a' },
+    ]
+    expect(await send(replier, charged)).toEqual(Array(charged.length).fill('ok'))
+    // 2 points for joining, 4 charged above: 44 left
+    const left = rateLimit.points - 2 - 4
+    const rest = Array.from({ length: left + 1 }, (_, i) => ({ to: other.id, session: `r-${i}` }))
+    expect(await send(replier, rest)).toEqual([...Array<string>(left).fill('ok'), 'rate-limited'])
   })
 })
 
