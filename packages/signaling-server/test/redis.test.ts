@@ -97,6 +97,29 @@ describe('scale-out over Redis', () => {
     expect(await left).toEqual({ id: b.id })
   })
 
+  it("credits a peer's replies on its own instance when the session was opened from another", async () => {
+    const { redis } = need()
+    const redisPrefix = nextPrefix()
+    const rateLimit = { points: 10, durationMs: 60_000, strikes: 1_000 }
+    const s1 = await startServer({ redis: redis.url, redisPrefix, rateLimit })
+    const s2 = await startServer({ redis: redis.url, redisPrefix, rateLimit })
+    const opener = await joinAs(s1.url, 'lobby')
+    const replier = await joinAs(s2.url, 'lobby') // 2 points: join, authenticate
+    const got = nextEvent(replier.socket, 'signal', (s) => s.session === 'opened')
+    const offer = { to: replier.id, session: 'opened', data: { type: 'offer' } }
+    expect(await opener.socket.timeout(5000).emitWithAck('signal', offer)).toEqual({ ok: true })
+    await got
+    const codes: string[] = []
+    // two replies on the credit, then the 8 points left, then refused
+    for (const session of ['opened', 'opened', ...Array.from({ length: 9 }, (_, i) => `own-${i}`)]) {
+      const res = await replier.socket
+        .timeout(5000)
+        .emitWithAck('signal', { to: opener.id, session, data: { type: 'answer' } })
+      codes.push(res.ok ? 'ok' : res.error.code)
+    }
+    expect(codes).toEqual([...Array<string>(10).fill('ok'), 'rate-limited'])
+  })
+
   it('refuses a hijack of an id registered on another instance and lets the owner move', async () => {
     const { redis } = need()
     const redisPrefix = nextPrefix()
