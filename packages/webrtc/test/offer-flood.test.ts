@@ -6,7 +6,7 @@
  */
 import { channel, generateKeyPair, Identifier } from '@skipmesh/core'
 import { randomNonce } from '@skipmesh/core/internal'
-import type { SignalingServer } from '@skipmesh/signaling-server'
+import { createSignalingServer, type SignalingServer, silentLogger } from '@skipmesh/signaling-server'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { CONTROL_CHANNEL_ID } from '../src/control.js'
 import type { WebRtcConnection } from '../src/connection.js'
@@ -181,7 +181,7 @@ describe('offer floods from many identities', () => {
     const maxPendingInbound = 6
     factory = managerFactory(server, wrtc)
     // a short connect timeout ends the attackers' attempts soon after the flood
-    const victim = await factory.make(idStartingWith('f0'), { maxPendingInbound, connectTimeoutMs: 2_000 })
+    const victim = await factory.make(idStartingWith('f0'), { maxPendingInbound, connectTimeoutMs: 5_000 })
     const honest = await factory.make(idStartingWith('10'), { wrtc: impl() })
     const attackerIds = Array.from({ length: 12 }, () => idStartingWith('00'))
     const attackers = await Promise.all(attackerIds.map((id) => rawClient(factory!.room, id)))
@@ -213,6 +213,86 @@ describe('offer floods from many identities', () => {
     })
     await honestExchange(honest, victim)
     expect(wrtc.open()).toBe(1)
+  })
+})
+
+describe('dial-request floods', () => {
+  it('250 dial requests each followed by a bye make at most maxInboundSessionsPerRemote peer connections', async () => {
+    const wrtc = countingWrtc(implementations['node-datachannel']())
+    const perRemote = 8
+    const connectTimeoutMs = 15_000
+    factory = managerFactory(server, wrtc)
+    // higher than the victim: it may only ask the victim to dial
+    const victim = await factory.make(idStartingWith('80'), { maxInboundSessionsPerRemote: perRemote })
+    const attackerId = idStartingWith('ff')
+    const attacker = await rawClient(factory.room, attackerId)
+    const peakLive = peakOf(victim, () => victim.metrics().peerConnectionsLive)
+    const rounds = 250
+    const done = handled(victim, [attackerId], 2 * rounds)
+    const started = performance.now()
+    for (let i = 0; i < rounds; i++) {
+      // the victim dials under the request's session, so the attacker can abandon that attempt at once
+      const session = randomNonce(12)
+      await attacker.signal(victim.localId, session, { dial: true })
+      await attacker.signal(victim.localId, session, { bye: true })
+    }
+    await done
+    const elapsed = performance.now() - started
+    const m = victim.metrics()
+    const bound = perRemote + Math.ceil((elapsed * perRemote) / connectTimeoutMs)
+    console.log(
+      `${rounds} dial+bye in ${Math.round(elapsed)} ms: ${m.peerConnectionsCreated} peer connections (bound ${bound}), peak live ${peakLive()}, refused ${m.inboundSessionsRefused}`,
+    )
+    expect(m.peerConnectionsCreated).toBeGreaterThanOrEqual(1)
+    expect(m.peerConnectionsCreated).toBeLessThanOrEqual(bound)
+    expect(m.inboundSessionsRefused).toBeGreaterThanOrEqual(rounds - bound)
+    expect(peakLive()).toBeLessThanOrEqual(1)
+  })
+})
+
+describe('offer floods against the default signaling rate limit', () => {
+  it("cost the flooder its budget, never the victim's: the victim stays joined and an honest peer connects", async () => {
+    const limited = await createSignalingServer({ port: 0, host: '127.0.0.1', logger: silentLogger })
+    try {
+      const impl = implementations['node-datachannel']
+      factory = managerFactory(limited, impl())
+      const victim = await factory.make(idStartingWith('f0'))
+      const honest = await factory.make(idStartingWith('10'))
+      let victimDown = 0
+      victim.on('signaling:down', () => victimDown++)
+      const attacker = createSignalingClient({
+        url: limited.url,
+        room: factory.room,
+        localId: idStartingWith('00'),
+        keyPair: await generateKeyPair(),
+      })
+      clients.push(attacker)
+      attacker.start()
+      await attacker.ready()
+      const offer = await deadOffer(impl())
+      // 500 offers at once: far over the default budget of 200 a second
+      const flood = Promise.allSettled(
+        Array.from({ length: 500 }, () =>
+          attacker.signal(victim.localId, randomNonce(12), { batch: [offer] }),
+        ),
+      )
+      const connectMs = await honestExchange(honest, victim)
+      const outcomes = await flood
+      const refused = outcomes.filter((o) => o.status === 'rejected').length
+      const metrics = await limited.metrics()
+      console.log(
+        `default limits: attacker refused ${refused}/500, honest connect ${Math.round(connectMs)} ms`,
+      )
+      expect(refused).toBeGreaterThan(0)
+      expect(metrics).toMatch(/skipmesh_signal_rejections_total\{reason="rate-limited"\} [1-9]/)
+      expect(victimDown).toBe(0)
+      // and it can still signal (a bye of no session the honest peer knows: ignored there)
+      await victim.signaling.signal(honest.localId, randomNonce(12), { bye: true })
+      await factory.stopAll()
+    } finally {
+      await Promise.all(clients.splice(0).map((c) => c.stop()))
+      await limited.close()
+    }
   })
 })
 
