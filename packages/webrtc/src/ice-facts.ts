@@ -104,7 +104,7 @@ export function explainConnectFailure(reason: Error, facts: IceFacts | undefined
   return new IceConnectionFailedError(
     `the offer/answer exchange completed but ICE never connected (${likelyCause(facts)}; local candidates: ${seen(
       facts.localCandidateTypes,
-    )}; remote candidates: ${seen(facts.remoteCandidateTypes)}; ${facts.iceServers} ICE servers; policy ${
+    )}; remote candidates: ${seen(facts.remoteCandidateTypes)}; ICE servers: ${facts.iceServers}; policy ${
       facts.iceTransportPolicy
     }; ICE ${facts.iceState})`,
     facts,

@@ -16,6 +16,7 @@ import {
 import { type ConnectionCounters, WebRtcConnection } from './connection.js'
 import { type DialSlot, Dialer } from './dialer.js'
 import { TransportClosedError } from './errors.js'
+import { IceFailures } from './ice-failures.js'
 import { InboundSessions } from './inbound-sessions.js'
 import { type ResolvedOptions, resolveOptions, type WebRtcConnectionManagerOptions } from './options.js'
 import type { PeerSignal } from './peer-transport.js'
@@ -52,6 +53,8 @@ export interface WebRtcMetrics {
   peerLimitViolations: number
   /** ICE restarts this side made on established connections that lost their path (each attempt counts). */
   iceRestarts: number
+  /** Attempts whose offer/answer exchange completed but whose ICE never connected (`IceConnectionFailedError`). */
+  iceConnectionFailures: number
   /**
    * Offers of new sessions and dial requests refused by `maxPendingInbound` or `maxInboundSessionsPerRemote`
    * (no `RTCPeerConnection` made; also counted in `signalsDropped`).
@@ -95,7 +98,8 @@ export class WebRtcConnectionManager
   readonly #events = new Emitter<WebRtcConnectionManagerEvents>()
   readonly #dialer: Dialer
   readonly #inbound: InboundSessions
-  readonly #metrics: Omit<WebRtcMetrics, 'inboundSessionsPending'> & ConnectionCounters = {
+  readonly #metrics: Omit<WebRtcMetrics, 'inboundSessionsPending' | 'iceConnectionFailures'> &
+    ConnectionCounters = {
     peerConnectionsCreated: 0,
     peerConnectionsLive: 0,
     connectionsOpened: 0,
@@ -115,6 +119,7 @@ export class WebRtcConnectionManager
   readonly #subscriptions: Unsubscribe[] = []
   readonly #opened = new WeakSet<WebRtcConnection>()
   readonly #abandonedByRemote = new WeakSet<WebRtcConnection>()
+  readonly #iceFailures = new IceFailures()
 
   /** @throws {InvalidOptionsError} @throws {WebRtcUnavailableError} */
   constructor(options: WebRtcConnectionManagerOptions) {
@@ -166,6 +171,7 @@ export class WebRtcConnectionManager
       protocolErrors,
       heartbeatTimeouts,
       inboundSessionsPending: this.#inbound.pending,
+      iceConnectionFailures: this.#iceFailures.count,
     }
   }
 
@@ -181,6 +187,8 @@ export class WebRtcConnectionManager
   /**
    * Returns the open connection to `id`, dialling if needed; concurrent calls share one dial.
    * @throws {PeerNotFoundError} when `id` is not in the signaling room.
+   * @throws {IceConnectionFailedError} when the offer/answer exchange completed but ICE never connected (a TURN
+   * server is needed, or the configured one failed) within `connectTimeoutMs`.
    * @throws {ConnectionFailedError} when no connection opened within `connectTimeoutMs`, the transport failed, or
    * `id` is this peer's own.
    * @throws {AbortError} when `options.signal` aborts (the shared dial goes on for other callers).
@@ -190,7 +198,10 @@ export class WebRtcConnectionManager
     if (this.state !== 'ready') throw new ComponentNotStartedError('WebRTC connection manager is not ready')
     if (id.equals(this.localId)) throw new ConnectionFailedError('cannot connect to oneself')
     throwIfAborted(options.signal)
-    return this.#dialer.connect(this.#dialer.slot(id), options.signal)
+    const since = performance.now()
+    return this.#dialer.connect(this.#dialer.slot(id), options.signal).catch((err: unknown) => {
+      throw this.#iceFailures.explain(id.toHex(), err, since)
+    })
   }
 
   protected async onStart(ctx: ThrowableContext): Promise<void> {
@@ -214,6 +225,7 @@ export class WebRtcConnectionManager
     for (const off of this.#subscriptions.splice(0)) off()
     await this.signaling.stop()
     this.#dialer.forget()
+    this.#iceFailures.clear()
     this.#inbound.clear()
     this.#events.clear()
   }
@@ -238,6 +250,8 @@ export class WebRtcConnectionManager
       initiator: this.#isInitiatorFor(slot.remoteId),
       wrtc,
       config: this.#rtcConfiguration(),
+      // an ICE restart reads it again: the issued TURN credentials are renewed meanwhile
+      currentConfig: () => this.#rtcConfiguration(),
     })
     this.#metrics.peerConnectionsCreated++
     this.#metrics.peerConnectionsLive++
@@ -267,6 +281,7 @@ export class WebRtcConnectionManager
     // the outbox stays open while the connection lives: an ICE restart renegotiates through it
     if (slot.connection !== connection) return void connection.destroy(new TransportClosedError('superseded'))
     this.#opened.add(connection)
+    this.#iceFailures.opened(slot.hex)
     this.#inbound.opened(connection)
     this.#metrics.connectionsOpened++
     this.#metrics.connectionsActive++
@@ -277,6 +292,7 @@ export class WebRtcConnectionManager
   #onClosed(slot: DialSlot, connection: WebRtcConnection, reason: Error | undefined): void {
     this.#closeOutbox(connection)
     this.#inbound.closed(connection)
+    this.#iceFailures.closed(slot.hex, reason)
     const wasCurrent = slot.connection === connection
     if (wasCurrent) slot.connection = undefined
     if (this.#opened.delete(connection)) {

@@ -3,7 +3,7 @@ import { createNativePeerTransport } from '../src/peer-native.js'
 import type { PeerSignal, PeerTransport, PeerTransportOptions } from '../src/peer-transport.js'
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 import { implementations } from './helpers.js'
-import { recordingWrtc } from './ice-wrtc.js'
+import { recordingWrtc } from './ice-helpers.js'
 
 /** Wraps an implementation so that the test can await the outcome of each `setRemoteDescription`. */
 function watchingRemoteDescriptions(impl: WrtcImplementation): {

@@ -11,26 +11,11 @@ import {
   nextConnection,
   startSignalingServer,
 } from './helpers.js'
+import { until } from './ice-helpers.js'
 import { startTurnServer, type TurnServer } from './turn-server.js'
 
 const SECRET = 'ice-restart-secret'
 const COUNT = 2_000
-
-/** Resolves once `condition()` holds (checked every 50 ms), or rejects after `timeoutMs`. */
-function until(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const started = Date.now()
-    const timer = setInterval(() => {
-      if (condition()) {
-        clearInterval(timer)
-        resolve()
-      } else if (Date.now() - started > timeoutMs) {
-        clearInterval(timer)
-        reject(new Error(`timed out waiting for ${what}`))
-      }
-    }, 50)
-  })
-}
 
 const encode = (n: number): Uint8Array => new TextEncoder().encode(String(n))
 const decode = (bytes: Uint8Array): number => Number(new TextDecoder().decode(bytes))

@@ -15,7 +15,7 @@ import {
   nextConnection,
   startSignalingServer,
 } from './helpers.js'
-import { recordingWrtc } from './ice-wrtc.js'
+import { recordingWrtc } from './ice-helpers.js'
 import { startTurnServer, type TurnServer } from './turn-server.js'
 
 /** The local and remote candidate types of the candidate pair in use on `pc`. */

@@ -1,4 +1,4 @@
-/** A WebRTC implementation wrapper for the ICE and relay tests: it keeps every RTCPeerConnection it made. */
+/** Helpers of the ICE and relay tests: a WebRTC implementation that keeps its peer connections, waiting on a condition. */
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 
 /** Wraps an implementation so that the test can read the stats and configuration of every RTCPeerConnection it made. */
@@ -17,4 +17,20 @@ export function recordingWrtc(impl: WrtcImplementation): WrtcImplementation & { 
     RTCIceCandidate: impl.RTCIceCandidate,
     made,
   }
+}
+
+/** Resolves once `condition()` holds (checked every 50 ms), or rejects after `timeoutMs`. */
+export function until(condition: () => boolean, what: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const started = Date.now()
+    const timer = setInterval(() => {
+      if (condition()) {
+        clearInterval(timer)
+        resolve()
+      } else if (Date.now() - started > timeoutMs) {
+        clearInterval(timer)
+        reject(new Error(`timed out waiting for ${what}`))
+      }
+    }, 50)
+  })
 }
