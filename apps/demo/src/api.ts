@@ -6,16 +6,20 @@
 import type { SkipGraphMetrics } from '@skipmesh/skipgraph'
 import type { GraphSnapshot, NodeTable } from './graph.js'
 import type { SearchTrace, TabMesh, TabMetrics } from './mesh.js'
-import type { TransportKind } from './transport.js'
+import type { RoomView, TransportKind } from './transport.js'
 
 /** One node hosted by this tab, with its lookup table read directly from the skip-graph node. */
 export interface LocalNodeInfo {
   id: string
   mv: string
   joined: boolean
+  /** Moving from its graph into another one it found (the skip graph's merge). */
+  merging: boolean
   table: NodeTable
   /** Remote ids of its open connections. */
   connections: string[]
+  /** The signaling room as the node's transport last knew it (`ask`: the other tabs' nodes in it). */
+  room: RoomView
   /** The skip-graph node's counters (messages by kind, searches, conflicts, dropped frames). */
   skipgraph: SkipGraphMetrics
 }
@@ -79,8 +83,10 @@ export function installApi(
         id: n.hex,
         mv: n.mvHex,
         joined: n.joined,
+        merging: n.merging,
         table: n.describe(mesh.tab),
         connections: n.connections(),
+        room: n.room(),
         skipgraph: n.skipMetrics(),
       })),
     addNode,

@@ -30,7 +30,7 @@ const logList = $('log')
 const metricsTable = $('metrics') as HTMLTableElement
 let shownSeq = 0
 
-function setStatus(text: string, state: 'starting' | 'ready' | 'error'): void {
+function setStatus(text: string, state: 'starting' | 'ready' | 'merging' | 'error'): void {
   status.textContent = text
   status.dataset.state = state
 }
@@ -173,15 +173,27 @@ async function runSearch(): Promise<void> {
   showTrace(trace, true)
 }
 
+/** The status line: the graph's size, and the nodes of this tab moving into another graph they found. */
+function renderStatus(): void {
+  const s = mesh.snapshot()
+  const local = s.nodes.filter((n) => n.local).length
+  if (mesh.problem() !== null || local === 0) return
+  const merging = mesh.localNodes().filter((n) => n.merging).length
+  setStatus(
+    `${s.nodes.length} nodes in the graph · ${local} in this tab${merging > 0 ? ` · ${merging} merging into another graph` : ''}`,
+    merging > 0 ? 'merging' : 'ready',
+  )
+}
+
 mesh.on('graph', (s) => {
   view.drawSoon(s)
-  const total = s.nodes.length
-  const local = s.nodes.filter((n) => n.local).length
-  if (mesh.problem() === null && local > 0)
-    setStatus(`${total} nodes in the graph · ${local} in this tab`, 'ready')
+  renderStatus()
   renderMetrics()
 })
-mesh.on('nodes', refreshLocal)
+mesh.on('nodes', () => {
+  refreshLocal()
+  renderStatus()
+})
 mesh.on('log', addLog)
 mesh.on('status', (problem) => {
   banner.hidden = problem === null

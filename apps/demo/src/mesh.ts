@@ -6,6 +6,7 @@
  * @module
  */
 import { Emitter, Identifier, raceSignal } from '@skipmesh/core'
+import type { MergeEvent } from '@skipmesh/skipgraph'
 import type { Conduit } from '@skipmesh/core'
 import { randomNonce } from '@skipmesh/core/internal'
 import { GraphCollector } from './collector.js'
@@ -31,7 +32,7 @@ const HISTORY = 50
 /** A line of the event log. */
 export interface LogEntry {
   at: number
-  kind: 'join' | 'leave' | 'gone' | 'connection' | 'search' | 'error' | 'info'
+  kind: 'join' | 'leave' | 'gone' | 'connection' | 'search' | 'merge' | 'error' | 'info'
   text: string
 }
 
@@ -151,6 +152,29 @@ export class TabMesh extends Emitter<TabMeshEvents> {
     )
   }
 
+  /** A node of this tab found another graph and moves into it, or is done: logged, and the status line says so. */
+  #onMerge(hex: string, event: MergeEvent): void {
+    const via = event.via.toHex().slice(0, 6)
+    const node = hex.slice(0, 6)
+    if (event.phase === 'start') {
+      this.#log('merge', `node ${node} found another graph (through ${via}) and moves into it`)
+    } else if (event.outcome === 'merged') {
+      this.#log('merge', `node ${node} merged into the graph of ${via}`)
+    } else if (event.outcome === 'stayed') {
+      this.#log(
+        'merge',
+        `node ${node} could not leave its graph for ${via}'s and stays (checked again later)`,
+      )
+    } else {
+      this.#log(
+        'merge',
+        `node ${node} could not join ${via}'s graph and started one of its own (merged later)`,
+      )
+    }
+    this.emit('nodes')
+    this.#scheduleRefresh()
+  }
+
   /** Starts one more node in this tab, joins it to the graph and resolves with its id. */
   async addNode(options: { signal?: AbortSignal } = {}): Promise<string> {
     const node: LocalNode = await createLocalNode({
@@ -167,6 +191,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
         if (!this.#nodes.has(id) && this.#collector.table(id) !== undefined) this.#scheduleRefresh()
       },
       onSignaling: (up) => this.#onSignaling(node.hex, up),
+      onMerge: (event) => this.#onMerge(node.hex, event),
     })
     const hex = node.hex
     this.#nodes.set(hex, node)

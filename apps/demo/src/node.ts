@@ -5,7 +5,7 @@
  * @module
  */
 import { Identifier, type Network, createNetwork } from '@skipmesh/core'
-import { type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
+import { type MergeEvent, type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
 import type { RoomView, TabTransport } from './transport.js'
 
@@ -28,6 +28,8 @@ export interface LocalNode {
   readonly joined: boolean
   /** Decided to start the graph alone and is doing so. */
   readonly bootstrapping: boolean
+  /** Moving from its graph into another one it found (the skip graph's merge). */
+  readonly merging: boolean
   /** Starts the network (and so the connection manager: signaling join). */
   start(): Promise<void>
   /** Joins through `introducer` (hex), or starts the graph when `undefined`. */
@@ -55,6 +57,8 @@ export interface LocalNodeOptions {
   onNeighborChange(): void
   onPeerLeft(id: string): void
   onSignaling(up: boolean): void
+  /** The node found another graph and moves into it (`start`), or is done (`end`). */
+  onMerge(event: MergeEvent): void
 }
 
 /** Creates (does not start) one node. */
@@ -63,7 +67,12 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
   const transport = await options.transport.node(localId)
   const cm = transport.cm
   const network = createNetwork({ connectionManager: cm })
-  const skip = createSkipGraphNode({ network })
+  // the room's nodes are the contacts the skip-graph node checks for a second graph (two tabs that each started
+  // one, or a tab whose nodes were cut off while it was frozen): the graphs then merge
+  const skip = createSkipGraphNode({
+    network,
+    contacts: () => transport.room().ask.map((id) => Identifier.fromHex(id)),
+  })
   const hex = localId.toHex()
   let joined = false
   let bootstrapping = false
@@ -95,12 +104,16 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
     get bootstrapping() {
       return bootstrapping
     },
+    get merging() {
+      return skip.merging
+    },
     async start() {
       network.start()
       await network.ready()
       skip.start()
       await skip.ready()
       unsubscribe.push(skip.on('neighbor:change', () => options.onNeighborChange()))
+      unsubscribe.push(skip.on('merge', (event) => options.onMerge(event)))
       unsubscribe.push(transport.onPeerLeft((id) => options.onPeerLeft(id)))
       unsubscribe.push(transport.onSignaling((up) => options.onSignaling(up)))
     },
