@@ -45,15 +45,16 @@ describe('a dial whose offer/answer exchange completes but whose ICE never conne
     await signaling?.close()
   })
 
-  async function iceFails(rtc: RTCConfiguration) {
+  /** `a` dials `b`; `dialler: 'higher'` makes `a` the higher id (it asks `b` to make the offer). */
+  async function iceFails(rtc: RTCConfiguration, dialler: 'lower' | 'higher' = 'lower') {
     const factory = managerFactory(signaling!, implementations.wrtc(), undefined, {
       rtc,
       connectTimeoutMs: CONNECT_TIMEOUT_MS,
     })
     try {
       const [low, high] = orderedIds()
-      const a = await factory.make(low)
-      const b = await factory.make(high)
+      const a = await factory.make(dialler === 'lower' ? low : high)
+      const b = await factory.make(dialler === 'lower' ? high : low)
       const { err, ms } = await failedDial(a, b.localId)
       // the answering side counts its failed attempt too (its own connect timeout, or the dialler's bye)
       await until(() => b.metrics().iceConnectionFailures >= 1, 'the inbound side to count it', BOUND_MS)
@@ -79,6 +80,13 @@ describe('a dial whose offer/answer exchange completes but whose ICE never conne
       iceTransportPolicy: 'relay',
     })
     expect(a.metrics().iceConnectionFailures).toBeGreaterThanOrEqual(1)
+  })
+
+  it('rejects with IceConnectionFailedError too when the dialling side is the higher id (the remote offers)', async () => {
+    const { err, ms } = await iceFails({ iceServers: [], iceTransportPolicy: 'relay' }, 'higher')
+    expect(err).toBeInstanceOf(IceConnectionFailedError)
+    expect(ms).toBeLessThan(BOUND_MS)
+    expect((err as IceConnectionFailedError).facts).toMatchObject({ exchanged: true, connected: false })
   })
 
   it('rejects with IceConnectionFailedError when the only TURN server is a closed port', async () => {
