@@ -1,8 +1,11 @@
+import { sha256 } from '@noble/hashes/sha2.js'
 import { InvalidIdentifierError } from './errors.js'
 import { bytesToHex, hexToBytes } from './internal/hex.js'
 
 /** Length in bytes of an {@link Identifier} and of a {@link MembershipVector}. */
 export const IDENTIFIER_LENGTH = 32
+/** Length in bytes of the raw Ed25519 public key a self-certifying {@link Identifier} is derived from. */
+const PUBLIC_KEY_LENGTH = 32
 
 function bytesFromHex(hex: string): Uint8Array {
   const bytes = hexToBytes(hex)
@@ -71,6 +74,25 @@ export class Identifier {
     return new Identifier(randomBytes())
   }
 
+  /**
+   * The self-certifying identifier of an Ed25519 key: SHA-256 of the raw 32-byte public key. Nobody without the
+   * key's private half can prove it owns this identifier, so a peer that checks the binding
+   * ({@link isSelfCertifying}) never takes another key for it, whatever a server or relay says.
+   * @example
+   * ```ts
+   * const keyPair = await generateKeyPair()
+   * const id = Identifier.fromPublicKey(keyPair.publicKey)
+   * isSelfCertifying(id, keyPair.publicKey) // true
+   * ```
+   * @throws {InvalidIdentifierError} when `publicKey` is not a 32-byte Uint8Array.
+   */
+  static fromPublicKey(publicKey: Uint8Array): Identifier {
+    if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) {
+      throw new InvalidIdentifierError(`a public key must be ${PUBLIC_KEY_LENGTH} bytes`)
+    }
+    return new Identifier(sha256(publicKey))
+  }
+
   /** Lower-case hex, 64 digits. */
   toHex(): string {
     this.#hex ??= bytesToHex(this.bytes)
@@ -94,6 +116,15 @@ export class Identifier {
   compare(other: Identifier): -1 | 0 | 1 {
     return compareBytes(this.bytes, other.bytes)
   }
+}
+
+/**
+ * Whether `id` is the self-certifying identifier of `publicKey` ({@link Identifier.fromPublicKey}). Never throws:
+ * anything that is not a 32-byte key gives `false`.
+ */
+export function isSelfCertifying(id: Identifier, publicKey: Uint8Array): boolean {
+  if (!(publicKey instanceof Uint8Array) || publicKey.length !== PUBLIC_KEY_LENGTH) return false
+  return compareBytes(id.bytes, sha256(publicKey)) === 0
 }
 
 /**
