@@ -27,6 +27,7 @@ import { CONTROL_CHANNEL_ID } from './control.js'
 import { ControlSession } from './control-session.js'
 import {
   HeartbeatTimeoutError,
+  PeerAuthenticationError,
   PeerLimitExceededError,
   ProtocolViolationError,
   TransportClosedError,
@@ -34,6 +35,7 @@ import {
 import { Heartbeat } from './heartbeat.js'
 import { explainConnectFailure } from './ice-facts.js'
 import { InboundBudget } from './inbound-budget.js'
+import { type HelloContext, PeerAuthenticator } from './peer-auth.js'
 import type { PeerSignal, PeerTransport } from './peer-transport.js'
 import { deferred } from '@skipmesh/core/internal'
 
@@ -78,6 +80,11 @@ export interface ConnectionParams {
   readonly peer: PeerTransport
   readonly limits: ConnectionLimits
   readonly counters: ConnectionCounters
+  /**
+   * The manager's peer authentication (its key pair, policy and pins). Absent: unsigned hellos, and a signed one
+   * from the remote is checked against this connection alone.
+   */
+  readonly authenticator?: PeerAuthenticator
   /** The link is up and the hello exchange done. */
   onOpen(connection: WebRtcConnection): void
   /** The connection is gone (never opened, failed or closed); called once. */
@@ -124,6 +131,7 @@ export class WebRtcConnection implements Connection {
     const protocolError = (): void => void counters.protocolErrors++
     const transportClosed = (what: string, cause?: unknown): void => this.#onTransportClosed(what, cause)
     const violation = (err: PeerLimitExceededError): void => this.#onViolation(err)
+    const authenticator = params.authenticator ?? new PeerAuthenticator({ policy: 'optional' })
     this.#inbound = new InboundBudget({
       maxInboundBytes: limits.maxInboundBytes,
       maxMessageSize: limits.maxMessageSize,
@@ -170,6 +178,9 @@ export class WebRtcConnection implements Connection {
       maxMessageSize: limits.maxMessageSize,
       isClosed,
       acceptLink: () => this.#acceptLink(),
+      prove: () => authenticator.prove(this.#helloContext()),
+      verify: (proof) => authenticator.verify(this.#helloContext(), proof),
+      onAuthFailure: (err) => this.#onAuthFailure(err),
       onHello: () => this.#onHello(),
       onActivity: () => this.#heartbeat.touch(),
       onOpenChannel: (id, ch) => this.#channels.onRemoteOpen(id, ch),
@@ -307,6 +318,28 @@ export class WebRtcConnection implements Connection {
       ),
     )
     return false
+  }
+
+  /** This connection as the hello's identity proofs see it. */
+  #helloContext(): HelloContext {
+    const { localId, peer } = this.#params
+    return {
+      localId,
+      remoteId: this.remoteId,
+      initiator: this.initiator,
+      fingerprints: peer.fingerprints?.() ?? { local: '', remote: '' },
+    }
+  }
+
+  #onAuthFailure(err: unknown): void {
+    if (this.#phase === 'closed') return
+    this.#finalize(
+      err instanceof PeerAuthenticationError
+        ? err
+        : new PeerAuthenticationError('signature', `checking ${this.remoteId.toHex()} failed`, {
+            cause: err,
+          }),
+    )
   }
 
   #onHello(): void {

@@ -1,6 +1,7 @@
 /**
  * The control session of one connection: the negotiated control channel, the hello handshake that opens the
- * connection, keep-alive pings, and the close handshake (`close {sent}` / `fin`) that makes sure each side received
+ * connection (with the identity proofs of `peer-auth.ts`: control messages that follow the remote's hello wait until
+ * its proof is checked), keep-alive pings, and the close handshake (`close {sent}` / `fin`) that makes sure each side received
  * everything the other sent. Channel `open`/`ack` messages are passed on to the channel table.
  *
  * @module
@@ -8,6 +9,10 @@
 import type { Channel } from '@skipmesh/core'
 import { type ControlMessage, encodeControl, PEER_PROTOCOL_VERSION, parseControl } from './control.js'
 import { ProtocolViolationError } from './errors.js'
+import type { HelloProof } from './peer-auth.js'
+
+/** Control messages the remote may send while its hello's proof is being checked (then a violation). */
+const MAX_WAITING_MESSAGES = 1024
 
 /** What a {@link ControlSession} reports to its connection. */
 export interface ControlSessionInit {
@@ -19,7 +24,13 @@ export interface ControlSessionInit {
   isClosed(): boolean
   /** The control channel opened: whether the link is acceptable (else no hello is sent). */
   acceptLink(): boolean
-  /** The control channel is open and the remote's hello arrived. */
+  /** This side's identity proof for its hello; `undefined` for an unsigned hello. */
+  prove(): Promise<HelloProof | undefined>
+  /** Checks the remote's hello proof; rejects with the error that refuses the remote. */
+  verify(proof: HelloProof | undefined): Promise<void>
+  /** The remote's hello proof was refused (the connection ends with `err`). */
+  onAuthFailure(err: unknown): void
+  /** Our hello went out, and the remote's arrived and was authenticated. */
   onHello(): void
   /** Anything arrived on the control channel (liveness). */
   onActivity(): void
@@ -45,8 +56,11 @@ export interface ControlSessionInit {
 export class ControlSession {
   readonly #init: ControlSessionInit
   readonly #dc: RTCDataChannel
-  #open = false
+  #helloSent = false
   #helloReceived = false
+  #authenticated = false
+  /** Messages that arrived while the remote's proof was being checked; `undefined` when not checking. */
+  #waiting: unknown[] | undefined
   #remoteMaxMessageSize = Number.POSITIVE_INFINITY
   #closeSent = false
   #remoteSent: ReadonlyArray<readonly [number, number]> | undefined
@@ -59,10 +73,7 @@ export class ControlSession {
     this.#dc = dc
     dc.binaryType = 'arraybuffer'
     dc.onopen = () => {
-      if (!init.acceptLink()) return
-      this.#open = true
-      this.send({ t: 'hello', v: PEER_PROTOCOL_VERSION, max: init.maxMessageSize })
-      this.#maybeHello()
+      if (init.acceptLink()) void this.#sendHello()
     }
     dc.onmessage = (e: MessageEvent) => this.#onMessage(e.data)
     dc.onclose = () => init.onTransportClosed('control channel closed')
@@ -112,14 +123,55 @@ export class ControlSession {
     this.#dc.onclose = null
   }
 
+  async #sendHello(): Promise<void> {
+    const init = this.#init
+    let proof: HelloProof | undefined
+    try {
+      proof = await init.prove()
+    } catch (err) {
+      return void init.onTransportClosed('signing the hello failed', err)
+    }
+    if (init.isClosed()) return
+    this.send({ t: 'hello', v: PEER_PROTOCOL_VERSION, max: init.maxMessageSize, ...proof })
+    this.#helloSent = true
+    this.#maybeHello()
+  }
+
   #maybeHello(): void {
-    if (this.#open && this.#helloReceived) this.#init.onHello()
+    if (this.#helloSent && this.#authenticated) this.#init.onHello()
+  }
+
+  /** Checks the remote's proof; what arrives meanwhile waits, and is handled once the remote is authenticated. */
+  async #authenticate(proof: HelloProof | undefined): Promise<void> {
+    const init = this.#init
+    this.#waiting = []
+    try {
+      await init.verify(proof)
+    } catch (err) {
+      this.#waiting = undefined
+      if (!init.isClosed()) init.onAuthFailure(err)
+      return
+    }
+    const waiting = this.#waiting
+    this.#waiting = undefined
+    if (init.isClosed()) return
+    this.#authenticated = true
+    this.#maybeHello()
+    for (const data of waiting) this.#onMessage(data)
   }
 
   #onMessage(data: unknown): void {
     const init = this.#init
     if (init.isClosed()) return
     init.onActivity()
+    if (this.#waiting !== undefined) {
+      if (this.#waiting.length < MAX_WAITING_MESSAGES) return void this.#waiting.push(data)
+      return void init.onViolation(
+        new ProtocolViolationError(
+          `over ${MAX_WAITING_MESSAGES} control messages before the hello was checked`,
+        ),
+      )
+    }
     const m = parseControl(data)
     if (m === undefined) return void init.onProtocolError()
     switch (m.t) {
@@ -134,7 +186,9 @@ export class ControlSession {
         if (this.#helloReceived) return void init.onProtocolError()
         this.#helloReceived = true
         this.#remoteMaxMessageSize = m.max
-        this.#maybeHello()
+        void this.#authenticate(
+          m.pk === undefined || m.sig === undefined ? undefined : { pk: m.pk, sig: m.sig },
+        )
         return
       case 'open':
         return void init.onOpenChannel(m.id, m.ch)

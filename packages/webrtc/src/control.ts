@@ -25,8 +25,17 @@ export const MAX_CONTROL_MESSAGE_LENGTH = 64 * 1024
 
 /** The messages of the control channel. */
 export type ControlMessage =
-  /** First message on a new connection: protocol version and the sender's `maxMessageSize`. */
-  | { readonly t: 'hello'; readonly v: number; readonly max: number }
+  /**
+   * First message on a new connection: protocol version and the sender's `maxMessageSize`; from a sender with a key
+   * pair, its identity proof (`pk`, `sig`: see `peer-auth.ts`). Peers that predate the proof ignore it.
+   */
+  | {
+      readonly t: 'hello'
+      readonly v: number
+      readonly max: number
+      readonly pk?: string
+      readonly sig?: string
+    }
   /** The sender created negotiated data channel `id` for skipmesh channel `ch`. */
   | { readonly t: 'open'; readonly id: number; readonly ch: Channel }
   /** The sender created the matching negotiated data channel `id`: it may now carry messages. */
@@ -40,6 +49,16 @@ export type ControlMessage =
 
 function isId(x: unknown): x is number {
   return typeof x === 'number' && Number.isInteger(x) && x >= FIRST_CHANNEL_ID && x <= MAX_CHANNEL_ID
+}
+
+function isHex(x: unknown, length: number): x is string {
+  return typeof x === 'string' && x.length === length && /^[0-9a-f]+$/i.test(x)
+}
+
+/** The hello's identity proof: both fields (an Ed25519 key and signature, hex) or neither; else malformed. */
+function helloProof(o: Record<string, unknown>): { pk?: string; sig?: string } | undefined {
+  if (o.pk === undefined && o.sig === undefined) return {}
+  return isHex(o.pk, 64) && isHex(o.sig, 128) ? { pk: o.pk, sig: o.sig } : undefined
 }
 
 function isCount(x: unknown): x is number {
@@ -58,10 +77,16 @@ export function parseControl(data: unknown): ControlMessage | undefined {
   if (typeof m !== 'object' || m === null || Array.isArray(m)) return undefined
   const o = m as Record<string, unknown>
   switch (o.t) {
-    case 'hello':
-      return typeof o.v === 'number' && Number.isInteger(o.v) && isCount(o.max) && o.max > 0
-        ? { t: 'hello', v: o.v, max: o.max }
+    case 'hello': {
+      const proof = helloProof(o)
+      return typeof o.v === 'number' &&
+        Number.isInteger(o.v) &&
+        isCount(o.max) &&
+        o.max > 0 &&
+        proof !== undefined
+        ? { t: 'hello', v: o.v, max: o.max, ...proof }
         : undefined
+    }
     case 'open':
       return isId(o.id) && isChannel(o.ch) ? { t: 'open', id: o.id, ch: o.ch } : undefined
     case 'ack':

@@ -114,3 +114,33 @@ export class IceConnectionFailedError extends ConnectionFailedError {
     this.facts = facts
   }
 }
+
+/** Why a {@link PeerAuthenticationError} refused the remote. */
+export type PeerAuthenticationFailure =
+  /** The remote sent no identity proof and this side requires one, or its identifier is known with a key. */
+  | 'unsigned'
+  /**
+   * The signature does not verify over this connection's transcript: the DTLS fingerprints the remote signed are
+   * not the ones this side negotiated (a signaling server or relay in the middle), or the hello was forged.
+   */
+  | 'signature'
+  /** The identifier is bound to another key: pinned to the key first seen for it, or derived from another key. */
+  | 'key-mismatch'
+  /** `peerAuthentication: 'self-certifying'` and the identifier is not derived from the remote's key. */
+  | 'not-self-certifying'
+
+/**
+ * The remote could not prove that it owns the identifier it connects as (see `peerAuthentication`): the connection
+ * closes before it opens, `connect()` rejects with this error, and the manager's `peerAuthFailures` counts it on
+ * the side that refused. {@link PeerAuthenticationError.failure} says which check failed.
+ */
+export class PeerAuthenticationError extends ConnectionFailedError {
+  override name = 'PeerAuthenticationError'
+  /** Which check failed. */
+  readonly failure: PeerAuthenticationFailure
+
+  constructor(failure: PeerAuthenticationFailure, message: string, options?: { cause?: unknown }) {
+    super(`${failure}: ${message}`, options)
+    this.failure = failure
+  }
+}

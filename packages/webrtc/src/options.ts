@@ -12,6 +12,7 @@ import type { Signaling } from './signaling.js'
 import { SignalingClient, type SignalingClientOptions } from './signaling-client.js'
 import { checkNumber } from '@skipmesh/core/internal'
 import { resolveWrtc, type WrtcImplementation } from './wrtc.js'
+import { type PeerAuthenticationPolicy, PeerAuthenticator } from './peer-auth.js'
 
 /** The peer transport every connection uses: perfect negotiation over the standard API (swap it here). */
 export const DEFAULT_PEER_TRANSPORT: PeerTransportFactory = createNativePeerTransport
@@ -142,6 +143,18 @@ export interface WebRtcConnectionManagerOptions {
    * @default 8
    */
   readonly maxInboundSessionsPerRemote?: number
+  /**
+   * What a remote must prove in the connection's hello (see the README's "Identity"). With `keyPair` set, this
+   * side's hellos are signed over the connection's DTLS fingerprints, and a signed hello from a remote is always
+   * checked: its identifier must be derived from its key (`Identifier.fromPublicKey`) or, for any other
+   * identifier, be the key first seen for it (pinned per manager, 4,096 identifiers). A remote that fails closes
+   * the attempt with `PeerAuthenticationError`, counted in `peerAuthFailures`.
+   * - `'optional'`: a remote without a key pair (unsigned hello) is accepted, unless its identifier is pinned.
+   * - `'required'`: every remote must sign.
+   * - `'self-certifying'`: every remote must sign, and its identifier must be derived from its key.
+   * @default 'optional'
+   */
+  readonly peerAuthentication?: PeerAuthenticationPolicy
 }
 
 /** The validated options with their defaults. @internal */
@@ -157,6 +170,8 @@ export interface ResolvedOptions {
   readonly limits: ConnectionLimits
   /** `maxPendingInbound` and `maxInboundSessionsPerRemote`. */
   readonly inbound: { readonly maxPending: number; readonly perRemote: number }
+  /** The manager's peer authentication: `keyPair`, `peerAuthentication` and the pins. */
+  readonly authenticator: PeerAuthenticator
 }
 
 function isSignaling(x: WebRtcConnectionManagerOptions['signaling']): x is Signaling {
@@ -233,5 +248,18 @@ export function resolveOptions(options: WebRtcConnectionManagerOptions): Resolve
         integer: true,
       }),
     },
+    authenticator: new PeerAuthenticator({
+      keyPair: options.keyPair,
+      policy: peerAuthenticationPolicy(options.peerAuthentication),
+    }),
   }
+}
+
+const POLICIES: readonly PeerAuthenticationPolicy[] = ['optional', 'required', 'self-certifying']
+
+function peerAuthenticationPolicy(value: PeerAuthenticationPolicy | undefined): PeerAuthenticationPolicy {
+  if (value === undefined) return 'optional'
+  if (!POLICIES.includes(value))
+    throw new InvalidOptionsError(`peerAuthentication must be one of ${POLICIES.join(', ')}`)
+  return value
 }

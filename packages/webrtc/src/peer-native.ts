@@ -24,6 +24,7 @@ import {
   type PeerTransport,
   type PeerTransportFactory,
   type PeerTransportOptions,
+  peerConnectionFingerprints,
   peerConnectionMaxMessageSize,
 } from './peer-transport.js'
 
@@ -113,6 +114,10 @@ class NativePeerTransport implements PeerTransport {
 
   iceFacts(): IceFacts {
     return this.#facts.facts()
+  }
+
+  fingerprints(): { local: string; remote: string } {
+    return peerConnectionFingerprints(this.#pc)
   }
 
   getStats(): Promise<RTCStatsReport> {

@@ -8,6 +8,7 @@
  */
 import type { TypedEvents, Unsubscribe } from '@skipmesh/core'
 import type { IceFacts } from './errors.js'
+import { sdpFingerprints } from './peer-auth.js'
 import type { WrtcImplementation } from './wrtc.js'
 
 /** A signal between two peers' negotiators, as it travels (validated by a valibot schema on arrival). */
@@ -69,6 +70,12 @@ export interface PeerTransport extends TypedEvents<PeerEvents> {
    * reports an `IceConnectionFailedError` from it. Optional: without it, such failures stay plain.
    */
   iceFacts?(): IceFacts
+  /**
+   * The DTLS certificate fingerprints of this side's and of the remote's description, normalized (`sdpFingerprints`
+   * in `peer-auth.ts`): the hello's identity proofs cover them. Optional: without it both are `''`, and a remote
+   * whose transport reads them is refused when it proves its identity.
+   */
+  fingerprints?(): { local: string; remote: string }
   /** The statistics of the peer connection. */
   getStats(): Promise<RTCStatsReport>
   /** Closes the RTCPeerConnection synchronously; idempotent; emits nothing afterwards. */
@@ -116,6 +123,19 @@ export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | un
   if (typeof sctpMax === 'number' && sctpMax > 0) return Math.min(sctpMax, fromSdp ?? sctpMax)
   // node-datachannel's polyfill has `sctp === null` until its late `connected` state: the descriptions tell
   return fromSdp
+}
+
+/** The normalized DTLS fingerprints of `pc`'s local and remote descriptions (`''` for a missing one). */
+export function peerConnectionFingerprints(pc: RTCPeerConnection): { local: string; remote: string } {
+  let local: string | undefined
+  let remote: string | undefined
+  try {
+    local = pc.localDescription?.sdp
+    remote = pc.remoteDescription?.sdp
+  } catch {
+    // an implementation without descriptions
+  }
+  return { local: sdpFingerprints(local), remote: sdpFingerprints(remote) }
 }
 
 /** The smaller of both descriptions' `a=max-message-size` (absent in the remote one: 64 KiB); `undefined` before one. */
