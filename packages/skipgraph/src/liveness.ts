@@ -19,7 +19,7 @@ const DEAD_REMEMBERED = 4096
 const HEARD_REMEMBERED = 64
 
 /** Sets `key` in the insertion-ordered `map`, dropping the oldest entry beyond `max`. */
-function addBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
+export function addBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
   map.set(key, value)
   if (map.size > max) {
     const oldest = map.keys().next().value

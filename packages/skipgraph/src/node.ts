@@ -36,6 +36,7 @@ import { Linker } from './linking.js'
 import { Liveness } from './liveness.js'
 import { LEASES_PER_HOLD, LockTable } from './locks.js'
 import { type Identity, type LookupTableSnapshot, MAX_LEVEL } from './lookup-table.js'
+import { Merger } from './merge.js'
 import { emptyMetrics, Messenger } from './messaging.js'
 import { Repair } from './repair.js'
 import { Responder } from './responder.js'
@@ -63,6 +64,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   readonly #linker: Linker
   readonly #responder: Responder
   readonly #search: Search
+  readonly #merger: Merger
   /** Keeps neighbours' connection tags in step with the table; undefined without `connectionTags`. */
   readonly #tags: { readonly tags: NeighborTags; readonly off: Unsubscribe } | undefined
 
@@ -158,6 +160,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       metrics,
       scheduleRepair: () => this.#repair.schedule(0),
     })
+    this.#merger = this.#makeMerger(options, state)
     if (options.connectionTags !== undefined) {
       const tags = new NeighborTags(state, options.connectionTags)
       this.#tags = { tags, off: this.#events.on('neighbor:change', () => tags.sync()) }
@@ -169,7 +172,29 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   }
 
   get merging(): boolean {
-    return false
+    return this.#merger.merging
+  }
+
+  /** The merge checks, fed with the application's contacts and the neighbours this node loses. */
+  #makeMerger(options: SkipGraphNodeOptions, state: NodeState): Merger {
+    return new Merger({
+      state,
+      messenger: this.#messenger,
+      linker: this.#linker,
+      search: (target, via) => this.#search.start(target, via, undefined, this.#config.searchTimeoutMs),
+      contacts: options.contacts,
+      heard: () => this.#liveness.heard(),
+      metrics: this.#metrics,
+      events: this.#events,
+      isReady: () => this.state === 'ready',
+      random: options.random ?? Math.random,
+      repairBusy: () => this.#repair.busy,
+      linked: () => {
+        this.#liveness.scheduleProbe()
+        if (state.hasDeadEntry()) this.#repair.schedule(0)
+      },
+      mergeCheckMs: options.mergeCheckMs ?? 2000,
+    })
   }
 
   on<E extends keyof SkipGraphNodeEvents>(event: E, handler: SkipGraphNodeEvents[E]): Unsubscribe {
@@ -182,6 +207,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       processRequest: (_channel, origin, message) => this.#answer(origin, message.payload),
     })
     this.#messenger.attach(conduit)
+    this.#merger.start()
   }
 
   protected async onStop(): Promise<void> {
@@ -191,6 +217,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#messenger.failAll(err)
     this.#search.failAll(err)
     this.#responder.stop()
+    this.#merger.stop()
     this.#liveness.stop()
     this.#repair.stop()
     await this.#messenger.close()
@@ -268,6 +295,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       await this.#linker.leave(options.signal)
     } catch (err) {
       if (state.status === 'leaving') state.status = before
+      // the probe timer does not go on while the node is leaving
+      this.#liveness.scheduleProbe()
       throw err
     }
     await this.stop()
@@ -284,6 +313,9 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     switch (msg.kind) {
       case Kind.Release:
         this.#responder.release(origin, msg)
+        return
+      case Kind.Merge:
+        this.#merger.hint(origin)
         return
       default:
         // requests and replies travel only as core requests and replies

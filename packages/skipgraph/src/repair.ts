@@ -20,7 +20,7 @@ const REPAIR_READ_LEVELS = 32
 /** Failed rounds after which a level asked for by a probe or a failed commit is no longer retried. */
 const RELINK_RETRIES = 10
 /** Nodes a repair may ask for their tables when it knows nobody beyond a dead neighbour. */
-const REPAIR_DISCOVERY_READS = 64
+const REPAIR_DISCOVERY_READS = 256
 
 export interface RepairInit {
   readonly state: NodeState

@@ -24,6 +24,7 @@ export const Kind = {
   ApplyAck: 7,
   Release: 8,
   Read: 9,
+  Merge: 10,
 } as const
 /** The name of a message kind (the keys of `SkipGraphMetrics.sentByKind`). */
 export type KindName = keyof typeof Kind
@@ -160,6 +161,10 @@ export interface ReleaseMsg {
   readonly kind: typeof Kind.Release
   readonly txn: string
 }
+/** A merge hint (a plain message): "check me, I am in another graph than yours". It claims nothing else. */
+export interface MergeMsg {
+  readonly kind: typeof Kind.Merge
+}
 
 /** The messages that travel as core requests. */
 export type RequestMsg = LockMsg | ReadMsg | ApplyMsg | SearchMsg
@@ -192,6 +197,7 @@ export type WireMessage =
   | ApplyMsg
   | ApplyAckMsg
   | ReleaseMsg
+  | MergeMsg
 
 /** The outcome of decoding untrusted bytes. */
 export type DecodeOutcome = { ok: true; msg: WireMessage } | { ok: false; reason: string }
@@ -253,6 +259,9 @@ export function encodeWire(msg: WireMessage): Uint8Array {
       break
     case Kind.Release:
       arr = [msg.kind, msg.txn]
+      break
+    case Kind.Merge:
+      arr = [msg.kind]
       break
   }
   return packr.pack(arr)
@@ -399,6 +408,9 @@ function parse(a: unknown[]): WireMessage {
     case Kind.Release:
       if (a.length !== 2) fail('release: arity')
       return { kind: Kind.Release, txn: nonce(a[1], 'release txn') }
+    case Kind.Merge:
+      if (a.length !== 1) fail('merge: arity')
+      return { kind: Kind.Merge }
     default:
       return fail('unknown kind')
   }

@@ -48,9 +48,8 @@ export class Cluster {
     return Identifier.fromBytes(randomBytes(this.random))
   }
 
-  /** A started node (not joined). */
-  async add(): Promise<Member> {
-    const id = this.randomId()
+  /** A started node (not joined), with `options` over the cluster's, and the identifier `id` when given. */
+  async add(options: Partial<SkipGraphNodeOptions> = {}, id = this.randomId()): Promise<Member> {
     const mv = MembershipVector.fromBytes(randomBytes(this.random))
     const network = createNetwork({ connectionManager: this.hub.connectionManager(id) })
     network.start()
@@ -58,7 +57,9 @@ export class Cluster {
     const node = createSkipGraphNode({
       random: this.random,
       probeIntervalMs: 0,
+      mergeCheckMs: 0,
       ...this.#nodeOptions,
+      ...options,
       network,
       identity: { id, mv },
     })

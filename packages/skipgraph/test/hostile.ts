@@ -45,6 +45,11 @@ export class HostilePeer {
     return decoded.ok ? decoded.msg : undefined
   }
 
+  /** Sends `msg` as a plain message. */
+  async send(dest: Identifier, msg: WireMessage): Promise<void> {
+    await this.#conduit.send(dest, { payload: encodeWire(msg), metadata: {} })
+  }
+
   async stop(): Promise<void> {
     await this.#network.stop()
   }

@@ -17,10 +17,15 @@ export function hasDeadEntry(n: SkipGraphNode): boolean {
 }
 
 /**
- * Resolves once `live` form a correct skip graph with no dead entry left: re-checked after every table change
- * of any of them (no polling), bounded by `signal` (then it rejects with the first violations).
+ * Resolves once `done()` holds: re-checked after every table change and every merge event of any of `nodes` (no
+ * polling), bounded by `signal` (then it rejects with `failure()`).
  */
-export function repaired(live: readonly SkipGraphNode[], signal: AbortSignal): Promise<void> {
+function settle(
+  nodes: readonly SkipGraphNode[],
+  signal: AbortSignal,
+  done: () => boolean,
+  failure: () => string,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     let scheduled = false
     const offs: Array<() => void> = []
@@ -32,23 +37,53 @@ export function repaired(live: readonly SkipGraphNode[], signal: AbortSignal): P
     }
     const check = (): void => {
       scheduled = false
-      if (live.some(hasDeadEntry)) return
-      if (checkSkipGraph(live, { maxViolations: 1 }).length === 0) finish()
+      if (done()) finish()
     }
-    const onAbort = (): void => {
-      const violations = checkSkipGraph(live, { maxViolations: 5 }).map((v) => v.message)
-      finish(new Error(`not repaired: ${JSON.stringify(violations)}`, { cause: signal.reason }))
-    }
+    const onAbort = (): void => finish(new Error(failure(), { cause: signal.reason }))
     signal.addEventListener('abort', onAbort, { once: true })
-    for (const n of live) {
-      offs.push(
-        n.on('neighbor:change', () => {
-          if (scheduled) return
-          scheduled = true
-          setImmediate(check)
-        }),
-      )
+    const later = (): void => {
+      if (scheduled) return
+      scheduled = true
+      setImmediate(check)
+    }
+    for (const n of nodes) {
+      offs.push(n.on('neighbor:change', later))
+      offs.push(n.on('merge', later))
     }
     check()
   })
+}
+
+/**
+ * Resolves once `live` form a correct skip graph with no dead entry left: re-checked after every table change
+ * of any of them (no polling), bounded by `signal` (then it rejects with the first violations).
+ */
+export function repaired(live: readonly SkipGraphNode[], signal: AbortSignal): Promise<void> {
+  return settle(
+    live,
+    signal,
+    () => !live.some(hasDeadEntry) && checkSkipGraph(live, { maxViolations: 1 }).length === 0,
+    () => `not repaired: ${JSON.stringify(checkSkipGraph(live, { maxViolations: 5 }).map((v) => v.message))}`,
+  )
+}
+
+/**
+ * Resolves once `nodes` are joined, none is merging, and together they form one correct skip graph with no dead
+ * entry: re-checked after every table change and every merge event of any of them (no polling), bounded by
+ * `signal` (then it rejects with the state it was in).
+ */
+export function oneGraph(nodes: readonly SkipGraphNode[], signal: AbortSignal): Promise<void> {
+  return settle(
+    nodes,
+    signal,
+    () =>
+      nodes.every((n) => n.status === 'joined' && !n.merging) &&
+      !nodes.some(hasDeadEntry) &&
+      checkSkipGraph(nodes, { maxViolations: 1 }).length === 0,
+    () => {
+      const statuses = nodes.map((n) => `${n.status}${n.merging ? '+merging' : ''}`)
+      const violations = checkSkipGraph(nodes, { maxViolations: 5 }).map((v) => v.message)
+      return `not one graph: ${JSON.stringify({ statuses, violations })}`
+    },
+  )
 }
