@@ -68,6 +68,8 @@ export interface ConnectionCounters {
   heartbeatTimeouts: number
   peerLimitViolations: number
   iceRestarts: number
+  /** Remotes refused because they did not prove the identifier they connect as (`PeerAuthenticationError`). */
+  peerAuthFailures: number
 }
 
 /** What the manager gives a connection. @internal */
@@ -333,6 +335,7 @@ export class WebRtcConnection implements Connection {
 
   #onAuthFailure(err: unknown): void {
     if (this.#phase === 'closed') return
+    this.#params.counters.peerAuthFailures++
     this.#finalize(
       err instanceof PeerAuthenticationError
         ? err

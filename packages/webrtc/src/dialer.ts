@@ -6,7 +6,7 @@
  */
 import { ConnectionFailedError, type Identifier, PeerNotFoundError, raceSignal } from '@skipmesh/core'
 import type { WebRtcConnection } from './connection.js'
-import { SignalingRejectedError, SignalingUnavailableError } from './errors.js'
+import { PeerAuthenticationError, SignalingRejectedError, SignalingUnavailableError } from './errors.js'
 import { sleep } from '@skipmesh/core/internal'
 
 /** Fresh attempts after an attempt failed while connecting (within `connectTimeoutMs`). */
@@ -154,12 +154,14 @@ export class Dialer {
           slot.waiters.delete(waiter!)
           waiter = undefined
           // an attempt that failed while connecting (ICE, DTLS or a WebRTC stack error) is retried with a fresh
-          // peer connection while time is left; a missing peer, a timeout or a stopping manager is final
+          // peer connection while time is left; a missing peer, a remote refused for its identity, a timeout or a
+          // stopping manager is final
           const final =
             timedOut ||
             retry >= DIAL_RETRIES ||
             !(err instanceof ConnectionFailedError) ||
             err instanceof PeerNotFoundError ||
+            err instanceof PeerAuthenticationError ||
             err instanceof SignalingRejectedError ||
             err instanceof SignalingUnavailableError ||
             !this.#init.isReady()

@@ -79,7 +79,12 @@ export class WebRtcHost extends AbstractComponent {
     const { hostId = Identifier.random(), keyPair, signaling, mux, ...rest } = options
     if (!(hostId instanceof Identifier)) throw new InvalidOptionsError('hostId must be an Identifier')
     this.signaling = createSignalingClient({ ...signaling, localId: hostId, keyPair })
-    this.manager = createWebRtcConnectionManager({ ...rest, localId: hostId, signaling: this.signaling })
+    this.manager = createWebRtcConnectionManager({
+      ...rest,
+      localId: hostId,
+      keyPair,
+      signaling: this.signaling,
+    })
     this.#directory = createSignalingDirectory(this.signaling)
     this.#identities = new HostIdentities(this.signaling)
     this.mux = createMultiplexer({ ...mux, host: this.manager, directory: this.#directory })

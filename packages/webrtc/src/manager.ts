@@ -55,6 +55,8 @@ export interface WebRtcMetrics {
   iceRestarts: number
   /** Attempts whose offer/answer exchange completed but whose ICE never connected (`IceConnectionFailedError`). */
   iceConnectionFailures: number
+  /** Remotes refused because they did not prove the identifier they connect as (`PeerAuthenticationError`). */
+  peerAuthFailures: number
   /**
    * Offers of new sessions and dial requests refused by `maxPendingInbound` or `maxInboundSessionsPerRemote`
    * (no `RTCPeerConnection` made; also counted in `signalsDropped`).
@@ -113,6 +115,7 @@ export class WebRtcConnectionManager
     heartbeatTimeouts: 0,
     peerLimitViolations: 0,
     iceRestarts: 0,
+    peerAuthFailures: 0,
     inboundSessionsRefused: 0,
   }
   readonly #outboxes = new Map<WebRtcConnection, SignalOutbox>()
@@ -262,6 +265,7 @@ export class WebRtcConnectionManager
       peer,
       limits,
       counters: this.#metrics,
+      authenticator: this.#options.authenticator,
       onOpen: (c) => this.#onOpen(slot, c),
       onClosed: (c, reason) => this.#onClosed(slot, c, reason),
     })

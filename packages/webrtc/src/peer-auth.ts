@@ -18,7 +18,7 @@
  */
 import { type Identifier, isSelfCertifying, type KeyPair, verifySignature } from '@skipmesh/core'
 import { bytesToHex, hexToBytes } from '@skipmesh/core/internal'
-import { PeerAuthenticationError, type PeerAuthenticationFailure } from './errors.js'
+import { PeerAuthenticationError } from './errors.js'
 import { IdentityPins } from './identity-pins.js'
 
 /** Domain separation of the hello transcript (versioned with it). */
@@ -83,17 +83,11 @@ export class PeerAuthenticator {
   readonly #keyPair: KeyPair | undefined
   readonly #policy: PeerAuthenticationPolicy
   readonly #pins: IdentityPins
-  #failures = 0
 
   constructor(options: PeerAuthenticatorOptions) {
     this.#keyPair = options.keyPair
     this.#policy = options.policy
     this.#pins = new IdentityPins(options.maxPins)
-  }
-
-  /** Remotes refused so far (each {@link PeerAuthenticationError} {@link PeerAuthenticator.verify} threw). */
-  get failures(): number {
-    return this.#failures
   }
 
   /** Identifiers pinned to a key now. */
@@ -118,10 +112,10 @@ export class PeerAuthenticator {
     const id = ctx.remoteId.toHex()
     if (proof === undefined) {
       if (this.#policy !== 'optional') {
-        throw this.#refuse('unsigned', `${id} sent no identity proof (${this.#policy})`)
+        throw new PeerAuthenticationError('unsigned', `${id} sent no identity proof (${this.#policy})`)
       }
       if (this.#pins.get(id) !== undefined) {
-        throw this.#refuse('unsigned', `${id} is known with a key and sent no identity proof`)
+        throw new PeerAuthenticationError('unsigned', `${id} is known with a key and sent no identity proof`)
       }
       return
     }
@@ -133,7 +127,7 @@ export class PeerAuthenticator {
       signature === undefined ||
       !(await verifySignature(publicKey, helloTranscript(signer, ctx), signature))
     ) {
-      throw this.#refuse(
+      throw new PeerAuthenticationError(
         'signature',
         `the identity proof of ${id} does not verify over this connection's DTLS fingerprints`,
       )
@@ -142,18 +136,13 @@ export class PeerAuthenticator {
     // the key an identifier is derived from owns it, even over a key pinned for it before
     if (!isSelfCertifying(ctx.remoteId, publicKey)) {
       if (this.#policy === 'self-certifying') {
-        throw this.#refuse('not-self-certifying', `${id} is not derived from its key`)
+        throw new PeerAuthenticationError('not-self-certifying', `${id} is not derived from its key`)
       }
       const pinned = this.#pins.get(id)
       if (pinned !== undefined && pinned !== key) {
-        throw this.#refuse('key-mismatch', `${id} is pinned to another key than ${key}`)
+        throw new PeerAuthenticationError('key-mismatch', `${id} is pinned to another key than ${key}`)
       }
     }
     this.#pins.pin(id, key)
-  }
-
-  #refuse(failure: PeerAuthenticationFailure, message: string): PeerAuthenticationError {
-    this.#failures++
-    return new PeerAuthenticationError(failure, message)
   }
 }

@@ -125,29 +125,25 @@ export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | un
   return fromSdp
 }
 
-/** The normalized DTLS fingerprints of `pc`'s local and remote descriptions (`''` for a missing one). */
-export function peerConnectionFingerprints(pc: RTCPeerConnection): { local: string; remote: string } {
-  let local: string | undefined
-  let remote: string | undefined
+/** The SDP of `pc`'s local and remote descriptions (`undefined` for a missing one). */
+function descriptionSdps(pc: RTCPeerConnection): { local: string | undefined; remote: string | undefined } {
   try {
-    local = pc.localDescription?.sdp
-    remote = pc.remoteDescription?.sdp
+    return { local: pc.localDescription?.sdp, remote: pc.remoteDescription?.sdp }
   } catch {
     // an implementation without descriptions
+    return { local: undefined, remote: undefined }
   }
+}
+
+/** The normalized DTLS fingerprints of `pc`'s local and remote descriptions (`''` for a missing one). */
+export function peerConnectionFingerprints(pc: RTCPeerConnection): { local: string; remote: string } {
+  const { local, remote } = descriptionSdps(pc)
   return { local: sdpFingerprints(local), remote: sdpFingerprints(remote) }
 }
 
 /** The smaller of both descriptions' `a=max-message-size` (absent in the remote one: 64 KiB); `undefined` before one. */
 function descriptionsMaxMessageSize(pc: RTCPeerConnection): number | undefined {
-  let remote: string | undefined
-  let local: string | undefined
-  try {
-    remote = pc.remoteDescription?.sdp
-    local = pc.localDescription?.sdp
-  } catch {
-    // an implementation without descriptions
-  }
+  const { local, remote } = descriptionSdps(pc)
   if (remote === undefined || remote === '') return undefined
   const fromRemote = sdpMaxMessageSize(remote) ?? RFC_DEFAULT_MAX_MESSAGE_SIZE
   return Math.min(fromRemote, sdpMaxMessageSize(local) ?? Number.POSITIVE_INFINITY)
