@@ -1,6 +1,8 @@
 /**
  * Dialling: one slot per remote peer (its only peer connection and its shared dial), the callers waiting for the
- * slot's connection to open, retries of attempts that failed while connecting, and the dial timeout.
+ * slot's connection to open, retries of attempts that failed while connecting, and the dial timeout. A slot lives
+ * while it holds something (a peer connection, a dial, waiting callers): {@link Dialer.release} forgets an idle
+ * one, so remotes that signalled once and went away leave nothing behind.
  *
  * @module
  */
@@ -75,6 +77,25 @@ export class Dialer {
     return this.#slots.values()
   }
 
+  /** Remotes holding a slot now. */
+  get size(): number {
+    return this.#slots.size
+  }
+
+  /**
+   * Forgets `slot` if it holds nothing (no peer connection, dial or waiting caller), once the current synchronous
+   * work is done (a handler that emptied the slot may still be filling it again). A dial request of this side that
+   * the remote never answered goes with it: a late offer under it is then an offer like any other.
+   */
+  release(slot: DialSlot): void {
+    queueMicrotask(() => {
+      if (this.#slots.get(slot.hex) !== slot) return
+      if (slot.connection === undefined && slot.dial === undefined && slot.waiters.size === 0) {
+        this.#slots.delete(slot.hex)
+      }
+    })
+  }
+
   /** The open connection of `slot`, dialling when needed; concurrent calls share one dial. */
   connect(slot: DialSlot, signal: AbortSignal | undefined): Promise<WebRtcConnection> {
     if (slot.connection?.phase === 'open') return Promise.resolve(slot.connection)
@@ -84,10 +105,13 @@ export class Dialer {
       dial.then(
         () => {
           if (slot.dial === dial) slot.dial = undefined
+          // the connection may already have closed again
+          this.release(slot)
         },
         () => {
           if (slot.dial === dial) slot.dial = undefined
           this.#init.onDialFailed()
+          this.release(slot)
         },
       )
     }

@@ -64,6 +64,12 @@ export interface WebRtcMetrics {
   inboundSessionsRefused: number
   /** Attempts remotes started that are connecting now (at most `maxPendingInbound`). */
   inboundSessionsPending: number
+  /**
+   * Remotes this side holds dial state for now: a peer connection, a dial or callers waiting. A remote that
+   * signalled and holds none of these is forgotten, so this stays bounded by the live pairs, not by every remote
+   * that ever signalled.
+   */
+  remotesTracked: number
 }
 
 /** Events of a {@link WebRtcConnectionManager}. */
@@ -100,7 +106,10 @@ export class WebRtcConnectionManager
   readonly #events = new Emitter<WebRtcConnectionManagerEvents>()
   readonly #dialer: Dialer
   readonly #inbound: InboundSessions
-  readonly #metrics: Omit<WebRtcMetrics, 'inboundSessionsPending' | 'iceConnectionFailures'> &
+  readonly #metrics: Omit<
+    WebRtcMetrics,
+    'inboundSessionsPending' | 'iceConnectionFailures' | 'remotesTracked'
+  > &
     ConnectionCounters = {
     peerConnectionsCreated: 0,
     peerConnectionsLive: 0,
@@ -175,6 +184,7 @@ export class WebRtcConnectionManager
       heartbeatTimeouts,
       inboundSessionsPending: this.#inbound.pending,
       iceConnectionFailures: this.#iceFailures.count,
+      remotesTracked: this.#dialer.size,
     }
   }
 
@@ -298,7 +308,10 @@ export class WebRtcConnectionManager
     this.#inbound.closed(connection)
     this.#iceFailures.closed(slot.hex, reason)
     const wasCurrent = slot.connection === connection
-    if (wasCurrent) slot.connection = undefined
+    if (wasCurrent) {
+      slot.connection = undefined
+      this.#dialer.release(slot)
+    }
     if (this.#opened.delete(connection)) {
       this.#metrics.connectionsClosed++
       this.#metrics.connectionsActive--
@@ -345,6 +358,16 @@ export class WebRtcConnectionManager
     const message = parsePeerMessage(data)
     if (message === undefined) return void this.#metrics.signalsDropped++
     const slot = this.#dialer.slot(from)
+    try {
+      this.#onPeerMessage(slot, session, message)
+    } finally {
+      // a signal that made nothing (dropped, refused, a bye) leaves no slot behind
+      this.#dialer.release(slot)
+    }
+  }
+
+  #onPeerMessage(slot: DialSlot, session: string, message: PeerMessage): void {
+    const from = slot.remoteId
     const current = slot.connection
     const weInitiate = this.#isInitiatorFor(from)
     if ('dial' in message) {
@@ -397,15 +420,19 @@ export class WebRtcConnectionManager
     // the remote has no connection to us: an open one here is stale, unless it is responsive
     if (current?.isResponsive()) return void this.#metrics.signalsDropped++
     if (!this.#inbound.admit(slot.hex)) return void this.#refuse()
-    const start = (): void => this.#inbound.track(this.#startAttempt(slot, session), slot.hex)
+    const start = (s: DialSlot): void => this.#inbound.track(this.#startAttempt(s, session), s.hex)
     if (current?.phase === 'closing') {
       void current.whenClosed().then(() => {
-        if (slot.connection === undefined && this.state === 'ready') start()
+        if (this.state !== 'ready') return
+        // the slot may have been forgotten meanwhile (idle once the old connection went): the remote's current one
+        const now = this.#dialer.slot(slot.remoteId)
+        if (now.connection === undefined) start(now)
+        this.#dialer.release(now)
       })
       return
     }
     if (current?.phase === 'open') current.destroy(new TransportClosedError('the remote dialled again'))
-    start()
+    start(slot)
   }
 }
 

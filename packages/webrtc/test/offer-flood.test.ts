@@ -8,14 +8,10 @@ import { channel, generateKeyPair, Identifier } from '@skipmesh/core'
 import { randomNonce } from '@skipmesh/core/internal'
 import { createSignalingServer, type SignalingServer, silentLogger } from '@skipmesh/signaling-server'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { CONTROL_CHANNEL_ID } from '../src/control.js'
 import type { WebRtcConnection } from '../src/connection.js'
 import { InboundSessions } from '../src/inbound-sessions.js'
 import type { WebRtcConnectionManager } from '../src/manager.js'
-import { createNativePeerTransport } from '../src/peer-native.js'
-import type { PeerSignal } from '../src/peer-transport.js'
 import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
-import type { WrtcImplementation } from '../src/wrtc.js'
 import {
   collectMessages,
   countingWrtc,
@@ -24,6 +20,7 @@ import {
   nextConnection,
   startSignalingServer,
 } from './helpers.js'
+import { deadOffer } from './dead-offer.js'
 
 let server: SignalingServer
 let factory: ReturnType<typeof managerFactory> | undefined
@@ -59,23 +56,6 @@ async function rawClient(room: string, id: Identifier): Promise<SignalingClient>
   client.start()
   await client.ready()
   return client
-}
-
-/** A real offer (of a peer connection destroyed at once): the victim can apply it, nobody will ever finish it. */
-async function deadOffer(wrtc: WrtcImplementation): Promise<PeerSignal> {
-  const peer = createNativePeerTransport({ initiator: true, wrtc, config: { iceServers: [] } })
-  peer.createChannel('skipmesh-control', CONTROL_CHANNEL_ID)
-  try {
-    return await new Promise<PeerSignal>((resolve) => {
-      const off = peer.on('signal', (signal) => {
-        if (signal.type !== 'offer') return
-        off()
-        resolve(signal)
-      })
-    })
-  } finally {
-    peer.destroy()
-  }
 }
 
 /** Resolves once `victim` has handled `count` signals from ids in `from` (it subscribed to its signaling first). */
