@@ -2,6 +2,8 @@
 // through PeerJS's server (`peer`), same machine, same run, same load generator (raw WebSocket clients speaking
 // each server's wire protocol, so the clients cost the same and the servers are what is measured).
 // Writes docs/benchmarks/signaling-server.{json,md}. Run: npm run bench (needs `tsc -b` first).
+// For a quick look while working on the server: BENCH_KINDS=skipmesh-noack,peerjs BENCH_CLIENTS=1000 BENCH_REPS=1
+// runs only those and prints the runs without writing the documents.
 import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
@@ -13,10 +15,17 @@ import { challengeBytes } from '@skipmesh/signaling-protocol'
 
 const ROOM_SIZE = 10
 const WINDOW = 2 // signals each client keeps in flight
+const ALL_KINDS = ['skipmesh', 'skipmesh-noack', 'peerjs']
+const QUICK = ['BENCH_KINDS', 'BENCH_CLIENTS', 'BENCH_REPS'].some((k) => process.env[k] !== undefined)
+const KINDS = process.env.BENCH_KINDS?.split(',') ?? ALL_KINDS
 const SCENARIOS = [
   { clients: 100, signals: 15_000 },
   { clients: 1000, signals: 30_000 },
-]
+].filter(
+  (s) =>
+    process.env.BENCH_CLIENTS === undefined ||
+    process.env.BENCH_CLIENTS.split(',').includes(String(s.clients)),
+)
 const CANDIDATE = {
   candidate:
     'candidate:842163049 1 udp 1677729535 192.0.2.10 50000 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-cost 999',
@@ -237,19 +246,19 @@ async function scenario(kind, { clients, signals }) {
 console.error('bench: start')
 // Two repetitions in alternating order (the machine is shared: noise and warm-up hit both servers alike); the
 // table keeps each server's better repetition, the JSON keeps every run.
-const REPS = 2
+const REPS = Number(process.env.BENCH_REPS ?? 2)
 const runs = []
 const loadBefore = loadavg()
 for (const s of SCENARIOS) {
   for (let rep = 0; rep < REPS; rep++) {
-    const kinds = ['skipmesh', 'skipmesh-noack', 'peerjs']
-    for (const kind of rep % 2 === 0 ? kinds : [...kinds].reverse()) {
+    for (const kind of rep % 2 === 0 ? KINDS : [...KINDS].reverse()) {
       const r = { ...(await scenario(kind, s)), rep }
       console.log(JSON.stringify(r))
       runs.push(r)
     }
   }
 }
+if (QUICK) process.exit(0)
 const results = []
 for (const s of SCENARIOS) {
   for (const kind of ['skipmesh', 'skipmesh-noack', 'peerjs']) {

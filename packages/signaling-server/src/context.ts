@@ -10,6 +10,7 @@ import type {
   ClientToServerEvents,
   ServerToClientEvents,
   SignalErrorCode,
+  SignalEvent,
 } from '@skipmesh/signaling-protocol'
 import type { Server, Socket } from 'socket.io'
 import type { LogFields, Logger } from './logger.js'
@@ -72,6 +73,8 @@ export interface ServerContext {
   reject(reason: RejectionReason): void
   /** Tells the rooms of `left` that those peers left. */
   announceLeft(left: readonly OrphanedRegistration[]): void
+  /** Delivers `signal` to peer `id` of `room`, on whichever instance its socket is. */
+  deliverSignal(room: string, id: string, signal: SignalEvent): void
   /** Remembers `work` until it settles, so `close()` can wait for it before Redis goes away. */
   track<T>(work: Promise<T>): Promise<T>
   /** Waits (at most `timeoutMs`) for the tracked work. */
@@ -111,18 +114,33 @@ export function tagLogger(logger: Logger, instanceId: string): Logger {
   }
 }
 
-/** The {@link ServerContext} of `io`: wires `reject`, `announceLeft` and the tracking of in-flight work. */
+/**
+ * The {@link ServerContext} of `io`: wires `reject`, `announceLeft`, `deliverSignal` and the tracking of in-flight
+ * work. With `singleInstance` (the in-memory adapter: every socket is on this instance) a signal is written to the
+ * sockets of the peer's room directly, which is what the adapter's broadcast to that room does, without building a
+ * broadcast per signal.
+ */
 export function createContext(parts: {
   io: SignalingIo
   registry: Registry
   metrics: ServerMetrics
   log: Logger
   options: ResolvedOptions
+  singleInstance: boolean
 }): ServerContext {
+  const { singleInstance, ...shared } = parts
   const { io, metrics } = parts
+  const nsp = io.of('/')
   const inflight = new Set<Promise<unknown>>()
   return {
-    ...parts,
+    ...shared,
+    deliverSignal: singleInstance
+      ? (room, id, signal) => {
+          const members = nsp.adapter.rooms.get(peerKey(room, id))
+          if (members === undefined) return
+          for (const socketId of members) nsp.sockets.get(socketId)?.emit('signal', signal)
+        }
+      : (room, id, signal) => void io.to(peerKey(room, id)).emit('signal', signal),
     reject: (reason) => metrics.rejections.inc({ reason }),
     announceLeft: (left) => {
       for (const { room, id } of left) io.to(roomKey(room)).emit('peer-left', { id })

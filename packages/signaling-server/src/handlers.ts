@@ -129,7 +129,7 @@ export async function signal(
   if (to === id || !(await ctx.registry.isLive(room, to))) {
     throw new Refusal('unknown-peer', 'no such peer in this room')
   }
-  ctx.io.to(peerKey(room, to)).emit('signal', { from: id, session: sessionId, data })
+  ctx.deliverSignal(room, to, { from: id, session: sessionId, data })
   ctx.metrics.signalsRelayed.inc()
   return {}
 }

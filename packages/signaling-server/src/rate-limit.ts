@@ -10,10 +10,13 @@
  * them without exhausting its own budget, and keeps signalling honest peers; the flooder pays a point per offer
  * and is refused and disconnected as any flooder. Replies beyond the credit cost points as before.
  *
+ * Every decision is made synchronously on arrival ({@link FixedWindows}: the fixed window per socket that
+ * `rate-limiter-flexible`'s memory limiter counted, without its promise, result object and timer per request), so
+ * decisions keep arrival order by construction.
+ *
  * @module
  */
-import { type Ack, CLIENT_EVENTS, type SignalErrorCode } from '@skipmesh/signaling-protocol'
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible'
+import { type Ack, CLIENT_EVENTS, type SignalErrorCode, type SignalEvent } from '@skipmesh/signaling-protocol'
 import type { ServerContext, SignalingSocket } from './context.js'
 import type { ResolvedRateLimit } from './options.js'
 
@@ -26,35 +29,94 @@ export const MAX_REPLY_CREDIT = 16
 /** Sessions a socket holds credits for; the oldest credited is forgotten first. */
 export const MAX_CREDITED_SESSIONS = 256
 
-/** The credits of one socket: `${peer}\n${session}` → replies left (insertion order = least recently credited). */
-type Credits = Map<string, number>
-
-function creditKey(payload: unknown, peerField: 'from' | 'to'): string | undefined {
-  if (typeof payload !== 'object' || payload === null) return undefined
-  const peer = (payload as Record<string, unknown>)[peerField]
-  const session = (payload as Record<string, unknown>).session
-  return typeof peer === 'string' && typeof session === 'string' ? `${peer}\n${session}` : undefined
+interface Credit {
+  readonly peer: string
+  readonly session: string
+  /** Replies left (> 0 while recorded). */
+  left: number
 }
 
-/** Records the credit a signal relayed to a socket gives it. */
-function credit(credits: Credits, key: string): void {
-  const left = credits.get(key) ?? 0
-  credits.delete(key)
-  credits.set(key, Math.min(MAX_REPLY_CREDIT, left + REPLY_CREDIT_PER_SIGNAL))
-  if (credits.size > MAX_CREDITED_SESSIONS) {
-    const oldest = credits.keys().next().value
-    if (oldest !== undefined) credits.delete(oldest)
+/**
+ * The reply credits of one socket, by peer and session (looked up by the two strings, never by a string joined
+ * per signal). The least recently credited session is forgotten first.
+ */
+class ReplyCredits {
+  readonly #byPeer = new Map<string, Map<string, Credit>>()
+  /** Every credit, least recently credited first. */
+  readonly #order = new Set<Credit>()
+
+  /** A signal from `peer` under `session` was relayed to the socket. */
+  credit(peer: string, session: string): void {
+    let sessions = this.#byPeer.get(peer)
+    if (sessions === undefined) {
+      sessions = new Map()
+      this.#byPeer.set(peer, sessions)
+    }
+    let c = sessions.get(session)
+    if (c === undefined) {
+      c = { peer, session, left: 0 }
+      sessions.set(session, c)
+    } else this.#order.delete(c)
+    c.left = Math.min(MAX_REPLY_CREDIT, c.left + REPLY_CREDIT_PER_SIGNAL)
+    this.#order.add(c)
+    if (this.#order.size > MAX_CREDITED_SESSIONS) {
+      const oldest = this.#order.values().next().value
+      if (oldest !== undefined) this.#remove(oldest)
+    }
+  }
+
+  /** Spends one credit of a reply to `peer` under `session`; false when there is none. */
+  spend(peer: string, session: string): boolean {
+    const c = this.#byPeer.get(peer)?.get(session)
+    if (c === undefined) return false
+    if (--c.left === 0) this.#remove(c)
+    return true
+  }
+
+  #remove(c: Credit): void {
+    this.#order.delete(c)
+    const sessions = this.#byPeer.get(c.peer)
+    sessions?.delete(c.session)
+    if (sessions?.size === 0) this.#byPeer.delete(c.peer)
   }
 }
 
-/** Spends one credit of `key`; false when there is none. */
-function spend(credits: Credits | undefined, key: string | undefined): boolean {
-  if (credits === undefined || key === undefined) return false
-  const left = credits.get(key) ?? 0
-  if (left <= 0) return false
-  if (left === 1) credits.delete(key)
-  else credits.set(key, left - 1)
-  return true
+/** Spends a credit for the `signal` payload `payload` (as it arrived: unvalidated) when it is a credited reply. */
+function spendFor(credits: ReplyCredits, payload: unknown): boolean {
+  if (typeof payload !== 'object' || payload === null) return false
+  const { to, session } = payload as Record<string, unknown>
+  return typeof to === 'string' && typeof session === 'string' && credits.spend(to, session)
+}
+
+/**
+ * Points counted in fixed windows per key: a window opens with the first point spent after the previous one ended
+ * and lasts `durationMs`; the points beyond `points` spent in it are refused until it ends.
+ */
+export class FixedWindows {
+  readonly #points: number
+  readonly #durationMs: number
+  readonly #windows = new Map<string, { spent: number; endsAt: number }>()
+
+  constructor(points: number, durationMs: number) {
+    this.#points = points
+    this.#durationMs = durationMs
+  }
+
+  /** Spends a point of `key`: 0 when within its budget, else the milliseconds until its window ends (> 0). */
+  spend(key: string, now = Date.now()): number {
+    let w = this.#windows.get(key)
+    if (w === undefined || now >= w.endsAt) {
+      w = { spent: 0, endsAt: now + this.#durationMs }
+      this.#windows.set(key, w)
+    }
+    w.spent++
+    return w.spent > this.#points ? Math.max(1, w.endsAt - now) : 0
+  }
+
+  /** Forgets `key`. */
+  delete(key: string): void {
+    this.#windows.delete(key)
+  }
 }
 
 /** An ack callback as it arrives from Socket.IO. */
@@ -76,11 +138,9 @@ export function refuse(ctx: ServerContext, ack: Ackable, code: SignalErrorCode, 
 
 /** Creates the rate limiter of the server of `ctx`. */
 export function createRateLimit(ctx: ServerContext, rate: ResolvedRateLimit): RateLimit {
-  const limiter = new RateLimiterMemory({ points: rate.points, duration: rate.durationMs / 1000 })
-  const strikes = new RateLimiterMemory({
-    points: Math.max(rate.strikes, 1), // unused when strikes is 0: the first refusal disconnects
-    duration: rate.strikeWindowMs / 1000,
-  })
+  const budget = new FixedWindows(rate.points, rate.durationMs)
+  // unused when strikes is 0: the first refusal disconnects
+  const strikes = new FixedWindows(Math.max(rate.strikes, 1), rate.strikeWindowMs)
 
   const disconnectFlooder = (socket: SignalingSocket): void => {
     if (!socket.connected) return
@@ -94,49 +154,37 @@ export function createRateLimit(ctx: ServerContext, rate: ResolvedRateLimit): Ra
   }
 
   const guard = (socket: SignalingSocket): void => {
-    const mine: Credits = new Map()
-    socket.onAnyOutgoing((event, payload: unknown) => {
-      if (event !== 'signal') return
-      const key = creditKey(payload, 'from')
-      if (key !== undefined) credit(mine, key)
+    const mine = new ReplyCredits()
+    socket.onAnyOutgoing((event, payload: SignalEvent) => {
+      if (event === 'signal') mine.credit(payload.from, payload.session)
     })
-    // decisions are applied in arrival order, so a credited reply never overtakes an earlier event
-    let order: Promise<void> = Promise.resolve()
     socket.use((packet, next) => {
-      const [event, ...args] = packet as unknown[]
-      const last = args[args.length - 1]
+      // [event, ...args]: read in place (no copy per event)
+      const items = packet as unknown[]
+      const event = items[0]
+      const last = items.length > 1 ? items[items.length - 1] : undefined
       const ack = typeof last === 'function' ? (last as Ackable) : undefined
       // a reply under a session the other peer opened is paid by its credit (validated by the handler as any)
-      const credited = event === 'signal' && spend(mine, creditKey(args[0], 'to'))
-      const decision = credited ? Promise.resolve(undefined) : limiter.consume(socket.id)
-      order = order.then(() =>
-        decision.then(
-          () => {
-            if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
-              if (ack !== undefined) refuse(ctx, ack, 'invalid-payload', 'unknown event')
-              else ctx.reject('invalid-payload')
-              return
-            }
-            next()
-          },
-          (res: unknown) => {
-            if (!(res instanceof RateLimiterRes)) {
-              ctx.log.error('rate limiter failed', { err: String(res) })
-              return
-            }
-            if (ack !== undefined) refuse(ctx, ack, 'rate-limited', `retry in ${res.msBeforeNext} ms`)
-            else ctx.reject('rate-limited')
-            if (rate.strikes === 0) disconnectFlooder(socket)
-            else strikes.consume(socket.id).catch(() => disconnectFlooder(socket))
-          },
-        ),
-      )
+      const credited = event === 'signal' && spendFor(mine, items[1])
+      const waitMs = credited ? 0 : budget.spend(socket.id)
+      if (waitMs > 0) {
+        if (ack !== undefined) refuse(ctx, ack, 'rate-limited', `retry in ${waitMs} ms`)
+        else ctx.reject('rate-limited')
+        if (rate.strikes === 0 || strikes.spend(socket.id) > 0) disconnectFlooder(socket)
+        return
+      }
+      if (typeof event !== 'string' || !KNOWN_EVENTS.has(event)) {
+        if (ack !== undefined) refuse(ctx, ack, 'invalid-payload', 'unknown event')
+        else ctx.reject('invalid-payload')
+        return
+      }
+      next()
     })
   }
 
   const forget = (socketId: string): void => {
-    limiter.delete(socketId).catch(() => {})
-    strikes.delete(socketId).catch(() => {})
+    budget.delete(socketId)
+    strikes.delete(socketId)
   }
 
   return { guard, forget }

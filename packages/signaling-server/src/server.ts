@@ -1,7 +1,7 @@
 /**
  * `createSignalingServer`: composes the parts of a signaling server (resolved options, Redis, the registry, the
- * HTTP endpoints, Socket.IO with its origin check, the rate limit, one handler per client event, the heartbeat)
- * and owns their start and shutdown order.
+ * HTTP endpoints, Socket.IO with its origin check, the write coalescing, the rate limit, one handler per client
+ * event, the heartbeat) and owns their start and shutdown order.
  *
  * @module
  */
@@ -19,6 +19,7 @@ import { RedisRegistry } from './redis-registry.js'
 import { MemoryRegistry, type Registry } from './registry.js'
 import { handleConnection } from './session.js'
 import { createStaticHandler } from './static.js'
+import { createWriteCoalescing } from './write-coalescing.js'
 
 /** A running signaling server. */
 export interface SignalingServer {
@@ -121,9 +122,20 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
       ? {}
       : { adapter: createAdapter(redis.pub, redis.sub, { key: `${opts.redisPrefix}:io` }) }),
   })
-  const ctx = createContext({ io, registry, metrics, log, options: opts })
+  const ctx = createContext({
+    io,
+    registry,
+    metrics,
+    log,
+    options: opts,
+    singleInstance: redis === undefined,
+  })
   const rateLimit = createRateLimit(ctx, opts.rateLimit)
-  io.on('connection', (socket) => handleConnection(ctx, rateLimit, socket))
+  const coalescing = createWriteCoalescing()
+  io.on('connection', (socket) => {
+    coalescing.attach(socket)
+    handleConnection(ctx, rateLimit, socket)
+  })
   io.engine.on('connection_error', (err: { code?: number; message?: string }) => {
     log.debug('engine connection error', { code: err.code, message: err.message })
   })
@@ -154,6 +166,7 @@ export async function createSignalingServer(options: SignalingServerOptions = {}
       } catch (err) {
         log.warn('could not release registrations on close', { err: String(err) })
       }
+      coalescing.close()
       const done = ctx.io.close()
       const force = setTimeout(() => httpServer.closeAllConnections(), 2000)
       await done

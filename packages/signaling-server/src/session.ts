@@ -8,9 +8,10 @@
 import { type ClientEventName, ClientRequestSchemas, CLIENT_EVENTS } from '@skipmesh/signaling-protocol'
 import * as v from 'valibot'
 import { Refusal, type ServerContext, type SignalingSocket } from './context.js'
-import { handlers } from './handlers.js'
+import { handlers, type Payload } from './handlers.js'
 import { releaseIdentities } from './identity-handlers.js'
 import { type Ackable, type RateLimit, refuse } from './rate-limit.js'
+import { checkSignal } from './signal-check.js'
 
 function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
   const first = issues[0]
@@ -23,7 +24,9 @@ function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
 export class SocketSession {
   readonly socket: SignalingSocket
   readonly #ctx: ServerContext
-  #queue: Promise<void> = Promise.resolve()
+  /** Requests waiting for the one running (run by {@link SocketSession.enqueue}'s drain, first in first out). */
+  readonly #queue: Array<{ work: () => Promise<void>; onError: (err: unknown) => void }> = []
+  #draining = false
   #closed = false
   #authTimer: NodeJS.Timeout | undefined
 
@@ -70,9 +73,30 @@ export class SocketSession {
     return { room, id }
   }
 
-  /** Runs `work` after every earlier request of this socket finished; `close()` of the server waits for it. */
+  /**
+   * Runs `work` after every earlier request of this socket finished (at once when none is running); `close()` of
+   * the server waits for it. What `work` throws goes to `onError`.
+   */
   enqueue(work: () => Promise<void>, onError: (err: unknown) => void): void {
-    this.#queue = this.#ctx.track(this.#queue.then(work)).catch(onError)
+    this.#queue.push({ work, onError })
+    if (this.#draining) return
+    this.#draining = true
+    // one tracked promise per run of the queue, not one per request
+    void this.#ctx.track(this.#drain())
+  }
+
+  async #drain(): Promise<void> {
+    try {
+      for (let next = this.#queue.shift(); next !== undefined; next = this.#queue.shift()) {
+        try {
+          await next.work()
+        } catch (err) {
+          next.onError(err)
+        }
+      }
+    } finally {
+      this.#draining = false
+    }
   }
 
   /**
@@ -91,10 +115,16 @@ export class SocketSession {
       if (params.length > 1 || (params.length === 0 && !payloadOptional)) {
         return refuse(ctx, ack, 'invalid-payload', 'expected one payload argument')
       }
-      const parsed = v.safeParse(ClientRequestSchemas[event], params.length === 0 ? {} : params[0])
-      if (!parsed.success) return refuse(ctx, ack, 'invalid-payload', issueText(parsed.issues))
+      const raw = params.length === 0 ? {} : params[0]
+      // a valid signal (the hot path) skips the schema; anything else gets the schema's verdict and issue text
+      let payload = event === 'signal' ? (checkSignal(raw) as Payload<E> | undefined) : undefined
+      if (payload === undefined) {
+        const parsed = v.safeParse(ClientRequestSchemas[event], raw)
+        if (!parsed.success) return refuse(ctx, ack, 'invalid-payload', issueText(parsed.issues))
+        payload = parsed.output
+      }
       try {
-        const result = await run(ctx, this, parsed.output)
+        const result = await run(ctx, this, payload)
         ack({ ok: true, ...result })
       } catch (err) {
         if (err instanceof Refusal) return refuse(ctx, ack, err.code, err.message)
