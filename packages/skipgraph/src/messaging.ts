@@ -20,10 +20,9 @@ import {
 import { type Deferred, deferred } from '@skipmesh/core/internal'
 import type { SkipGraphMetrics } from './contract.js'
 import { RequestTimeoutError } from './errors.js'
+import { decodeWire, encodeWire } from './wire-codec.js'
 import {
   type ApplyAckMsg,
-  decodeWire,
-  encodeWire,
   Kind,
   type KindName,
   type LockReplyMsg,

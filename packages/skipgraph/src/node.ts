@@ -43,7 +43,8 @@ import { Responder } from './responder.js'
 import { Search } from './search.js'
 import { NodeState } from './state.js'
 import { Transactions } from './transactions.js'
-import { decodeWire, hopAt, hopCount, Kind, type WireMessage } from './wire.js'
+import { decodeWire } from './wire-codec.js'
+import { hopAt, hopCount, Kind, type WireMessage } from './wire.js'
 
 /** The answer to a request that is not one (malformed, or a kind that is not a request). */
 function emptyReply(): Message {

@@ -1,5 +1,6 @@
 import { channel, createNetwork, type Identifier, type MemoryHub, type Network } from '@skipmesh/core'
-import { decodeWire, encodeWire, type WireMessage } from '../src/wire.js'
+import { decodeWire, encodeWire } from '../src/wire-codec.js'
+import type { WireMessage } from '../src/wire.js'
 
 /** What a hostile peer answers to a request (undefined: an empty, malformed reply). */
 export type HostileAnswer = (origin: Identifier, msg: WireMessage) => WireMessage | undefined

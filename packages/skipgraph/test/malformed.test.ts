@@ -1,7 +1,8 @@
 import { channel, createNetwork, Identifier } from '@skipmesh/core'
 import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
-import { decodeWire, Kind } from '../src/wire.js'
+import { decodeWire } from '../src/wire-codec.js'
+import { Kind } from '../src/wire.js'
 import { Cluster } from './helpers.js'
 
 const packr = new Packr({ useRecords: false })

@@ -4,7 +4,8 @@ import { Packr } from 'msgpackr'
 import { describe, expect, it, vi } from 'vitest'
 import { SearchFailedError, type SkipGraphNode } from '../src/index.js'
 import { searchOracle } from '../src/testing/index.js'
-import { appendHop, decodeWire, encodeWire, FailReason, Kind } from '../src/wire.js'
+import { decodeWire, encodeWire } from '../src/wire-codec.js'
+import { appendHop, FailReason, Kind } from '../src/wire.js'
 import { Cluster, collectUnhandledRejections, sortedIds } from './helpers.js'
 
 const packr = new Packr({ useRecords: false })

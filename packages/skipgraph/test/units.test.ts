@@ -2,7 +2,8 @@ import { Identifier, MembershipVector } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
 import { LookupTable, sharesPrefix } from '../src/lookup-table.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
-import { appendHop, decodeWire, encodeWire, hopAt, hopCount, Kind, type WireMessage } from '../src/wire.js'
+import { decodeWire, encodeWire } from '../src/wire-codec.js'
+import { appendHop, hopAt, hopCount, Kind, type WireMessage } from '../src/wire.js'
 
 const id = (hex: string): Identifier => Identifier.fromHex(hex)
 const mv = (hex: string): MembershipVector => MembershipVector.fromHex(hex.padEnd(64, '0'))
