@@ -6,6 +6,8 @@ import { bytesToHex, hexToBytes } from './internal/hex.js'
 export const IDENTIFIER_LENGTH = 32
 /** Length in bytes of the raw Ed25519 public key a self-certifying {@link Identifier} is derived from. */
 const PUBLIC_KEY_LENGTH = 32
+/** Domain separation of {@link MembershipVector.fromIdentifier}'s hash. */
+const MV_DOMAIN = new TextEncoder().encode('skipmesh/mv/1')
 
 function bytesFromHex(hex: string): Uint8Array {
   const bytes = hexToBytes(hex)
@@ -153,6 +155,18 @@ export class MembershipVector {
   /** A uniformly random membership vector (WebCrypto). */
   static random(): MembershipVector {
     return new MembershipVector(randomBytes())
+  }
+
+  /**
+   * The membership vector derived from a node's identifier: SHA-256("skipmesh/mv/1" ‖ the identifier's 32 bytes).
+   * Nobody can choose it (so no node can place itself next to a victim at every level) and any peer can recompute
+   * it from the identifier alone.
+   */
+  static fromIdentifier(id: Identifier): MembershipVector {
+    const input = new Uint8Array(MV_DOMAIN.length + IDENTIFIER_LENGTH)
+    input.set(MV_DOMAIN)
+    input.set(id.bytes, MV_DOMAIN.length)
+    return new MembershipVector(sha256(input))
   }
 
   /** Bit `i` (0 = most significant bit of the first byte), 0 or 1. @throws {RangeError} outside 0–255. */
