@@ -2,8 +2,15 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { type Browser, type BrowserContext, type Page, type TestInfo, expect } from '@playwright/test'
-import { contextOptions } from '../../scripts/chromium.mjs'
+import {
+  type Browser,
+  type BrowserContext,
+  type Page,
+  type TestInfo,
+  chromium,
+  expect,
+} from '@playwright/test'
+import { contextOptions, launchOptions } from '../../scripts/chromium.mjs'
 import type {} from '../../apps/demo/src/api.js'
 import type { GraphSnapshot, NodeTable } from '../../apps/demo/src/graph.js'
 import type { SearchTrace } from '../../apps/demo/src/mesh.js'
@@ -404,4 +411,76 @@ export async function startServer(port: number): Promise<ServerProcess> {
 /** The test fails if any tab logged a console error. */
 export function expectNoConsoleErrors(tabs: readonly Tab[]): void {
   for (const t of tabs) expect(t.errors, 'console errors').toEqual([])
+}
+
+/** A {@link Tab} whose page can be frozen and resumed (Page Lifecycle), in a Chromium of its own. */
+export interface FreezableTab extends Tab {
+  /**
+   * Hides and freezes the page (CDP `Page.setWebLifecycleState` `frozen`), as Chromium does with a background tab:
+   * its timers and tasks stop until {@link resume}; it sees `visibilitychange` (hidden) and `freeze`.
+   */
+  freeze(): Promise<void>
+  /** Makes the page active and visible again, as when its tab is brought back: it sees `resume`, then visible. */
+  resume(): Promise<void>
+  /** Closes the page's browser. */
+  close(): Promise<void>
+}
+
+/**
+ * Opens the demo with `nodes` nodes in a Chromium of its own whose page can be frozen. Playwright turns on
+ * focus emulation in every page of its own contexts, which counts as capturing the page: Chromium then keeps
+ * it visible and ignores `Page.setWebLifecycleState` `frozen` (its timers go on running). So this browser is
+ * launched with a debugging port and driven through `connectOverCDP` with `noDefaults`, whose default context
+ * Playwright leaves unemulated; the tab's own CDP session turns focus emulation off to freeze (the page goes
+ * hidden) and on again to resume (visible).
+ */
+export async function openFreezableTab(options: {
+  baseURL: string
+  room: string
+  nodes: number
+  /** Extra query parameters of the demo page. */
+  query?: string
+}): Promise<FreezableTab> {
+  const port = await freePort()
+  const launched = await chromium.launch({
+    headless: true,
+    ...launchOptions(),
+    args: [...launchOptions().args, `--remote-debugging-port=${port}`],
+  })
+  try {
+    const browser = await chromium.connectOverCDP(`http://127.0.0.1:${port}`, { noDefaults: true })
+    const context = browser.contexts()[0]!
+    await context.grantPermissions(contextOptions.permissions)
+    const page = await context.newPage()
+    await page.setViewportSize({ width: 1500, height: 950 })
+    const errors: string[] = []
+    page.on('console', (msg) => {
+      if (msg.type() === 'error') errors.push(msg.text())
+    })
+    page.on('pageerror', (err) => errors.push(`${err.name}: ${err.message}`))
+    const cdp = await context.newCDPSession(page)
+    await page.goto(
+      `${options.baseURL}/?nodes=${options.nodes}&room=${options.room}${options.query === undefined ? '' : `&${options.query}`}`,
+    )
+    return {
+      context,
+      page,
+      errors,
+      freeze: async () => {
+        await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: false })
+        await cdp.send('Page.setWebLifecycleState', { state: 'frozen' })
+      },
+      resume: async () => {
+        await cdp.send('Page.setWebLifecycleState', { state: 'active' })
+        await cdp.send('Emulation.setFocusEmulationEnabled', { enabled: true })
+      },
+      close: async () => {
+        await browser.close().catch(() => {})
+        await launched.close()
+      },
+    }
+  } catch (err) {
+    await launched.close()
+    throw err
+  }
 }
