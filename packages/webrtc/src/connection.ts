@@ -180,8 +180,8 @@ export class WebRtcConnection implements Connection {
       maxMessageSize: limits.maxMessageSize,
       isClosed,
       acceptLink: () => this.#acceptLink(),
-      prove: () => authenticator.prove(this.#helloContext()),
-      verify: (proof) => authenticator.verify(this.#helloContext(), proof),
+      prove: async () => authenticator.prove(await this.#helloContext()),
+      verify: async (proof) => authenticator.verify(await this.#helloContext(), proof),
       onAuthFailure: (err) => this.#onAuthFailure(err),
       onHello: () => this.#onHello(),
       onActivity: () => this.#heartbeat.touch(),
@@ -322,14 +322,14 @@ export class WebRtcConnection implements Connection {
     return false
   }
 
-  /** This connection as the hello's identity proofs see it. */
-  #helloContext(): HelloContext {
+  /** This connection as the hello's identity proofs see it (once the first offer/answer exchange completed). */
+  async #helloContext(): Promise<HelloContext> {
     const { localId, peer } = this.#params
     return {
       localId,
       remoteId: this.remoteId,
       initiator: this.initiator,
-      fingerprints: peer.fingerprints?.() ?? { local: '', remote: '' },
+      fingerprints: (await peer.fingerprints?.()) ?? { local: '', remote: '' },
     }
   }
 

@@ -129,7 +129,8 @@ export class PeerAuthenticator {
     ) {
       throw new PeerAuthenticationError(
         'signature',
-        `the identity proof of ${id} does not verify over this connection's DTLS fingerprints`,
+        `the identity proof of ${id} does not verify over this connection's DTLS fingerprints (this side's ` +
+          `${ctx.fingerprints.local || 'none'}, the remote's ${ctx.fingerprints.remote || 'none'})`,
       )
     }
     const key = bytesToHex(publicKey)

@@ -14,7 +14,7 @@
  * @module
  */
 import { ConnectionFailedError, Emitter, type Unsubscribe } from '@skipmesh/core'
-import { nextTask } from '@skipmesh/core/internal'
+import { deferred, nextTask } from '@skipmesh/core/internal'
 import type { IceFacts } from './errors.js'
 import { IceFactsRecorder } from './ice-facts.js'
 import { IceRestartPolicy } from './ice-restart.js'
@@ -49,6 +49,8 @@ class NativePeerTransport implements PeerTransport {
   #makingOffer = false
   /** Whether a first offer/answer exchange completed (only then may the responder offer too). */
   #negotiated = false
+  /** The fingerprints of the first exchange, once it completed. */
+  readonly #fingerprints = deferred<{ local: string; remote: string }>()
   #phase: 'connecting' | 'connected' | 'closed' = 'connecting'
   /** ICE restarts once connected (only the initiator restarts: the remote's manager takes offers from it alone). */
   readonly #restarts: IceRestartPolicy
@@ -116,8 +118,8 @@ class NativePeerTransport implements PeerTransport {
     return this.#facts.facts()
   }
 
-  fingerprints(): { local: string; remote: string } {
-    return peerConnectionFingerprints(this.#pc)
+  fingerprints(): Promise<{ local: string; remote: string }> {
+    return this.#fingerprints.promise
   }
 
   getStats(): Promise<RTCStatsReport> {
@@ -169,6 +171,7 @@ class NativePeerTransport implements PeerTransport {
     }
     if (pc.signalingState === 'stable' && !this.#negotiated) {
       this.#negotiated = true
+      this.#fingerprints.resolve(peerConnectionFingerprints(pc))
       this.#facts.exchanged(pc.localDescription?.sdp, pc.remoteDescription?.sdp)
     }
     // libdatachannel needs its local description too before remote candidates: both are set now

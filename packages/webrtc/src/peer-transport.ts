@@ -71,11 +71,12 @@ export interface PeerTransport extends TypedEvents<PeerEvents> {
    */
   iceFacts?(): IceFacts
   /**
-   * The DTLS certificate fingerprints of this side's and of the remote's description, normalized (`sdpFingerprints`
-   * in `peer-auth.ts`): the hello's identity proofs cover them. Optional: without it both are `''`, and a remote
-   * whose transport reads them is refused when it proves its identity.
+   * The DTLS certificate fingerprints of this side's and of the remote's description of the first offer/answer
+   * exchange, normalized (`sdpFingerprints` in `peer-auth.ts`), once that exchange completed (the data channels may
+   * open before the page sees the remote description): the hello's identity proofs cover them. Optional: without
+   * it both are `''`, and a remote whose transport reads them is refused when it proves its identity.
    */
-  fingerprints?(): { local: string; remote: string }
+  fingerprints?(): Promise<{ local: string; remote: string }>
   /** The statistics of the peer connection. */
   getStats(): Promise<RTCStatsReport>
   /** Closes the RTCPeerConnection synchronously; idempotent; emits nothing afterwards. */
