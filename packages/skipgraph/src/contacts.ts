@@ -41,11 +41,15 @@ export class Contacts {
     this.#init = init
   }
 
-  /** `id` was our neighbour and is not any more (it left, died, or a partition repaired it away). */
+  /**
+   * `id` was our neighbour and is not any more (it left, died, or a partition repaired it away). What was found
+   * in this node's graph is forgotten too: a neighbour that goes may be the first sign that the graph split or that
+   * part of it moved into another, and a contact found in it before must then be checked again.
+   */
   noteFormer(id: Identifier): void {
     const hex = id.toHex()
     if (hex === this.#init.selfHex) return
-    this.#same.delete(hex)
+    this.#same.clear()
     this.#former.delete(hex)
     addBounded(this.#former, hex, id, FORMER_REMEMBERED)
   }

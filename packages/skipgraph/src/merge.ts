@@ -26,6 +26,11 @@ const JOIN_TRIES = 4
 const STRANDED_ROUNDS = 2
 /** Longest a merge's leave may take before the node gives up and stays (a later round tries again), in ms. */
 const LEAVE_LIMIT_MS = 60_000
+/**
+ * Longest one join of a move may take through one contact before the next contact is tried, in ms; an
+ * interrupted join leaves the node consistently linked at some levels ('incomplete'), and a later round resumes it.
+ */
+const JOIN_LIMIT_MS = 60_000
 
 /**
  * A graph's name as every member computes it: its smallest identifier (a search for the all-zeros identifier
@@ -334,7 +339,7 @@ export class Merger {
     for (const c of tries) {
       if (!this.#init.isReady()) break
       try {
-        await this.#init.linker.join(c, undefined, () => this.#init.linked())
+        await this.#init.linker.join(c, AbortSignal.timeout(JOIN_LIMIT_MS), () => this.#init.linked())
         this.#resumeVia = undefined
         state.status = 'joined'
         this.#init.linked()
