@@ -112,8 +112,17 @@ export interface SkipGraphMetrics {
    * plain message or the other way round): dropped.
    */
   unexpectedDropped: number
-  /** Table writes refused because the writer did not hold the lock or the write was inconsistent. */
+  /**
+   * Table writes refused because the writer did not hold the lock or the write was inconsistent (an entry on the
+   * wrong side, not sharing the level's prefix, or with a membership vector not derived from its identifier).
+   */
   rejectedApplies: number
+  /**
+   * Messages dropped or refused because an entry in them (the sender's own, a neighbour a lock or read reply
+   * names, an entry an apply writes) carries a membership vector other than the one derived from its identifier
+   * (`verifyMembershipVectors`): a refused apply counts here and in `rejectedApplies`.
+   */
+  entriesRefused: number
   /** Searches started here (including the one `join` makes). */
   searchesStarted: number
   /** Searches started here that were answered. */
@@ -176,9 +185,19 @@ export interface SkipGraphNodeOptions {
   network: Network
   /**
    * The node's identity; `id` must equal `network.localId`.
-   * @default `{ id: network.localId, mv: MembershipVector.random() }`
+   * @default `{ id: network.localId, mv: MembershipVector.fromIdentifier(network.localId) }`
    */
   identity?: Identity
+  /**
+   * Whether membership vectors must be derived from identifiers (`MembershipVector.fromIdentifier`, a hash any
+   * peer recomputes): the node's own (else creating the node throws `InvalidIdentityError`), and every entry it
+   * learns: a lock or read reply naming another vector (for its sender or a neighbour) is dropped, an apply
+   * writing one is refused; both are counted in `entriesRefused`. So no node can choose a vector that makes it a
+   * victim's neighbour at every level (issue 13, attack 4). Off only for graphs whose every node uses chosen
+   * vectors (tests with hand-made vectors); nodes with the check on and off do not mix.
+   * @default true
+   */
+  verifyMembershipVectors?: boolean
   /** The channel the node registers its processor on. @default channel('skipgraph') */
   channel?: Channel
   /** Timeout of one protocol request of join, leave and repair (lock, read, apply), in milliseconds. @default 5000 */

@@ -20,6 +20,7 @@ import {
 import { type Deferred, deferred } from '@skipmesh/core/internal'
 import type { SkipGraphMetrics } from './contract.js'
 import { RequestTimeoutError } from './errors.js'
+import type { MvCheck } from './mv-check.js'
 import { decodeWire, encodeWire } from './wire-codec.js'
 import {
   type ApplyAckMsg,
@@ -49,6 +50,7 @@ export function emptyMetrics(): SkipGraphMetrics {
     malformedDropped: 0,
     unexpectedDropped: 0,
     rejectedApplies: 0,
+    entriesRefused: 0,
     searchesStarted: 0,
     searchesAnswered: 0,
     searchesFailed: 0,
@@ -90,6 +92,8 @@ export interface MessengerInit {
   readonly onReply: (id: Identifier) => void
   /** A send to `id` failed with a sign that the peer is gone. */
   readonly onDeadPeer: (id: Identifier) => void
+  /** Checks the membership vectors of lock and read replies (one naming a vector not derived is dropped). */
+  readonly mvCheck: MvCheck
 }
 
 export class Messenger {
@@ -119,7 +123,8 @@ export class Messenger {
 
   /**
    * Sends `msg` as a core request to `dest` and resolves with its reply, or `undefined` when the reply is
-   * malformed or of the wrong kind (counted and dropped).
+   * malformed, of the wrong kind, or names a membership vector not derived from its identifier (counted and
+   * dropped).
    * @throws {RequestTimeoutError} when no reply came within `timeoutMs` (default `requestTimeoutMs`).
    * @throws {AbortError} when `signal` aborts.
    * @throws {ConduitError} (core) when the request could not be sent or the remote could not answer, or
@@ -178,6 +183,8 @@ export class Messenger {
       metrics.unexpectedDropped++
       return undefined
     }
+    const answer: WireMessage = decoded.msg
+    if (answer.kind === Kind.LockReply && !this.#init.mvCheck.reply(dest, answer)) return undefined
     return decoded.msg
   }
 

@@ -38,6 +38,7 @@ import { LEASES_PER_HOLD, LockTable } from './locks.js'
 import { type Identity, type LookupTableSnapshot, MAX_LEVEL } from './lookup-table.js'
 import { Merger } from './merge.js'
 import { emptyMetrics, Messenger } from './messaging.js'
+import { MvCheck } from './mv-check.js'
 import { Repair } from './repair.js'
 import { Responder } from './responder.js'
 import { Search } from './search.js'
@@ -72,17 +73,26 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   constructor(options: SkipGraphNodeOptions) {
     super()
     const network = options.network
-    const given = options.identity ?? { id: network.localId, mv: MembershipVector.random() }
+    const given = options.identity ?? {
+      id: network.localId,
+      mv: MembershipVector.fromIdentifier(network.localId),
+    }
     if (!given.id.equals(network.localId)) {
       throw new InvalidIdentityError('identity.id must equal network.localId')
     }
     this.identity = { id: given.id, mv: given.mv }
+    const metrics = this.#metrics
+    const mvCheck = new MvCheck(options.verifyMembershipVectors ?? true, metrics)
+    if (!mvCheck.isDerived(given.id, given.mv)) {
+      throw new InvalidIdentityError(
+        'identity.mv must be MembershipVector.fromIdentifier(identity.id) (or verifyMembershipVectors: false)',
+      )
+    }
     const searchTimeoutMs = options.searchTimeoutMs ?? 10_000
     this.#config = { network, channel: options.channel ?? makeChannel('skipgraph'), searchTimeoutMs }
     const requestTimeoutMs = options.requestTimeoutMs ?? 5000
     const random = options.random ?? Math.random
     const lockLeaseMs = options.lockLeaseMs ?? 10_000
-    const metrics = this.#metrics
     const isReady = (): boolean => this.state === 'ready'
     const state = new NodeState(this.identity, this.#events)
     this.#state = state
@@ -91,6 +101,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       requestTimeoutMs,
       onReply: (id) => this.#liveness.heardFrom(id),
       onDeadPeer: (id) => this.#liveness.noteDead(id),
+      mvCheck,
     })
     const locks = new LockTable({
       lockWaitMs: options.lockWaitMs ?? 2000,
@@ -159,6 +170,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       locks,
       liveness: this.#liveness,
       metrics,
+      mvCheck,
       scheduleRepair: () => this.#repair.schedule(0),
     })
     this.#merger = this.#makeMerger(options, state)
@@ -361,7 +373,8 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
 
 /**
  * Makes a skip-graph node on a started core `Network` (one node per network). Start it, then `join()`.
- * @throws {InvalidIdentityError} when `options.identity.id` differs from `options.network.localId`.
+ * @throws {InvalidIdentityError} when `options.identity.id` differs from `options.network.localId`, or (with
+ *   `verifyMembershipVectors`, the default) `options.identity.mv` is not derived from it.
  * @throws {InvalidChannelError} (core) when `options.channel` is not a valid channel name.
  */
 export function createSkipGraphNode(options: SkipGraphNodeOptions): SkipGraphNode {

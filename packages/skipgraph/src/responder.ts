@@ -1,7 +1,8 @@
 /**
  * The receiver side of the transaction protocol: answers other nodes' lock, read and apply requests and takes
  * their releases. Table writes are accepted only from the transaction holding the level's lock, and only when
- * consistent (the entry on the right side, sharing the level's prefix); others are refused and counted.
+ * consistent (the entry on the right side, sharing the level's prefix, its membership vector derived from its
+ * identifier); others are refused and counted.
  *
  * @module
  */
@@ -9,6 +10,7 @@ import type { Identifier } from '@skipmesh/core'
 import type { SkipGraphMetrics } from './contract.js'
 import type { Liveness } from './liveness.js'
 import type { LockTable } from './locks.js'
+import type { MvCheck } from './mv-check.js'
 import { sharesPrefix } from './lookup-table.js'
 import type { NodeState } from './state.js'
 import {
@@ -27,6 +29,8 @@ export interface ResponderInit {
   readonly locks: LockTable
   readonly liveness: Liveness
   readonly metrics: SkipGraphMetrics
+  /** Checks that every entry written carries the membership vector derived from its identifier. */
+  readonly mvCheck: MvCheck
   /** Starts a repair round (an applied entry names a node known dead). */
   readonly scheduleRepair: () => void
 }
@@ -64,12 +68,14 @@ export class Responder {
     const { state, locks, liveness, metrics } = this.#init
     const key = keyOf(origin, msg.txn)
     const me = state.identity
-    const ok = msg.writes.every((w) => {
-      if (!locks.holds(key, w.level)) return false
-      if (w.entry === null) return true
-      const order = w.entry.id.compare(me.id)
-      return (w.side === 'left' ? order < 0 : order > 0) && sharesPrefix(w.entry.mv, me.mv, w.level)
-    })
+    const ok =
+      this.#init.mvCheck.writes(msg.writes) &&
+      msg.writes.every((w) => {
+        if (!locks.holds(key, w.level)) return false
+        if (w.entry === null) return true
+        const order = w.entry.id.compare(me.id)
+        return (w.side === 'left' ? order < 0 : order > 0) && sharesPrefix(w.entry.mv, me.mv, w.level)
+      })
     if (ok) {
       for (const w of msg.writes) {
         const dead = w.entry !== null && liveness.isDead(w.entry.id.toHex())

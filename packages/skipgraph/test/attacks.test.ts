@@ -1,22 +1,18 @@
-import { createNetwork, Identifier, type MembershipVector } from '@skipmesh/core'
+import { createNetwork, type Identifier, MembershipVector } from '@skipmesh/core'
 import { randomNonce } from '@skipmesh/core/internal'
 import { describe, expect, it } from 'vitest'
 import { createSkipGraphNode, JoinFailedError, type SkipGraphNode } from '../src/index.js'
-import { Kind, type LockReplyMsg, type LockMsg, MAX_LOCK_LEVELS, type WireMessage } from '../src/wire.js'
+import {
+  Kind,
+  type LockMsg,
+  type LockReplyMsg,
+  MAX_LOCK_LEVELS,
+  type WireMessage,
+  type WireNeighbor,
+} from '../src/wire.js'
 import { Cluster } from './helpers.js'
-import { HostilePeer } from './hostile.js'
+import { beside, entryOf, HostilePeer } from './hostile.js'
 import { buildGraph } from './settle.js'
-
-/** The identifier `delta` (±1) next to `id`. */
-function beside(id: Identifier, delta: 1 | -1): Identifier {
-  const bytes = Uint8Array.from(id.bytes)
-  for (let i = bytes.length - 1; i >= 0; i--) {
-    const v = bytes[i]! + delta
-    bytes[i] = (v + 256) % 256
-    if (v >= 0 && v <= 255) break
-  }
-  return Identifier.fromBytes(bytes)
-}
 
 /** A started node with the identifier `id` on the cluster's hub (not joined). */
 async function nodeWithId(c: Cluster, id: Identifier, lockLeaseMs: number): Promise<SkipGraphNode> {
@@ -25,7 +21,7 @@ async function nodeWithId(c: Cluster, id: Identifier, lockLeaseMs: number): Prom
   await network.ready()
   const node = createSkipGraphNode({
     network,
-    identity: { id, mv: c.randomMv() },
+    identity: { id, mv: c.mvOf(id) },
     probeIntervalMs: 0,
     lockLeaseMs,
   })
@@ -35,11 +31,11 @@ async function nodeWithId(c: Cluster, id: Identifier, lockLeaseMs: number): Prom
   return node
 }
 
-/** A read reply of a node linked at level 0 only, with `left` as its left neighbour there. */
+/** A read reply of a node with the vector `mv` linked at level 0 only, with `left` as its left neighbour there. */
 function linkedAtZeroOnly(
   msg: WireMessage,
   mv: MembershipVector,
-  left: Identifier | null,
+  left: WireNeighbor | null,
 ): LockReplyMsg | undefined {
   if (msg.kind !== Kind.Read && msg.kind !== Kind.Lock) return undefined
   return {
@@ -50,7 +46,7 @@ function linkedAtZeroOnly(
     levels: msg.levels.map((level) => ({
       level,
       linked: level === 0,
-      left: level === 0 && left !== null ? { id: left, mv } : null,
+      left: level === 0 ? left : null,
       right: null,
     })),
   }
@@ -62,9 +58,9 @@ describe('hostile peers', () => {
     const c = new Cluster(31, {}, { lockLeaseMs: LEASE })
     await buildGraph(c, 8)
     const victim = c.members[3]!.node
-    const hostileMv = c.randomMv()
-    const hostile = await HostilePeer.create(c.hub, c.randomId(), (_origin, msg) =>
-      linkedAtZeroOnly(msg, hostileMv, null),
+    const hostileId = c.randomId()
+    const hostile = await HostilePeer.create(c.hub, hostileId, (_origin, msg) =>
+      linkedAtZeroOnly(msg, MembershipVector.fromIdentifier(hostileId), null),
     )
     const lock: LockMsg = {
       kind: Kind.Lock,
@@ -100,7 +96,7 @@ describe('hostile peers', () => {
       const write = await hostile.request(victim.identity.id, {
         kind: Kind.Apply,
         txn: lock.txn,
-        writes: [{ level: 0, side: 'right', entry: { id: beside(victim.identity.id, 1), mv: hostileMv } }],
+        writes: [{ level: 0, side: 'right', entry: entryOf(beside(victim.identity.id, 1)) }],
       })
       expect(write).toMatchObject({ kind: Kind.ApplyAck, ok: false })
       expect(victim.metrics().rejectedApplies).toBeGreaterThanOrEqual(1)
@@ -114,7 +110,13 @@ describe('hostile peers', () => {
   for (const shape of ['cycle', 'chain'] as const) {
     it(`a joining node walked into a ${shape} of hostile nodes stops after a bounded number of reads, counts it and fails typed, and keeps serving honest peers`, async () => {
       // a walk budget of 64 steps (default 1024), so that a chain of 100 hostile nodes runs past it
-      const c = new Cluster(shape === 'cycle' ? 32 : 33, {}, { maxWalkSteps: 64 })
+      // vectors as the hostile nodes choose them (one shared by all): the check of derived vectors is off here,
+      // this test is about walks that never end, whatever the vectors
+      const c = new Cluster(
+        shape === 'cycle' ? 32 : 33,
+        {},
+        { maxWalkSteps: 64, verifyMembershipVectors: false },
+      )
       await buildGraph(c, 8)
       const victim = (await c.add()).node
       // link the victim at level 0 only: its join is aborted once its level-0 entries are set
@@ -136,7 +138,9 @@ describe('hostile peers', () => {
       const peers = await Promise.all(
         ids.map((id, k) => {
           const next = shape === 'cycle' ? ids[(k + 1) % count]! : (ids[k + 1] ?? null)
-          return HostilePeer.create(c.hub, id, (_origin, msg) => linkedAtZeroOnly(msg, mv, next))
+          return HostilePeer.create(c.hub, id, (_origin, msg) =>
+            linkedAtZeroOnly(msg, mv, next === null ? null : { id: next, mv }),
+          )
         }),
       )
       try {

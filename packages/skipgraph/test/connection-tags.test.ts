@@ -1,7 +1,7 @@
-import { createNetwork, type Identifier, MembershipVector, type Network } from '@skipmesh/core'
+import { createNetwork, type Identifier, type Network } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
 import { type ConnectionTagger, createSkipGraphNode, NEIGHBOR_TAG, type SkipGraphNode } from '../src/index.js'
-import { Cluster, randomBytes } from './helpers.js'
+import { Cluster } from './helpers.js'
 
 /** A tagger that records the tags it holds, and every tag option it was given. */
 class RecordingTagger implements ConnectionTagger {
@@ -66,7 +66,7 @@ class TaggedCluster {
     const tagger = new RecordingTagger()
     const node = createSkipGraphNode({
       network,
-      identity: { id, mv: MembershipVector.fromBytes(randomBytes(this.c.random)) },
+      identity: { id, mv: this.c.mvOf(id) },
       random: this.c.random,
       probeIntervalMs: 100,
       connectionTags: tagger,

@@ -48,9 +48,24 @@ export class Cluster {
     return Identifier.fromBytes(randomBytes(this.random))
   }
 
-  /** A started node (not joined), with `options` over the cluster's, and the identifier `id` when given. */
+  /**
+   * The membership vector of a node with the identifier `id`: derived from it. A vector is still drawn (and
+   * dropped), so the identifiers and every later draw of a seed are the ones they were when vectors were random.
+   */
+  mvOf(id: Identifier): MembershipVector {
+    randomBytes(this.random)
+    return MembershipVector.fromIdentifier(id)
+  }
+
+  /**
+   * A started node (not joined), with `options` over the cluster's, and the identifier `id` when given. Its
+   * membership vector is derived from `id`, or drawn at random when the options turn `verifyMembershipVectors` off
+   * (the vectors every test had before they were derived).
+   */
   async add(options: Partial<SkipGraphNodeOptions> = {}, id = this.randomId()): Promise<Member> {
-    const mv = MembershipVector.fromBytes(randomBytes(this.random))
+    const drawn = MembershipVector.fromBytes(randomBytes(this.random))
+    const chosen = { ...this.#nodeOptions, ...options }.verifyMembershipVectors === false
+    const mv = chosen ? drawn : MembershipVector.fromIdentifier(id)
     const network = createNetwork({ connectionManager: this.hub.connectionManager(id) })
     network.start()
     await network.ready()

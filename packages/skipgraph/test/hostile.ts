@@ -1,6 +1,29 @@
-import { channel, createNetwork, type Identifier, type MemoryHub, type Network } from '@skipmesh/core'
+import {
+  channel,
+  createNetwork,
+  Identifier,
+  type MemoryHub,
+  MembershipVector,
+  type Network,
+} from '@skipmesh/core'
 import { decodeWire, encodeWire } from '../src/wire-codec.js'
 import type { WireMessage } from '../src/wire.js'
+
+/** The identifier `delta` (±1) next to `id`. */
+export function beside(id: Identifier, delta: 1 | -1): Identifier {
+  const bytes = Uint8Array.from(id.bytes)
+  for (let i = bytes.length - 1; i >= 0; i--) {
+    const v = bytes[i]! + delta
+    bytes[i] = (v + 256) % 256
+    if (v >= 0 && v <= 255) break
+  }
+  return Identifier.fromBytes(bytes)
+}
+
+/** A node's entry with its derived membership vector (what honest nodes check). */
+export function entryOf(id: Identifier): { id: Identifier; mv: MembershipVector } {
+  return { id, mv: MembershipVector.fromIdentifier(id) }
+}
 
 /** What a hostile peer answers to a request (undefined: an empty, malformed reply). */
 export type HostileAnswer = (origin: Identifier, msg: WireMessage) => WireMessage | undefined

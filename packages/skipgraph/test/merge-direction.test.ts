@@ -115,7 +115,7 @@ describe('detection and direction', () => {
             kind: Kind.LockReply,
             granted: true,
             reason: 0,
-            mv: MembershipVector.fromBytes(new Uint8Array(32)),
+            mv: MembershipVector.fromIdentifier(idOf(0)),
             levels: [{ level: 0, linked: true, left: null, right: null }],
           }
         : undefined
