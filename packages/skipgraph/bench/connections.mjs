@@ -41,7 +41,7 @@ async function run(n, budgeted) {
     await network.ready()
     const node = createSkipGraphNode({
       network,
-      identity: { id, mv: MembershipVector.fromBytes(bytes()) },
+      identity: { id, mv: MembershipVector.fromIdentifier(id) },
       random,
       probeIntervalMs: 0, // count join and search connections only
       ...(budgeted ? { connectionTags: manager } : {}),

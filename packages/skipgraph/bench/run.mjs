@@ -22,7 +22,7 @@ async function makeNode(hub) {
   await network.ready()
   const node = createSkipGraphNode({
     network,
-    identity: { id, mv: MembershipVector.fromBytes(bytes()) },
+    identity: { id, mv: MembershipVector.fromIdentifier(id) },
     random,
     probeIntervalMs: 0, // count search and join messages only
   })

@@ -55,7 +55,7 @@ const makeNode = async () => {
   await network.ready()
   const node = createSkipGraphNode({
     network,
-    identity: { id, mv: MembershipVector.fromBytes(bytes()) },
+    identity: { id, mv: MembershipVector.fromIdentifier(id) },
     random,
     probeIntervalMs: 0,
     requestTimeoutMs: 20_000,
