@@ -41,7 +41,33 @@ export {
   type WebRtcMetrics,
 } from './manager.js'
 export { type NodeDatachannelPolyfill, nodeDatachannelWrtc } from './node-datachannel-adapter.js'
-export type { Signaling, SignalingEvents, SignalPayload } from './signaling.js'
+export type {
+  Signaling,
+  SignalingEvents,
+  SignalPayload,
+  SignalRelay,
+  SignalRouteMetrics,
+} from './signaling.js'
+export {
+  createOverlaySignaling,
+  OverlaySignaling,
+  type OverlaySignalingOptions,
+  SignalRefusedError,
+} from './overlay-signaling.js'
+export {
+  CompositeSignaling,
+  type CompositeSignalingOptions,
+  createCompositeSignaling,
+} from './composite-signaling.js'
+export {
+  type OpenedSignal,
+  type SealedSignal,
+  SIGNAL_TRANSCRIPT_DOMAIN,
+  SignalOpener,
+  type SignalRefusal,
+  sealSignal,
+  signalTranscript,
+} from './signed-signals.js'
 export {
   createSignalingClient,
   SignalingClient,

@@ -21,12 +21,16 @@ import { InboundSessions } from './inbound-sessions.js'
 import { type ResolvedOptions, resolveOptions, type WebRtcConnectionManagerOptions } from './options.js'
 import type { PeerSignal } from './peer-transport.js'
 import { SignalOutbox } from './signal-outbox.js'
-import type { Signaling, SignalPayload } from './signaling.js'
-import { type PeerMessage, parsePeerMessage } from './signals.js'
+import { IncomingSignals } from './incoming-signals.js'
+import type { Signaling, SignalRouteMetrics } from './signaling.js'
+import type { PeerMessage } from './signals.js'
 import { randomNonce } from '@skipmesh/core/internal'
 
-/** Counters of a {@link WebRtcConnectionManager}. */
-export interface WebRtcMetrics {
+/**
+ * Counters of a {@link WebRtcConnectionManager}. The route counters ({@link SignalRouteMetrics}) are its signaling's;
+ * with a plain server signaling, every signal counts as one through the server.
+ */
+export interface WebRtcMetrics extends SignalRouteMetrics {
   /** `RTCPeerConnection`s created (one per connection attempt). */
   peerConnectionsCreated: number
   /** `RTCPeerConnection`s created and not yet destroyed. */
@@ -108,7 +112,7 @@ export class WebRtcConnectionManager
   readonly #inbound: InboundSessions
   readonly #metrics: Omit<
     WebRtcMetrics,
-    'inboundSessionsPending' | 'iceConnectionFailures' | 'remotesTracked'
+    'inboundSessionsPending' | 'iceConnectionFailures' | 'remotesTracked' | keyof SignalRouteMetrics
   > &
     ConnectionCounters = {
     peerConnectionsCreated: 0,
@@ -132,6 +136,7 @@ export class WebRtcConnectionManager
   readonly #opened = new WeakSet<WebRtcConnection>()
   readonly #abandonedByRemote = new WeakSet<WebRtcConnection>()
   readonly #iceFailures = new IceFailures()
+  readonly #incoming: IncomingSignals
 
   /** @throws {InvalidOptionsError} @throws {WebRtcUnavailableError} */
   constructor(options: WebRtcConnectionManagerOptions) {
@@ -159,6 +164,15 @@ export class WebRtcConnectionManager
       perRemote: this.#options.inbound.perRemote,
       windowMs: this.#options.connectTimeoutMs,
     })
+    this.#incoming = new IncomingSignals({
+      localId: this.localId,
+      dialer: this.#dialer,
+      inbound: this.#inbound,
+      counters: this.#metrics,
+      abandonedByRemote: this.#abandonedByRemote,
+      isReady: () => this.state === 'ready',
+      startAttempt: (slot, session) => this.#startAttempt(slot, session),
+    })
   }
 
   /** Subscribes to an event of {@link WebRtcConnectionManagerEvents}; returns the function that unsubscribes. */
@@ -185,7 +199,22 @@ export class WebRtcConnectionManager
       inboundSessionsPending: this.#inbound.pending,
       iceConnectionFailures: this.#iceFailures.count,
       remotesTracked: this.#dialer.size,
+      ...this.#routeMetrics(),
     }
+  }
+
+  /** The signaling's route counters; a signaling without them sends and receives everything through its server. */
+  #routeMetrics(): SignalRouteMetrics {
+    return (
+      this.signaling.routeMetrics?.() ?? {
+        serverSignalsSent: this.#metrics.signalsSent,
+        serverSignalsReceived: this.#metrics.signalsReceived,
+        overlaySignalsSent: 0,
+        overlaySignalsReceived: 0,
+        overlayFallbacks: 0,
+        signedSignalsRefused: 0,
+      }
+    )
   }
 
   /** The open connections. */
@@ -220,7 +249,7 @@ export class WebRtcConnectionManager
   protected async onStart(ctx: ThrowableContext): Promise<void> {
     const signaling = this.signaling
     this.#subscriptions.push(
-      signaling.on('signal', (from, session, data) => this.#onSignal(from, session, data)),
+      signaling.on('signal', (from, session, data) => this.#incoming.handle(from, session, data)),
       signaling.on('peer:joined', (id) => this.#events.emit('peer:joined', id)),
       signaling.on('peer:left', (id) => this.#events.emit('peer:left', id)),
       signaling.on('authenticated', () => this.#events.emit('signaling:up')),
@@ -350,89 +379,6 @@ export class WebRtcConnectionManager
   async #send(to: Identifier, session: string, message: PeerMessage): Promise<void> {
     this.#metrics.signalsSent++
     await this.signaling.signal(to, session, message)
-  }
-
-  #onSignal(from: Identifier, session: string, data: SignalPayload): void {
-    this.#metrics.signalsReceived++
-    if (this.state !== 'ready' || from.equals(this.localId)) return void this.#metrics.signalsDropped++
-    const message = parsePeerMessage(data)
-    if (message === undefined) return void this.#metrics.signalsDropped++
-    const slot = this.#dialer.slot(from)
-    try {
-      this.#onPeerMessage(slot, session, message)
-    } finally {
-      // a signal that made nothing (dropped, refused, a bye) leaves no slot behind
-      this.#dialer.release(slot)
-    }
-  }
-
-  #onPeerMessage(slot: DialSlot, session: string, message: PeerMessage): void {
-    const from = slot.remoteId
-    const current = slot.connection
-    const weInitiate = this.#isInitiatorFor(from)
-    if ('dial' in message) {
-      if (!weInitiate) return void this.#metrics.signalsDropped++
-      this.#onDialRequest(slot, session)
-      return
-    }
-    if ('bye' in message) {
-      if (current?.session === session && current.phase === 'connecting') {
-        this.#abandonedByRemote.add(current)
-        current.destroy(new ConnectionFailedError('the remote abandoned the attempt'))
-      }
-      return
-    }
-    const { batch } = message
-    // the initiator takes answers, the responder takes offers
-    if (batch.some((s) => s.type === (weInitiate ? 'offer' : 'answer'))) {
-      return void this.#metrics.signalsDropped++
-    }
-    let target = current?.session === session ? current : undefined
-    if (target === undefined) {
-      if (weInitiate || batch[0]?.type !== 'offer') return void this.#metrics.signalsDropped++
-      // a new offer from the initiator supersedes whatever this pair had, except a responsive open connection
-      if (current?.isResponsive()) return void this.#metrics.signalsDropped++
-      // the offer this side asked for is its own dial's; any other spends the remote's budget of new sessions
-      const solicited = slot.solicited === session
-      if (solicited) slot.solicited = undefined
-      else if (!this.#inbound.admit(slot.hex, current)) return void this.#refuse()
-      if (current !== undefined) {
-        // not a failure of the pair: the dials waiting for it wait for the new session
-        slot.connection = undefined
-        current.destroy(new TransportClosedError('superseded by a new session'))
-      }
-      target = this.#startAttempt(slot, session)
-      if (!solicited) this.#inbound.track(target, slot.hex)
-    }
-    for (const signal of batch) target.signal(signal)
-  }
-
-  /** An offer or dial request over the inbound bounds: no peer connection, counted. */
-  #refuse(): void {
-    this.#metrics.signalsDropped++
-    this.#metrics.inboundSessionsRefused++
-  }
-
-  /** The remote asks this side to dial: an attempt under the request's session, within the inbound bounds. */
-  #onDialRequest(slot: DialSlot, session: string): void {
-    const current = slot.connection
-    if (current?.phase === 'connecting') return
-    // the remote has no connection to us: an open one here is stale, unless it is responsive
-    if (current?.isResponsive()) return void this.#metrics.signalsDropped++
-    if (!this.#inbound.admit(slot.hex)) return void this.#refuse()
-    const start = (s: DialSlot): void => this.#inbound.track(this.#startAttempt(s, session), s.hex)
-    if (current?.phase === 'closing') {
-      void current.whenClosed().then(() => {
-        if (this.state !== 'ready') return
-        // the slot may have been forgotten meanwhile (idle once the old connection went): the remote's current one
-        const now = this.#dialer.slot(slot.remoteId)
-        if (now.connection === undefined) start(now)
-        this.#dialer.release(now)
-      })
-      return
-    }
-    if (current?.phase === 'open') current.destroy(new TransportClosedError('the remote dialled again'))
-    start(slot)
   }
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { AbortOptions, Component, Identifier, TypedEvents } from '@skipmesh/core'
+import type { AbortOptions, Component, Identifier, TypedEvents, Unsubscribe } from '@skipmesh/core'
 
 /** The payload of a signal: a JSON object (validated by the receiver). */
 export type SignalPayload = Record<string, unknown>
@@ -45,4 +45,47 @@ export interface Signaling extends Component, TypedEvents<SignalingEvents> {
    * The manager adds them to its peer connections' `iceServers` unless the app passed its own.
    */
   iceServers?(): RTCIceServer[]
+  /**
+   * Optional: which way the signals went (server or overlay) and how many signed signals were refused. The manager
+   * reports them in its `metrics()`; without it, every signal counts as one through the server.
+   */
+  routeMetrics?(): SignalRouteMetrics
+}
+
+/** Counters of the routes signals take, per node (see {@link Signaling.routeMetrics}). */
+export interface SignalRouteMetrics {
+  /** Signals this node handed to the signaling server. */
+  serverSignalsSent: number
+  /** Signals the signaling server delivered to this node. */
+  serverSignalsReceived: number
+  /** Signals this node sent over the overlay (existing connections) and the overlay delivered. */
+  overlaySignalsSent: number
+  /** Signals the overlay delivered to this node (verified). */
+  overlaySignalsReceived: number
+  /** Signals whose overlay route failed and that went through the server instead. */
+  overlayFallbacks: number
+  /**
+   * Signed signals this node refused (either route): altered or forged (signature), a key that does not own the
+   * sender's identifier, addressed to another node, stale, replayed, or malformed.
+   */
+  signedSignalsRefused: number
+}
+
+/**
+ * A way to carry opaque bytes to a node over connections that already exist (e.g. routed by a skip graph, see
+ * `@skipmesh/skipgraph`'s `createSkipGraphSignaler`). Never dials to route. Relays are not trusted: what they carry
+ * is sealed end to end.
+ */
+export interface SignalRelay {
+  /**
+   * Carries `bytes` to node `to`; resolves once `to` took them.
+   * @throws {ConnectionFailedError} (or a subclass) when there is no route or a hop failed.
+   * @throws {AbortError} when `options.signal` aborts.
+   */
+  relay(to: Identifier, bytes: Uint8Array, options?: AbortOptions): Promise<void>
+  /**
+   * Subscribes to the bytes other nodes relayed to this one; returns the function that unsubscribes. A handler that
+   * rejects refuses the bytes: the relay reports a failure to the sender's side.
+   */
+  onDeliver(handler: (bytes: Uint8Array) => void | Promise<void>): Unsubscribe
 }

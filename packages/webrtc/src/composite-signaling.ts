@@ -1,0 +1,153 @@
+/**
+ * Signaling from two sources: the overlay first, the signaling server as the fallback and for bootstrapping (the
+ * room, the first connection). Every signal is sealed end to end once ({@link sealSignal}); the same sealed signal
+ * goes over the overlay and, if that route fails, through the server, so the addressee verifies it whichever way it
+ * came, and a copy that arrives both ways is taken once (the second is a replay).
+ *
+ * @module
+ */
+import {
+  AbstractComponent,
+  type AbortOptions,
+  Emitter,
+  type Identifier,
+  type ThrowableContext,
+  throwIfAborted,
+  type Unsubscribe,
+} from '@skipmesh/core'
+import type { OverlaySignaling } from './overlay-signaling.js'
+import type { OpenedSignal } from './signed-signals.js'
+import type { Signaling, SignalingEvents, SignalPayload, SignalRouteMetrics } from './signaling.js'
+
+/** Options of {@link createCompositeSignaling}. */
+export interface CompositeSignalingOptions {
+  /** The signaling server's client (a `SignalingClient`, or any {@link Signaling}): the room, and the fallback. */
+  readonly server: Signaling
+  /** The overlay's signaling ({@link createOverlaySignaling}); attach its relay once the overlay node exists. */
+  readonly overlay: OverlaySignaling
+}
+
+/** The key of a sealed signal inside the payload that travels through the server. */
+const SEALED_KEY = 'sealed'
+
+/**
+ * A {@link Signaling} that sends over the overlay when it has a route and through the server otherwise, and takes
+ * signals from both. Its room, readiness and `'authenticated'` / `'disconnected'` events are the server's; a signal
+ * over the overlay needs no server. A plain signal through the server (from a peer that does not seal) is passed on
+ * as the server authenticated it.
+ */
+export class CompositeSignaling extends AbstractComponent implements Signaling {
+  readonly #server: Signaling
+  readonly #overlay: OverlaySignaling
+  readonly #events = new Emitter<SignalingEvents>()
+  readonly #subscriptions: Unsubscribe[] = []
+  readonly #counts = { serverSent: 0, serverReceived: 0, fallbacks: 0 }
+
+  constructor(options: CompositeSignalingOptions) {
+    super()
+    this.#server = options.server
+    this.#overlay = options.overlay
+  }
+
+  /** The overlay's signaling (attach its relay). */
+  get overlay(): OverlaySignaling {
+    return this.#overlay
+  }
+
+  on<E extends keyof SignalingEvents>(event: E, handler: SignalingEvents[E]): Unsubscribe {
+    return this.#events.on(event, handler)
+  }
+
+  peers(): Identifier[] {
+    return this.#server.peers()
+  }
+
+  iceServers(): RTCIceServer[] {
+    return this.#server.iceServers?.() ?? []
+  }
+
+  /**
+   * Seals `data`, relays it over the overlay when a relay is attached, and through the server when that fails.
+   * @throws the server's errors ({@link Signaling.signal}) when the overlay route failed and so did the server.
+   * @throws {AbortError} when `options.signal` aborts.
+   */
+  async signal(
+    to: Identifier,
+    session: string,
+    data: SignalPayload,
+    options: AbortOptions = {},
+  ): Promise<void> {
+    throwIfAborted(options.signal)
+    const sealed = await this.#overlay.seal(to, session, data)
+    if (this.#overlay.canRelay) {
+      try {
+        await this.#overlay.relaySealed(to, sealed, options)
+        return
+      } catch {
+        throwIfAborted(options.signal)
+        this.#counts.fallbacks++
+      }
+    }
+    this.#counts.serverSent++
+    await this.#server.signal(to, session, { [SEALED_KEY]: JSON.stringify(sealed) }, options)
+  }
+
+  routeMetrics(): SignalRouteMetrics {
+    const overlay = this.#overlay.routeMetrics()
+    return {
+      ...overlay,
+      serverSignalsSent: this.#counts.serverSent,
+      serverSignalsReceived: this.#counts.serverReceived,
+      overlayFallbacks: this.#counts.fallbacks,
+    }
+  }
+
+  protected async onStart(ctx: ThrowableContext): Promise<void> {
+    const server = this.#server
+    const events = this.#events
+    this.#subscriptions.push(
+      this.#overlay.on('signal', (from, session, data) => events.emit('signal', from, session, data)),
+      server.on('signal', (from, session, data) => void this.#fromServer(from, session, data)),
+      server.on('peer:joined', (id) => events.emit('peer:joined', id)),
+      server.on('peer:left', (id) => events.emit('peer:left', id)),
+      server.on('peer:host', (id, host) => events.emit('peer:host', id, host)),
+      server.on('authenticated', (peers) => events.emit('authenticated', peers)),
+      server.on('disconnected', (reason) => events.emit('disconnected', reason)),
+    )
+    this.#overlay.start(ctx)
+    server.start(ctx)
+    await Promise.all([this.#overlay.ready(), server.ready()])
+  }
+
+  protected async onStop(): Promise<void> {
+    for (const off of this.#subscriptions.splice(0)) off()
+    await Promise.allSettled([this.#server.stop(), this.#overlay.stop()])
+    this.#events.clear()
+  }
+
+  async #fromServer(from: Identifier, session: string, data: SignalPayload): Promise<void> {
+    this.#counts.serverReceived++
+    const sealed = data[SEALED_KEY]
+    if (typeof sealed !== 'string') return this.#events.emit('signal', from, session, data)
+    let input: unknown
+    try {
+      input = JSON.parse(sealed)
+    } catch {
+      input = undefined
+    }
+    let opened: OpenedSignal
+    try {
+      opened = await this.#overlay.open(input)
+    } catch {
+      return // refused, and counted by the overlay's opener
+    }
+    if (this.state === 'ready') this.#events.emit('signal', opened.from, opened.session, opened.data)
+  }
+}
+
+/**
+ * Makes an unstarted {@link CompositeSignaling}: pass it as the manager's `signaling`; it starts and stops both.
+ */
+export function createCompositeSignaling(options: CompositeSignalingOptions): CompositeSignaling {
+  return new CompositeSignaling(options)
+}
