@@ -57,3 +57,12 @@ export type {
 export { NEIGHBOR_TAG, NEIGHBOR_TAG_VALUE } from './connection-tags.js'
 export { createSkipGraphNode } from './node.js'
 export { type KindName, MAX_HOPS } from './wire.js'
+export {
+  createSkipGraphSignaler,
+  MAX_SIGNAL_BYTES,
+  nextSignalHop,
+  SIGNAL_CHANNEL,
+  SkipGraphSignaler,
+  type SkipGraphSignalerMetrics,
+  type SkipGraphSignalerOptions,
+} from './signaler.js'
