@@ -7,7 +7,7 @@
  * target's own signals came by (a reverse route, learned from the signals this node carried: a node that is not in
  * the graph yet, such as a joining one, is reached this way); else greedily to the connected peer whose identifier is
  * closest to the target's, if it is closer than this node's (the skip graph's links make that progress toward any
- * identifier in O(log n) hops; distance strictly falls, so no loop). Each hop is a core request whose reply comes once
+ * identifier in O(log n) hops; from the first relay on the distance strictly falls, so no loop). Each hop is a core request whose reply comes once
  * the target took the signal, so the origin learns that it arrived, or that the route failed.
  *
  * Relays are not trusted: the payload is sealed end to end by its sender (`@skipmesh/webrtc`'s signed signals). A
@@ -82,7 +82,9 @@ export interface SkipGraphSignalerMetrics {
 
 /**
  * The next hop toward `target` from `self` (see the module): the target when connected, else its reverse route,
- * else the connected peer closest to the target if closer than `self`; never `previous` (where the signal came from).
+ * else the connected peer closest to the target: at the origin (`previous` undefined) any, since the origin may not
+ * be in the graph yet (a joining node sits right between the neighbours it dials, and its one connection may be
+ * its introducer, far off); at a relay only one closer than `self`, and never `previous` (where the signal came from).
  */
 export function nextSignalHop(
   self: Identifier,
@@ -100,10 +102,10 @@ export function nextSignalHop(
     return d < 0n ? -d : d
   }
   let best: Identifier | undefined
-  let bestDistance = distance(self)
+  let bestDistance: bigint | undefined = previous === undefined ? undefined : distance(self)
   for (const id of usable) {
     const d = distance(id)
-    if (d < bestDistance) {
+    if (bestDistance === undefined || d < bestDistance) {
       best = id
       bestDistance = d
     }

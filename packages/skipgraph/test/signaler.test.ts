@@ -28,19 +28,21 @@ describe('next signal hop', () => {
   const self = idOf(100n)
   const at = (...ns: bigint[]) => ns.map(idOf)
 
-  it('goes to the target itself when connected, else its reverse route, else the closest peer closer than here', () => {
+  it('goes to the target itself when connected, else its reverse route, else the closest peer', () => {
     expect(nextSignalHop(self, idOf(500n), at(90n, 500n, 499n), undefined, undefined)).toEqual(idOf(500n))
     expect(nextSignalHop(self, idOf(500n), at(90n, 300n), idOf(90n), undefined)).toEqual(idOf(90n))
     expect(nextSignalHop(self, idOf(500n), at(90n, 300n, 700n, 450n), undefined, undefined)).toEqual(
       idOf(450n),
     )
     expect(nextSignalHop(self, idOf(50n), at(90n, 300n, 20n), undefined, undefined)).toEqual(idOf(20n))
+    // the origin may be closer than any peer (a joining node between its future neighbours): it still sends
+    expect(nextSignalHop(self, idOf(120n), at(80n, 150n), undefined, undefined)).toEqual(idOf(150n))
   })
 
-  it('never goes back where the signal came from, nor to a peer no closer than here', () => {
+  it('at a relay, never goes back where the signal came from, nor to a peer no closer than here', () => {
     expect(nextSignalHop(self, idOf(500n), at(300n), undefined, idOf(300n))).toBeUndefined()
     expect(nextSignalHop(self, idOf(500n), at(300n), idOf(300n), idOf(300n))).toBeUndefined()
-    expect(nextSignalHop(self, idOf(120n), at(80n, 150n), undefined, undefined)).toBeUndefined()
+    expect(nextSignalHop(self, idOf(120n), at(80n, 150n, 7n), undefined, idOf(7n))).toBeUndefined()
     expect(nextSignalHop(self, idOf(500n), [], undefined, undefined)).toBeUndefined()
   })
 })
