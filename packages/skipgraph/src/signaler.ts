@@ -23,7 +23,7 @@ import {
   type Conduit,
   ConnectionFailedError,
   channel,
-  Identifier,
+  type Identifier,
   type Message,
   type Network,
   type ThrowableContext,
@@ -31,15 +31,13 @@ import {
   type Unsubscribe,
 } from '@skipmesh/core'
 import { checkNumber } from '@skipmesh/core/internal'
+import { decodeFrame, encodeFrame, MAX_SIGNAL_BYTES } from './signaler-frame.js'
+
+export { MAX_SIGNAL_BYTES } from './signaler-frame.js'
 
 /** The signaler's channel by default. */
 export const SIGNAL_CHANNEL: Channel = channel('skipgraph.signal')
 
-/** Largest signal carried, in bytes. */
-export const MAX_SIGNAL_BYTES = 64 * 1024
-
-const VERSION = 1
-const HEADER = 1 + 1 + 4 + 32 + 32
 const EMPTY: Message = { payload: new Uint8Array(0), metadata: {} }
 
 /** Options of {@link createSkipGraphSignaler}. */
@@ -76,6 +74,10 @@ export interface SkipGraphSignalerMetrics {
   signalsForwarded: number
   /** Signals delivered here (to the handlers). */
   signalsDelivered: number
+  /** The relays the signals delivered here passed, summed (0 for one that came straight from its origin). */
+  relaysOfDelivered: number
+  /** Signals delivered here that passed at most one relay (what a common neighbour could have carried). */
+  deliveredViaOneRelayAtMost: number
   /** Signals refused here: malformed, out of hops or time, no route onward, too many in flight, or refused by the handler. */
   signalsRefused: number
 }
@@ -140,6 +142,8 @@ export class SkipGraphSignaler extends AbstractComponent {
     signalsFailed: 0,
     signalsForwarded: 0,
     signalsDelivered: 0,
+    relaysOfDelivered: 0,
+    deliveredViaOneRelayAtMost: 0,
     signalsRefused: 0,
   }
   #conduit: Conduit | undefined
@@ -260,8 +264,14 @@ export class SkipGraphSignaler extends AbstractComponent {
     this.#learn(frame.origin, from)
     if (frame.target.equals(this.localId)) {
       if (this.#handlers.size === 0) return this.#refuse('nobody takes signals here')
-      for (const handler of this.#handlers) await handler(frame.body)
+      try {
+        for (const handler of this.#handlers) await handler(frame.body)
+      } catch {
+        return this.#refuse('the addressee refused the signal')
+      }
       this.#metrics.signalsDelivered++
+      this.#metrics.relaysOfDelivered += frame.hops
+      if (frame.hops <= 1) this.#metrics.deliveredViaOneRelayAtMost++
       return EMPTY
     }
     // a hop's share of the budget: the reply has to travel back through the hops before
@@ -289,46 +299,6 @@ export class SkipGraphSignaler extends AbstractComponent {
   #refuse(why: string): never {
     this.#metrics.signalsRefused++
     throw new ConnectionFailedError(why)
-  }
-}
-
-interface Frame {
-  readonly hops: number
-  readonly budgetMs: number
-  readonly target: Identifier
-  readonly origin: Identifier
-  readonly body: Uint8Array
-}
-
-/** `[version][hops][budget ms, u32 BE][target, 32][origin, 32][body]`. */
-function encodeFrame(
-  hops: number,
-  budgetMs: number,
-  target: Identifier,
-  origin: Identifier,
-  body: Uint8Array,
-): Uint8Array {
-  const out = new Uint8Array(HEADER + body.length)
-  const view = new DataView(out.buffer)
-  out[0] = VERSION
-  out[1] = hops
-  view.setUint32(2, budgetMs)
-  out.set(target.bytes, 6)
-  out.set(origin.bytes, 38)
-  out.set(body, HEADER)
-  return out
-}
-
-function decodeFrame(bytes: Uint8Array): Frame | undefined {
-  if (bytes.length < HEADER || bytes.length > HEADER + MAX_SIGNAL_BYTES || bytes[0] !== VERSION)
-    return undefined
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  return {
-    hops: bytes[1] ?? 0,
-    budgetMs: view.getUint32(2),
-    target: Identifier.fromBytes(bytes.slice(6, 38)),
-    origin: Identifier.fromBytes(bytes.slice(38, 70)),
-    body: bytes.slice(HEADER),
   }
 }
 

@@ -109,8 +109,13 @@ describe('skip-graph signaler', () => {
       await from.signaler.relay(to.id, bytes, { signal: AbortSignal.timeout(10_000) })
       expect(to.got.at(-1)).toEqual(bytes)
     }
-    for (const p of members) forwarded += p.signaler.metrics().signalsForwarded
+    let relays = 0
+    for (const p of members) {
+      forwarded += p.signaler.metrics().signalsForwarded
+      relays += p.signaler.metrics().relaysOfDelivered
+    }
     expect(forwarded).toBeGreaterThan(0)
+    expect(relays).toBe(forwarded)
     expect(connectionCount(members)).toBe(before)
   })
 
@@ -148,7 +153,7 @@ describe('skip-graph signaler', () => {
     const [a, b] = await graph(hub, 2, 5)
     b!.signaler.onDeliver(() => Promise.reject(new Error('bad signature')))
     await expect(a!.signaler.relay(b!.id, new Uint8Array([1]))).rejects.toBeInstanceOf(ConnectionFailedError)
-    expect(b!.signaler.metrics().signalsDelivered).toBe(0)
+    expect(b!.signaler.metrics()).toMatchObject({ signalsDelivered: 0, signalsRefused: 1 })
     expect(a!.signaler.metrics().signalsFailed).toBe(1)
   })
 })

@@ -43,9 +43,9 @@ export interface WebRtcMetrics extends SignalRouteMetrics {
   connectionsActive: number
   /** Dials that failed (timeout, unknown peer, transport failure). */
   dialsFailed: number
-  /** Signals sent to the signaling server (batches). */
+  /** Signals sent through the signaling (batches), whichever route they took. */
   signalsSent: number
-  /** Signals received from the signaling server. */
+  /** Signals received from the signaling, whichever route they took. */
   signalsReceived: number
   /** Signals dropped: stale session, malformed, or not allowed from that peer. */
   signalsDropped: number
