@@ -134,7 +134,8 @@ export function nextConnection(
     const off = manager.on('connection', (c) => {
       clearTimeout(timer)
       off()
-      resolve(c)
+      // the manager's event map types the connection as core's Connection; it emits a WebRtcConnection
+      resolve(c as WebRtcConnection)
     })
   })
 }

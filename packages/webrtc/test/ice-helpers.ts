@@ -2,6 +2,7 @@
  * Helpers of the ICE and relay tests: a WebRTC implementation that keeps its peer connections, waiting on a
  * condition, numbered messages across an outage, and the checks after one.
  */
+import { Channel } from '@skipmesh/core'
 import { expect } from 'vitest'
 import type { WebRtcConnection } from '../src/connection.js'
 import { HeartbeatTimeoutError } from '../src/errors.js'
@@ -55,11 +56,11 @@ export function numberedMessages(from: WebRtcConnection, to: WebRtcConnection, c
     received: got.received,
     /** Sends `start` … `end - 1`. */
     send(start: number, end: number): void {
-      for (let i = start; i < end; i++) sends.push(from.send('test', encode(i)))
+      for (let i = start; i < end; i++) sends.push(from.send(Channel.Test, encode(i)))
     },
     /** Every message arrived once and in order: a last marker, then no duplicate trails behind (the channel is ordered). */
     async expectAllInOrder(): Promise<void> {
-      sends.push(from.send('test', encode(-1)))
+      sends.push(from.send(Channel.Test, encode(-1)))
       await Promise.all(sends)
       const numbers = (await got.done).map((m) => decode(m.bytes))
       expect(numbers).toEqual([...Array.from({ length: count }, (_, i) => i), -1])
@@ -87,7 +88,7 @@ export async function expectSameConnectionUp(
   expect(a.metrics().connectionsClosed + b.metrics().connectionsClosed).toBe(0)
   expect(a.metrics().peerConnectionsCreated + b.metrics().peerConnectionsCreated).toBe(2)
   const back = collectMessages(ab, 1, 30_000)
-  await ba.send('test', encode(7))
+  await ba.send(Channel.Test, encode(7))
   expect((await back.done).map((m) => decode(m.bytes))).toEqual([7])
 }
 

@@ -1,3 +1,4 @@
+import { Channel } from '@skipmesh/core'
 import { issueTurnCredentials, resolveTurnOptions, type SignalingServer } from '@skipmesh/signaling-server'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { WebRtcConnection } from '../src/connection.js'
@@ -96,7 +97,7 @@ describe('ICE restart through coturn, wrtc, relay-only', () => {
     const { ab, ba } = await relayPair({ heartbeatIntervalMs, heartbeatTimeoutMs })
     const closes = [closeWatcher(ab), closeWatcher(ba)]
     const got = collectMessages(ba, 1, 30_000)
-    await ab.send('test', encode(1))
+    await ab.send(Channel.Test, encode(1))
     await got.done
     const killedAt = performance.now()
     await turn!.stop()

@@ -172,8 +172,8 @@ describe('a signaling server that tampers with the negotiation', () => {
     )
     stops.push(async () => relay?.close())
     const [a, b] = [
-      await f.make(ids[0], { keyPair: keys[0], signaling: ends[0]!.signaling }),
-      await f.make(ids[1], { keyPair: keys[1], signaling: ends[1]!.signaling }),
+      await f.make(ids[0], { keyPair: keys[0]!, signaling: ends[0]!.signaling }),
+      await f.make(ids[1], { keyPair: keys[1]!, signaling: ends[1]!.signaling }),
     ] as const
     const opened: unknown[] = []
     a.on('connection', (c) => opened.push(c))

@@ -2,7 +2,7 @@ import wrtc from '@roamhq/wrtc'
 import * as ndc from 'node-datachannel/polyfill'
 import { afterEach, describe, expect, it } from 'vitest'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
-import type { PeerEvents, PeerSignal, PeerTransport } from '../src/peer.js'
+import type { PeerEvents, PeerSignal, PeerTransport } from '../src/peer-transport.js'
 import { createNativePeerTransport } from '../src/peer-native.js'
 import type { WrtcImplementation } from '../src/wrtc.js'
 

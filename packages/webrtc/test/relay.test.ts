@@ -1,4 +1,4 @@
-import { InvalidOptionsError } from '@skipmesh/core'
+import { Channel, InvalidOptionsError } from '@skipmesh/core'
 import {
   createSignalingServer,
   issueTurnCredentials,
@@ -19,7 +19,9 @@ import { recordingWrtc } from './ice-helpers.js'
 import { startTurnServer, type TurnServer } from './turn-server.js'
 
 /** The local and remote candidate types of the candidate pair in use on `pc`. */
-async function selectedPair(pc: RTCPeerConnection): Promise<{ local?: string; remote?: string }> {
+async function selectedPair(
+  pc: RTCPeerConnection,
+): Promise<{ local: string | undefined; remote: string | undefined }> {
   const stats = await pc.getStats()
   const byId = new Map<string, Record<string, unknown>>()
   stats.forEach((s: Record<string, unknown>) => {
@@ -97,7 +99,8 @@ describe.each(Object.entries(implementations))('connections through coturn, %s',
         const ab = await a.connect(b.localId, { signal: AbortSignal.timeout(30_000) })
         const ba = await incoming
         const got = collectMessages(ba, 3, 30_000)
-        for (const text of ['one', 'two', 'three']) await ab.send('test', new TextEncoder().encode(text))
+        for (const text of ['one', 'two', 'three'])
+          await ab.send(Channel.Test, new TextEncoder().encode(text))
         const texts = (await got.done).map((m) => new TextDecoder().decode(m.bytes))
         expect(texts).toEqual(['one', 'two', 'three'])
         expect(wrtc.made.length).toBe(2)
@@ -167,7 +170,7 @@ describe('TURN servers issued by the signaling server', () => {
       const ab = await a.connect(b.localId, { signal: AbortSignal.timeout(30_000) })
       const ba = await incoming
       const got = collectMessages(ba, 1, 30_000)
-      await ab.send('test', new TextEncoder().encode('through the relay'))
+      await ab.send(Channel.Test, new TextEncoder().encode('through the relay'))
       expect((await got.done).map((m) => new TextDecoder().decode(m.bytes))).toEqual(['through the relay'])
       for (const pc of wrtc.made) expect(await selectedPair(pc)).toEqual({ local: 'relay', remote: 'relay' })
     } finally {
