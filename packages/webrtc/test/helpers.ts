@@ -2,12 +2,14 @@ import { generateKeyPair, Identifier } from '@skipmesh/core'
 import { createSignalingServer, type SignalingServer, silentLogger } from '@skipmesh/signaling-server'
 import wrtc from '@roamhq/wrtc'
 import * as ndc from 'node-datachannel/polyfill'
+import { afterAll, afterEach, beforeAll } from 'vitest'
 import {
   createWebRtcConnectionManager,
   type WebRtcConnectionManager,
   type WebRtcConnectionManagerOptions,
 } from '../src/manager.js'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
+import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
 import type { WebRtcConnection } from '../src/connection.js'
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 
@@ -91,6 +93,76 @@ export function managerFactory(
       await Promise.all(made.splice(0).map((m) => m.stop()))
     },
   }
+}
+
+/** What {@link useSignalingServer} gives a test file. */
+export interface SignalingServerFixture {
+  /** The file's server (started before its first test, closed after its last). */
+  readonly server: SignalingServer
+  /**
+   * A raw signaling client in `room` under `id`, started and joined; stopped after the test. Against the file's
+   * server unless `server` is given.
+   */
+  client(room: string, id?: Identifier, server?: SignalingServer): Promise<SignalingClient>
+  /** A {@link managerFactory} against the file's server (or `options.server`); its managers are stopped after the test. */
+  managers(
+    impl: WrtcImplementation,
+    options?: { room?: string; server?: SignalingServer },
+  ): ReturnType<typeof managerFactory>
+  /** Stops the raw clients, then the managers made so far (runs after each test; a test may run it earlier). */
+  stopAll(): Promise<void>
+}
+
+/**
+ * The signaling-server fixture of a test file: one real server for the whole file ({@link startSignalingServer}),
+ * and the raw clients and managers each test makes through it stopped after that test. Call it at the top level
+ * of the file. `clientOptions` apply to every raw client.
+ */
+export function useSignalingServer(
+  clientOptions: { reconnectDelayMs?: number } = {},
+): SignalingServerFixture {
+  let server: SignalingServer | undefined
+  const clients: SignalingClient[] = []
+  const factories: Array<ReturnType<typeof managerFactory>> = []
+  const fileServer = (): SignalingServer => {
+    if (server === undefined) throw new Error('useSignalingServer: the server starts in beforeAll')
+    return server
+  }
+  const fixture: SignalingServerFixture = {
+    get server() {
+      return fileServer()
+    },
+    async client(room, id = Identifier.random(), on = fileServer()) {
+      const client = createSignalingClient({
+        url: on.url,
+        room,
+        localId: id,
+        keyPair: await generateKeyPair(),
+        ...clientOptions,
+      })
+      clients.push(client)
+      client.start()
+      await client.ready()
+      return client
+    },
+    managers(impl, options = {}) {
+      const factory = managerFactory(options.server ?? fileServer(), impl, options.room)
+      factories.push(factory)
+      return factory
+    },
+    async stopAll() {
+      await Promise.all(clients.splice(0).map((c) => c.stop()))
+      await Promise.all(factories.splice(0).map((f) => f.stopAll()))
+    },
+  }
+  beforeAll(async () => {
+    server = await startSignalingServer()
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+  afterEach(() => fixture.stopAll())
+  return fixture
 }
 
 /** SHA-256 of bytes, hex. */

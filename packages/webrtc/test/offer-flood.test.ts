@@ -4,58 +4,29 @@
  * `RTCPeerConnection`s stay within `maxInboundSessionsPerRemote` (per remote) and `maxPendingInbound` (over all
  * remotes), every refusal is counted, and an honest peer connects and exchanges data while the flood goes on.
  */
-import { channel, generateKeyPair, Identifier } from '@skipmesh/core'
+import { channel, Identifier } from '@skipmesh/core'
 import { randomNonce } from '@skipmesh/core/internal'
-import { createSignalingServer, type SignalingServer, silentLogger } from '@skipmesh/signaling-server'
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createSignalingServer, silentLogger } from '@skipmesh/signaling-server'
+import { describe, expect, it, vi } from 'vitest'
 import type { WebRtcConnection } from '../src/connection.js'
 import { InboundSessions } from '../src/inbound-sessions.js'
 import type { WebRtcConnectionManager } from '../src/manager.js'
-import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
 import {
   collectMessages,
   countingWrtc,
   implementations,
-  managerFactory,
   nextConnection,
-  startSignalingServer,
+  useSignalingServer,
 } from './helpers.js'
 import { deadOffer } from './dead-offer.js'
 
-let server: SignalingServer
-let factory: ReturnType<typeof managerFactory> | undefined
-const clients: SignalingClient[] = []
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.stop()))
-  await factory?.stopAll()
-  factory = undefined
-})
+const fixture = useSignalingServer()
 
 const HELLO = channel('hello')
 
 /** An identifier whose first byte is `first` (the lower id of a pair makes the offers). */
 function idStartingWith(first: string): Identifier {
   return Identifier.fromHex(`${first}${randomNonce(31)}`)
-}
-
-/** A raw signaling client in `room` (joined), stopped after the test. */
-async function rawClient(room: string, id: Identifier): Promise<SignalingClient> {
-  const client = createSignalingClient({
-    url: server.url,
-    room,
-    localId: id,
-    keyPair: await generateKeyPair(),
-  })
-  clients.push(client)
-  client.start()
-  await client.ready()
-  return client
 }
 
 /** Resolves once `victim` has handled `count` signals from ids in `from` (it subscribed to its signaling first). */
@@ -104,12 +75,12 @@ for (const [name, impl] of Object.entries(implementations)) {
       const wrtc = countingWrtc(impl())
       const perRemote = 8
       const connectTimeoutMs = 15_000
-      factory = managerFactory(server, wrtc)
+      const factory = fixture.managers(wrtc)
       const victim = await factory.make(idStartingWith('f0'), { maxInboundSessionsPerRemote: perRemote })
       // lower than the victim: the honest peer makes offers too, through the same gate
       const honest = await factory.make(idStartingWith('10'), { wrtc: impl() })
       const attackerId = idStartingWith('00')
-      const attacker = await rawClient(factory.room, attackerId)
+      const attacker = await fixture.client(factory.room, attackerId)
       const offer = await deadOffer(impl())
       const before = victim.metrics()
       const peakLive = peakOf(victim, () => victim.metrics().peerConnectionsLive)
@@ -159,12 +130,12 @@ describe('offer floods from many identities', () => {
     const impl = implementations['node-datachannel']
     const wrtc = countingWrtc(impl())
     const maxPendingInbound = 6
-    factory = managerFactory(server, wrtc)
+    const factory = fixture.managers(wrtc)
     // a short connect timeout ends the attackers' attempts soon after the flood
     const victim = await factory.make(idStartingWith('f0'), { maxPendingInbound, connectTimeoutMs: 5_000 })
     const honest = await factory.make(idStartingWith('10'), { wrtc: impl() })
     const attackerIds = Array.from({ length: 12 }, () => idStartingWith('00'))
-    const attackers = await Promise.all(attackerIds.map((id) => rawClient(factory!.room, id)))
+    const attackers = await Promise.all(attackerIds.map((id) => fixture.client(factory.room, id)))
     const offer = await deadOffer(impl())
     const peakPending = peakOf(victim, () => victim.metrics().inboundSessionsPending)
     const peakLive = peakOf(victim, () => victim.metrics().peerConnectionsLive)
@@ -201,11 +172,11 @@ describe('dial-request floods', () => {
     const wrtc = countingWrtc(implementations['node-datachannel']())
     const perRemote = 8
     const connectTimeoutMs = 15_000
-    factory = managerFactory(server, wrtc)
+    const factory = fixture.managers(wrtc)
     // higher than the victim: it may only ask the victim to dial
     const victim = await factory.make(idStartingWith('80'), { maxInboundSessionsPerRemote: perRemote })
     const attackerId = idStartingWith('ff')
-    const attacker = await rawClient(factory.room, attackerId)
+    const attacker = await fixture.client(factory.room, attackerId)
     const peakLive = peakOf(victim, () => victim.metrics().peerConnectionsLive)
     const rounds = 250
     const done = handled(victim, [attackerId], 2 * rounds)
@@ -235,20 +206,12 @@ describe('offer floods against the default signaling rate limit', () => {
     const limited = await createSignalingServer({ port: 0, host: '127.0.0.1', logger: silentLogger })
     try {
       const impl = implementations['node-datachannel']
-      factory = managerFactory(limited, impl())
+      const factory = fixture.managers(impl(), { server: limited })
       const victim = await factory.make(idStartingWith('f0'))
       const honest = await factory.make(idStartingWith('10'))
       let victimDown = 0
       victim.on('signaling:down', () => victimDown++)
-      const attacker = createSignalingClient({
-        url: limited.url,
-        room: factory.room,
-        localId: idStartingWith('00'),
-        keyPair: await generateKeyPair(),
-      })
-      clients.push(attacker)
-      attacker.start()
-      await attacker.ready()
+      const attacker = await fixture.client(factory.room, idStartingWith('00'), limited)
       const offer = await deadOffer(impl())
       // 500 offers at once: far over the default budget of 200 a second
       const flood = Promise.allSettled(
@@ -270,7 +233,7 @@ describe('offer floods against the default signaling rate limit', () => {
       await victim.signaling.signal(honest.localId, randomNonce(12), { bye: true })
       await factory.stopAll()
     } finally {
-      await Promise.all(clients.splice(0).map((c) => c.stop()))
+      await fixture.stopAll()
       await limited.close()
     }
   })

@@ -7,9 +7,8 @@ import {
   InvalidOptionsError,
   PeerNotFoundError,
 } from '@skipmesh/core'
-import type { SignalingServer } from '@skipmesh/signaling-server'
 import * as ndc from 'node-datachannel/polyfill'
-import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest'
+import { describe, expect, expectTypeOf, it } from 'vitest'
 import { encodeControl, parseControl } from '../src/control.js'
 import { ProtocolViolationError, WebRtcUnavailableError } from '../src/errors.js'
 import {
@@ -23,43 +22,11 @@ import {
 } from '../src/framing.js'
 import { createWebRtcConnectionManager, type WebRtcConnectionManagerEvents } from '../src/manager.js'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
-import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
+import { createSignalingClient } from '../src/signaling-client.js'
 import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
-import {
-  closeWatcher,
-  implementations,
-  managerFactory,
-  nextConnection,
-  startSignalingServer,
-} from './helpers.js'
+import { closeWatcher, implementations, nextConnection, useSignalingServer } from './helpers.js'
 
-let server: SignalingServer
-let factory: ReturnType<typeof managerFactory>
-const clients: SignalingClient[] = []
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.stop()))
-  await factory?.stopAll()
-})
-
-async function client(room: string, id = Identifier.random()): Promise<SignalingClient> {
-  const c = createSignalingClient({
-    url: server.url,
-    room,
-    localId: id,
-    keyPair: await generateKeyPair(),
-    reconnectDelayMs: 50,
-  })
-  clients.push(c)
-  c.start()
-  await c.ready()
-  return c
-}
+const fixture = useSignalingServer({ reconnectDelayMs: 50 })
 
 function room(): string {
   return `u-${Math.random().toString(36).slice(2)}`
@@ -207,9 +174,9 @@ describe('node-datachannel adapter', () => {
 describe('SignalingClient', () => {
   it('joins a room, sees peers join and leave, and relays signals with the authenticated sender', async () => {
     const r = room()
-    const a = await client(r)
+    const a = await fixture.client(r)
     const joined = new Promise<Identifier>((resolve) => a.on('peer:joined', resolve))
-    const b = await client(r)
+    const b = await fixture.client(r)
     expect((await joined).equals(b.localId)).toBe(true)
     expect(b.peers().map((p) => p.toHex())).toEqual([a.localId.toHex()])
     const got = new Promise<{ from: Identifier; session: string; data: unknown }>((resolve) =>
@@ -226,17 +193,17 @@ describe('SignalingClient', () => {
   })
 
   it('rejects a signal to a peer outside the room with PeerNotFoundError', async () => {
-    const a = await client(room())
+    const a = await fixture.client(room())
     await expect(a.signal(Identifier.random(), 's', { x: 1 })).rejects.toBeInstanceOf(PeerNotFoundError)
   })
 
   it('reconnects after the server drops it and re-joins with the same key', async () => {
     const r = room()
-    const a = await client(r)
-    const b = await client(r)
+    const a = await fixture.client(r)
+    const b = await fixture.client(r)
     const reauthenticated = new Promise<Identifier[]>((resolve) => a.on('authenticated', resolve))
     const disconnected = new Promise<string>((resolve) => a.on('disconnected', resolve))
-    const sockets = await server.io.fetchSockets()
+    const sockets = await fixture.server.io.fetchSockets()
     for (const s of sockets) if (s.data.id === a.localId.toHex()) s.disconnect(true)
     expect(await disconnected).toBe('io server disconnect')
     const peers = await reauthenticated
@@ -249,7 +216,7 @@ describe('SignalingClient', () => {
 
   it('validates its options', () => {
     const base = {
-      url: server.url,
+      url: fixture.server.url,
       localId: Identifier.random(),
       keyPair: { publicKey: new Uint8Array(32), sign: async () => new Uint8Array(64) },
     }
@@ -280,10 +247,10 @@ function lyingWrtc(impl: WrtcImplementation): WrtcImplementation {
 describe('WebRtcConnectionManager', () => {
   it('counts and drops stale, malformed and misdirected signals without throwing or creating a peer connection', async () => {
     const r = room()
-    factory = managerFactory(server, implementations.wrtc(), r)
+    const factory = fixture.managers(implementations.wrtc(), { room: r })
     const m = await factory.make(Identifier.fromHex(`80${'00'.repeat(31)}`))
-    const higher = await client(r, Identifier.fromHex('ff'.repeat(32)))
-    const lower = await client(r, Identifier.fromHex('00'.repeat(32)))
+    const higher = await fixture.client(r, Identifier.fromHex('ff'.repeat(32)))
+    const lower = await fixture.client(r, Identifier.fromHex('00'.repeat(32)))
     const before = m.metrics().signalsDropped
     // the manager subscribed to its signaling client first, so it has handled each signal before this sees it
     const seen = new Promise<void>((resolve) => {
@@ -313,12 +280,12 @@ describe('WebRtcConnectionManager', () => {
 
   it('closes with ProtocolViolationError (counted) when the remote sends a message over our maxMessageSize', async () => {
     const r = room()
-    factory = managerFactory(server, implementations.wrtc(), r)
+    const factory = fixture.managers(implementations.wrtc(), { room: r })
     const a = await factory.make()
     const liar = createWebRtcConnectionManager({
       localId: Identifier.random(),
       keyPair: await generateKeyPair(),
-      signaling: { url: server.url, room: r },
+      signaling: { url: fixture.server.url, room: r },
       rtc: { iceServers: [] },
       wrtc: lyingWrtc(implementations.wrtc()),
       maxMessageSize: 64 * 1024,
@@ -345,7 +312,7 @@ describe('WebRtcConnectionManager', () => {
     const base = {
       localId: Identifier.random(),
       keyPair: await generateKeyPair(),
-      signaling: { url: server.url, room: 'x' },
+      signaling: { url: fixture.server.url, room: 'x' },
       wrtc: implementations.wrtc(),
     }
     const { wrtc: _omit, ...withoutWrtc } = base
@@ -360,7 +327,7 @@ describe('WebRtcConnectionManager', () => {
   })
 
   it('rejects a send whose signal is already aborted with AbortError, sending nothing', async () => {
-    factory = managerFactory(server, implementations.wrtc())
+    const factory = fixture.managers(implementations.wrtc())
     const a = await factory.make()
     const b = await factory.make()
     const incoming = nextConnection(b)
@@ -383,21 +350,21 @@ describe('WebRtcConnectionManager', () => {
     const m = createWebRtcConnectionManager({
       localId: Identifier.random(),
       keyPair: await generateKeyPair(),
-      signaling: { url: server.url, room: room() },
+      signaling: { url: fixture.server.url, room: room() },
       wrtc: implementations.wrtc(),
     })
     await expect(m.connect(Identifier.random())).rejects.toBeInstanceOf(ComponentNotStartedError)
-    factory = managerFactory(server, implementations.wrtc())
+    const factory = fixture.managers(implementations.wrtc())
     const started = await factory.make()
     await expect(started.connect(started.localId)).rejects.toBeInstanceOf(ConnectionFailedError)
   })
 
   it('emits signaling:down when the signaling server drops it and signaling:up once it has joined again', async () => {
-    factory = managerFactory(server, implementations.wrtc())
+    const factory = fixture.managers(implementations.wrtc())
     const m = await factory.make()
     const down = new Promise<void>((resolve) => m.on('signaling:down', resolve))
     const up = new Promise<void>((resolve) => m.on('signaling:up', resolve))
-    const sockets = await server.io.fetchSockets()
+    const sockets = await fixture.server.io.fetchSockets()
     for (const s of sockets) if (s.data.id === m.localId.toHex()) s.disconnect(true)
     await down
     await up
@@ -406,11 +373,11 @@ describe('WebRtcConnectionManager', () => {
 
   it('uses a Signaling implementation it is given, and starts and stops it with itself', async () => {
     const r = room()
-    factory = managerFactory(server, implementations.wrtc(), r)
+    const factory = fixture.managers(implementations.wrtc(), { room: r })
     const b = await factory.make()
     const id = Identifier.random()
     const signaling = createSignalingClient({
-      url: server.url,
+      url: fixture.server.url,
       room: r,
       localId: id,
       keyPair: await generateKeyPair(),
@@ -448,7 +415,7 @@ describe('WebRtcConnectionManager', () => {
     const m = createWebRtcConnectionManager({
       localId: Identifier.random(),
       keyPair: { publicKey: new Uint8Array(32), sign: async () => new Uint8Array(64) },
-      signaling: { url: server.url, room: 'x' },
+      signaling: { url: fixture.server.url, room: 'x' },
       wrtc: implementations.wrtc(),
     })
     // @ts-expect-error 'message' is a Connection event, not a manager event
