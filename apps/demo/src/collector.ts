@@ -3,17 +3,25 @@
  * the snapshot it draws. It asks only over links that exist (see `describe.ts`): its own nodes' tables are read
  * directly; a node that one of them is connected to, or has as a neighbour, is asked by that node; every other
  * node is found as a neighbour in a table already fetched and asked through the overlay, along the neighbour
- * links that led to it (breadth first, so the path is short). It never dials the room's peers.
+ * links that led to it (`routes.ts`: the shortest route offered). It never dials the room's peers. A node asked
+ * answers with the tables of every node of its tab, so a round costs about one request per other tab.
  *
  * @module
  */
 import type { Conduit } from '@skipmesh/core'
-import { MAX_RELAY_HOPS, requestTable } from './describe.js'
+import { requestTabTables } from './describe.js'
 import { type GraphSnapshot, type NodeTable, buildSnapshot } from './graph.js'
 import type { LocalNode } from './node.js'
+import { type Route, RouteTable } from './routes.js'
 
 /** A node that failed to answer this many rounds in a row is gone. */
 const GONE_AFTER_FAILURES = 2
+/** Waves of requests per round at most (each wave waits for its answers). */
+const MAX_WAVES = 16
+/** Nodes of tabs not known yet asked per wave (each answers for its whole tab). */
+const UNKNOWN_PER_WAVE = 4
+/** Nodes of one tab asked in one round before every node of that tab counts as failed. */
+const TAB_TRIES = 3
 
 /** What the collector needs from its tab. */
 export interface CollectorHost {
@@ -24,12 +32,6 @@ export interface CollectorHost {
   conduitOf(hex: string): Conduit | undefined
   countBadFrame(): void
   log(kind: 'join' | 'gone' | 'info', text: string): void
-}
-
-/** How a remote node is asked: by local node `via`, along `path` (the first is linked to `via`). */
-interface Route {
-  via: string
-  path: string[]
 }
 
 /** Collects lookup tables round by round and builds the snapshot the picture is drawn from. */
@@ -76,59 +78,49 @@ export class GraphCollector {
     this.#tables.delete(id)
   }
 
-  /** One round: fetches every reachable table, updates who is gone, returns the new snapshot. */
+  /**
+   * One round: fetches every reachable table, updates who is gone, returns the new snapshot. A remote node is
+   * asked for the tables of its whole tab (`requestTabTables`), so a round costs about one request per other
+   * tab, not one per node: one node per tab known from the last round, a few nodes of unknown tabs per wave,
+   * then the nodes the answers name, until every named node is fetched or has failed.
+   */
   async round(): Promise<GraphSnapshot> {
     const locals = new Map<string, LocalNode>()
     for (const n of this.#host.localNodes()) locals.set(n.hex, n)
     const fresh = new Map<string, NodeTable>()
     for (const n of locals.values()) fresh.set(n.hex, n.describe(this.#host.tab))
-    const routes = new Map<string, Route>()
-    const failed = new Set<string>()
     if (![...locals.keys()].some((id) => this.#host.conduitOf(id) !== undefined)) {
       // nothing to ask through: draw only this tab's own nodes
       this.#tables.clear()
       this.#snapshot = buildSnapshot(fresh.values(), new Set(locals.keys()), this.#gone, [])
       return this.#snapshot
     }
-    let frontier = [...fresh.keys()]
-    // the nodes this tab's nodes are connected to are asked directly too
-    const direct = new Map<string, string>()
-    for (const n of locals.values())
-      if (this.#host.conduitOf(n.hex) !== undefined)
-        for (const r of n.connections()) if (!locals.has(r)) direct.set(r, n.hex)
-    for (let wave = 0; wave <= MAX_RELAY_HOPS && frontier.length > 0; wave++) {
-      const todo = new Map<string, Route>()
-      const offer = (id: string, route: Route): void => {
-        if (locals.has(id) || fresh.has(id) || failed.has(id) || routes.has(id)) return
-        const had = todo.get(id)
-        if (had === undefined || route.path.length < had.path.length) todo.set(id, route)
-      }
-      for (const from of frontier) {
-        const t = fresh.get(from)!
-        const base: Route | undefined = locals.has(from)
-          ? this.#host.conduitOf(from) === undefined
-            ? undefined
-            : { via: from, path: [] }
-          : routes.get(from)
-        if (base === undefined) continue
-        for (const l of t.levels) {
-          for (const n of [l.left, l.right]) {
-            if (n === null) continue
-            const via = direct.get(n)
-            offer(n, via !== undefined ? { via, path: [n] } : { via: base.via, path: [...base.path, n] })
-          }
+    const failed = new Set<string>()
+    const routes = this.#routes(locals, fresh)
+    const answered = new Set<string>()
+    const tries = new Map<string, number>()
+    for (let wave = 0; wave < MAX_WAVES; wave++) {
+      routes.extend(fresh)
+      const asks = this.#pick(routes.pending(fresh, failed), answered, failed)
+      if (asks.length === 0) break
+      const got = await Promise.all(asks.map(([id, route]) => this.#fetchTab(id, route)))
+      asks.forEach(([id], i) => {
+        const tables = got[i]
+        if (tables === undefined) {
+          failed.add(id)
+          const tab = this.#tables.get(id)?.tab
+          if (tab === undefined) return
+          // a tab that did not answer through TAB_TRIES of its nodes: the rest of it fails this round too
+          const n = (tries.get(tab) ?? 0) + 1
+          tries.set(tab, n)
+          if (n >= TAB_TRIES)
+            for (const [other, t] of this.#tables)
+              if (t.tab === tab && !fresh.has(other)) this.#fail(other, failed)
+          return
         }
-      }
-      if (wave === 0) for (const [r, via] of direct) offer(r, { via, path: [r] })
-      for (const [id, route] of todo) routes.set(id, route)
-      const got = await Promise.all([...todo].map(([id, route]) => this.#fetch(id, route)))
-      frontier = []
-      for (const t of got) {
-        if (t === undefined) continue
-        fresh.set(t.id, t)
-        frontier.push(t.id)
-      }
-      for (const id of todo.keys()) if (!fresh.has(id)) failed.add(id)
+        for (const t of tables) if (!locals.has(t.id)) fresh.set(t.id, t)
+        answered.add(tables[0]!.tab)
+      })
     }
     this.#settle(fresh, failed, locals)
     const connections: Array<{ from: string; to: string }> = []
@@ -137,14 +129,65 @@ export class GraphCollector {
     return this.#snapshot
   }
 
-  async #fetch(id: string, route: Route): Promise<NodeTable | undefined> {
+  /** The routes of a round: the remote nodes this tab's nodes are connected to, then the neighbours tables name. */
+  #routes(locals: ReadonlyMap<string, LocalNode>, fresh: ReadonlyMap<string, NodeTable>): RouteTable {
+    const direct = new Map<string, string>()
+    const routes = new RouteTable(locals, direct)
+    for (const n of locals.values()) {
+      if (this.#host.conduitOf(n.hex) === undefined) continue
+      routes.base(n.hex, { via: n.hex, path: [] })
+      for (const r of n.connections()) if (!locals.has(r)) direct.set(r, n.hex)
+    }
+    for (const [r, via] of direct) routes.offer(r, { via, path: [r] })
+    routes.extend(fresh)
+    return routes
+  }
+
+  /**
+   * Whom to ask this wave: one node per tab known from the last round that has not answered yet (the shortest
+   * route first), and up to {@link UNKNOWN_PER_WAVE} nodes whose tab is not known. A node whose tab answered
+   * without it is not in that tab any more: it fails.
+   */
+  #pick(
+    pending: Array<[string, Route]>,
+    answered: ReadonlySet<string>,
+    failed: Set<string>,
+  ): Array<[string, Route]> {
+    const byKey = new Map<string, [string, Route]>()
+    let unknown = 0
+    for (const [id, route] of pending.sort((a, b) => a[1].path.length - b[1].path.length)) {
+      const tab = this.#tables.get(id)?.tab
+      if (tab !== undefined && answered.has(tab)) {
+        this.#fail(id, failed)
+        continue
+      }
+      const key = tab ?? id
+      if (byKey.has(key)) continue
+      if (tab === undefined && unknown++ >= UNKNOWN_PER_WAVE) continue
+      byKey.set(key, [id, route])
+    }
+    return [...byKey.values()]
+  }
+
+  /** `id` did not answer this round (counted: gone after {@link GONE_AFTER_FAILURES} rounds in a row). */
+  #fail(id: string, failed: Set<string>): void {
+    if (failed.has(id)) return
+    failed.add(id)
+    const f = (this.#failures.get(id) ?? 0) + 1
+    this.#failures.set(id, f)
+    if (f >= GONE_AFTER_FAILURES) this.#markGone(id)
+  }
+
+  async #fetchTab(id: string, route: Route): Promise<NodeTable[] | undefined> {
     const conduit = this.#host.conduitOf(route.via)
     if (conduit === undefined) return undefined
     try {
-      const t = await requestTable(conduit, route.path, {}, () => this.#host.countBadFrame())
-      this.#failures.delete(id)
-      if (this.#gone.delete(id)) this.#host.log('info', `node ${id.slice(0, 6)} answers again`)
-      return t
+      const tables = await requestTabTables(conduit, route.path, {}, () => this.#host.countBadFrame())
+      for (const t of tables) {
+        this.#failures.delete(t.id)
+        if (this.#gone.delete(t.id)) this.#host.log('info', `node ${t.id.slice(0, 6)} answers again`)
+      }
+      return tables
     } catch {
       const f = (this.#failures.get(id) ?? 0) + 1
       this.#failures.set(id, f)

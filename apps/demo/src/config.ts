@@ -32,8 +32,9 @@ function isLoopback(hostname: string): boolean {
  * - `?signal=URL` or `VITE_SIGNALING_URL`, else the page's own origin (the signaling server serves the demo);
  * - `?room=NAME` (default `skipmesh-demo`);
  * - `?nodes=N` (default 1, at most {@link MAX_NODES});
- * - `?transport=per-node` (also `webrtc`; the default), `shared` (the tab's nodes on one WebRTC host) or `memory`
- *   (this tab's nodes on an in-tab `MemoryHub`, a development aid);
+ * - `?transport=shared` (the default: the tab's nodes on one WebRTC host, one RTCPeerConnection per other tab),
+ *   `per-node` (also `webrtc`: every node its own WebRTC manager, one RTCPeerConnection per pair of nodes) or
+ *   `memory` (this tab's nodes on an in-tab `MemoryHub`, a development aid);
  * - `?ice=none` (no ICE servers) or `?ice=stun:host:port`; on a loopback origin the default is none, since
  *   host candidates are enough there and public STUN may be unreachable.
  */
@@ -50,6 +51,7 @@ export function readConfig(location: Location): DemoConfig {
   else if (ice !== null && ice !== '') iceServers = [{ urls: ice }]
   else iceServers = isLoopback(location.hostname) ? [] : DEFAULT_STUN
   const asked = params.get('transport')
-  const transport: TransportKind = asked === 'memory' ? 'memory' : asked === 'shared' ? 'shared' : 'per-node'
+  const transport: TransportKind =
+    asked === 'memory' ? 'memory' : asked === 'per-node' || asked === 'webrtc' ? 'per-node' : 'shared'
   return { signalingUrl, room, nodes, iceServers, transport }
 }

@@ -1,4 +1,5 @@
 import './style.css'
+import './graph.css'
 import { Identifier } from '@skipmesh/core'
 import { readConfig } from './config.js'
 import { type SkipmeshApi, installApi } from './api.js'
@@ -112,7 +113,7 @@ function renderHistory(): void {
   )
 }
 
-/** Log lines not yet shown: written to the page in one batch every quarter second (hundreds arrive while nodes join). */
+/** Log lines not yet shown: written to the page in one batch a second (thousands arrive while many nodes join). */
 const pendingLog: LogEntry[] = []
 let logScheduled = false
 
@@ -120,7 +121,7 @@ function addLog(e: LogEntry): void {
   pendingLog.push(e)
   if (logScheduled) return
   logScheduled = true
-  setTimeout(flushLog, 250)
+  setTimeout(flushLog, 1000)
 }
 
 function flushLog(): void {

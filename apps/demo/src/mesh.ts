@@ -51,7 +51,7 @@ export interface TabMeshOptions {
   signalingUrl: string
   room: string
   iceServers: RTCIceServer[]
-  /** Which transport the tab's nodes use. @default 'per-node' */
+  /** Which transport the tab's nodes use. @default 'shared' */
   transport?: TransportKind
 }
 
@@ -81,7 +81,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
     this.#signalingUrl = options.signalingUrl
     this.#room = options.room
     this.transport = createTabTransport({
-      kind: options.transport ?? 'per-node',
+      kind: options.transport ?? 'shared',
       signalingUrl: options.signalingUrl,
       room: options.room,
       iceServers: options.iceServers,
@@ -217,7 +217,13 @@ export class TabMesh extends Emitter<TabMeshEvents> {
       this.#log('error', `node ${hex.slice(0, 6)} could not start: ${e.name}`)
       throw e
     }
-    this.#conduits.set(hex, await registerDescribe(node, this.tab, () => this.#badFrames++))
+    const conduit = await registerDescribe(
+      node,
+      this.tab,
+      () => this.#badFrames++,
+      () => [...this.#nodes.values()].map((n) => n.describe(this.tab)),
+    )
+    this.#conduits.set(hex, conduit)
     this.#log('info', `node ${hex.slice(0, 6)} is in room ${this.#room}, joining the graph`)
     await this.#joins.join(node, options.signal)
     this.#log('join', `node ${hex.slice(0, 6)} joined the skip graph (${node.table().length} levels)`)

@@ -21,6 +21,14 @@ import { roomEvents } from './webrtc.js'
 
 const RESOLVE_TIMEOUT_MS = 10_000
 const RESOLVE_RETRY_MS = 1000
+/**
+ * Nodes of each other host named in {@link RoomView.ask} (its lowest ids). Asking them is enough both for the
+ * join election (a host that started a graph has its lowest nodes in it within a round, the rest join through
+ * them) and as the skip graph's merge contacts (one node of another graph suffices, the merge spreads along the
+ * links); naming every node of the room made each of 4 × 64 nodes ask and check all 192 others (O(n²) virtual
+ * links and describe requests: the election alone took ~50 s at 256 nodes).
+ */
+const ASKED_PER_HOST = 4
 
 /** The hosts and nodes of the room as one host sees them. */
 class RoomMembers {
@@ -50,15 +58,22 @@ class RoomMembers {
 
   /**
    * The election is between hosts (a host is in the room from the page's start, its nodes only once each is
-   * bound): this host against the others and the ids not classified yet. Asked first: the nodes of the lowest
-   * other host, which is the one that starts the graph when this one does not.
+   * bound): this host against the others and the ids not classified yet. Asked: the lowest
+   * {@link ASKED_PER_HOST} nodes of each other host, those of the lowest host (the one that starts the graph when
+   * this one does not) first.
    */
   view(): RoomView {
     const self = this.#host.hostId.toHex()
     const rivals = [...this.#hosts, ...this.#pending].filter((h) => h !== self)
-    const nodes = [...this.#hostOf]
-      .sort(([a, ha], [b, hb]) => (ha === hb ? (a < b ? -1 : 1) : ha < hb ? -1 : 1))
-      .map(([id]) => id)
+    const byHost = new Map<string, string[]>()
+    for (const [id, h] of this.#hostOf) {
+      const ids = byHost.get(h)
+      if (ids === undefined) byHost.set(h, [id])
+      else ids.push(id)
+    }
+    const nodes = [...byHost]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .flatMap(([, ids]) => ids.sort().slice(0, ASKED_PER_HOST))
     // ids not classified yet may be nodes too (a tab that opens late finds the others' nodes in the list)
     return { self, rivals, ask: [...nodes, ...[...this.#pending].sort()] }
   }

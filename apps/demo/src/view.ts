@@ -41,6 +41,22 @@ export function tabColors(s: GraphSnapshot): Map<string, string> {
   return out
 }
 
+/**
+ * Connections drawn as arcs at most: past this (a tab of many nodes on a shared host opens thousands of virtual
+ * links) the arcs say nothing and cost the page most of its time to lay out and paint, so none are drawn.
+ */
+export const MAX_DRAWN_CONNECTIONS = 400
+
+/** What a picture shows, as a string: two snapshots with the same signature draw the same picture. */
+function signature(s: GraphSnapshot): string {
+  return JSON.stringify([
+    s.nodes.map((n) => `${n.id}${n.local ? '*' : ''}${n.tab}${n.height}`),
+    s.edges.map((e) => `${e.level}${e.from}${e.to}`),
+    s.deadEdges.map((e) => `${e.level}${e.from}${e.to}`),
+    s.connections.map((c) => `${c.from}${c.to}`),
+  ])
+}
+
 /** A stable hue per membership-vector prefix, so a folded row's lists can be told apart. */
 function listHue(prefix: string): number {
   let h = 0
@@ -57,6 +73,8 @@ export class GraphView {
   /** The user's fold choices, by the first level of a band. */
   readonly #folds = new Map<number, boolean>()
   #snapshot: GraphSnapshot | undefined
+  /** The signature of the picture drawn last (a snapshot that would draw the same is not drawn again). */
+  #drawn = ''
   #pending: ReturnType<typeof setTimeout> | undefined
   /** When the last draw ended and how long it took (a big picture is redrawn less often). */
   #lastDraw = { at: Number.NEGATIVE_INFINITY, ms: 0 }
@@ -97,17 +115,19 @@ export class GraphView {
   }
 
   /**
-   * Draws `s` soon: at most one redraw a second (or per five times the last one took), so that a large
-   * picture, which the browser takes long to lay out and paint, does not starve the page's nodes.
+   * Draws `s` soon: at most one redraw a second (or per ten times the last one took, layout included), so that a large
+   * picture, which the browser takes long to lay out and paint, does not starve the page's nodes; not at all
+   * when it would draw the same picture as now.
    */
   drawSoon(s: GraphSnapshot): void {
     this.#snapshot = s
     if (this.#pending !== undefined) return
-    const gap = Math.max(1000, 5 * this.#lastDraw.ms)
+    if (signature(s) === this.#drawn) return
+    const gap = Math.max(1000, 10 * this.#lastDraw.ms)
     const wait = Math.max(0, this.#lastDraw.at + gap - performance.now())
     this.#pending = setTimeout(() => {
       this.#pending = undefined
-      if (this.#snapshot !== undefined) this.draw(this.#snapshot)
+      if (this.#snapshot !== undefined && signature(this.#snapshot) !== this.#drawn) this.draw(this.#snapshot)
     }, wait)
   }
 
@@ -117,9 +137,12 @@ export class GraphView {
     if (this.#pending !== undefined) clearTimeout(this.#pending)
     this.#pending = undefined
     this.#snapshot = s
+    this.#drawn = signature(s)
     const svg = this.svg
     svg.replaceChildren()
-    const l = layout(s, (level) => this.#folds.get(level), this.showConnections)
+    const arcs = this.showConnections && s.connections.length <= MAX_DRAWN_CONNECTIONS
+    svg.dataset.connections = this.showConnections && !arcs ? 'too-many' : String(arcs)
+    const l = layout(s, (level) => this.#folds.get(level), arcs)
     svg.dataset.nodes = String(s.nodes.length)
     svg.setAttribute('preserveAspectRatio', 'xMidYMin meet')
     this.zoom.setContent(l.width, l.height)
@@ -131,11 +154,13 @@ export class GraphView {
     }
     this.#drawBands(l)
     this.#drawTowers(s, l)
-    if (this.showConnections) this.#drawConnections(s, l)
+    if (arcs) this.#drawConnections(s, l)
     this.#drawEdges(s, l)
     this.#drawNodes(s, l)
     el('g', { class: 'route', id: 'route' }, svg)
     this.#route.redraw(l)
+    // the browser lays the picture out now rather than after this task, so that its cost counts in the gap
+    svg.getBoundingClientRect()
     this.#lastDraw = { at: performance.now(), ms: performance.now() - t0 }
   }
 
