@@ -35,13 +35,30 @@ function asError(err: unknown): Error {
 class ChildContext implements ThrowableContext {
   readonly #controller = new AbortController()
   readonly #report: (err: Error) => void
+  /** Removes this context's listener from its parent's signal (a no-op once detached or without a parent). */
+  #detach: () => void = () => {}
 
   constructor(parent: AbortSignal | undefined, report: (err: Error) => void) {
     this.#report = report
     if (parent !== undefined) {
       if (parent.aborted) this.#controller.abort(parent.reason)
-      else parent.addEventListener('abort', () => this.#controller.abort(parent.reason), { once: true })
+      else {
+        const onAbort = (): void => this.#controller.abort(parent.reason)
+        parent.addEventListener('abort', onAbort, { once: true })
+        this.#detach = () => {
+          parent.removeEventListener('abort', onAbort)
+          this.#detach = () => {}
+        }
+      }
     }
+  }
+
+  /**
+   * Stops following the parent's signal. Module-internal: a component detaches its context once it has stopped,
+   * so that a long-lived parent does not keep one listener per component it ever started.
+   */
+  detach(): void {
+    this.#detach()
   }
 
   get signal(): AbortSignal {
@@ -158,6 +175,7 @@ export abstract class AbstractComponent implements Component {
       // started with an already cancelled context: onStart never runs (nor onStop); it just ends up stopped
       this.#stopping = this.#done.promise
       this.#state = 'stopped'
+      own.detach()
       this.#ready.reject(
         new ComponentStoppedError(`${this.constructor.name} started with a cancelled context`),
       )
@@ -212,6 +230,7 @@ export abstract class AbstractComponent implements Component {
         }
       }
       this.#state = 'stopped'
+      this.#context?.detach()
       this.#done.resolve()
     })()
     return this.#stopping

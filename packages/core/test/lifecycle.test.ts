@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { ComponentAlreadyStartedError, ComponentStoppedError, IrrecoverableError } from '../src/errors.js'
 import {
@@ -119,6 +120,26 @@ describe('component lifecycle', () => {
     root.cancel()
     await c.done()
     expect(c.state).toBe('stopped')
+  })
+
+  it('a stopped component leaves no listener on a long-lived parent context', async () => {
+    const root = createRootContext()
+    const baseline = getEventListeners(root.signal, 'abort').length
+    for (let i = 0; i < 20; i++) {
+      const c = new Probe(`c${i}`, [])
+      c.start(root)
+      await c.ready()
+      expect(getEventListeners(root.signal, 'abort').length).toBe(baseline + 1)
+      await c.stop()
+      expect(getEventListeners(root.signal, 'abort').length).toBe(baseline)
+    }
+    // still linked while running: cancelling the root stops a running component
+    const last = new Probe('last', [])
+    last.start(root)
+    await last.ready()
+    root.cancel()
+    await last.done()
+    expect(last.state).toBe('stopped')
   })
 
   it('aborts the context signal it started with when stopped', async () => {
