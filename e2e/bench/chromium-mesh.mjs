@@ -8,8 +8,10 @@
  * than about 500 RTCPeerConnections per process) the run records how far it got and the error.
  * Writes docs/benchmarks/chromium-mesh.{json,md}. Needs the built demo (`npm run build`).
  *
- * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab), MESH_SEARCHES
- * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000).
+ * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab; `before:shared:64`
+ * runs the build in MESH_BEFORE_DIR, e.g. the demo of the previous commit, for a before/after in one run), MESH_SEARCHES
+ * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000), MESH_NOTES (lines added under
+ * the table: the load and what was measured).
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -23,12 +25,19 @@ import { contextOptions, launchOptions } from '../../scripts/chromium.mjs'
 
 const CONTEXTS = 4
 const RUNS = (process.env.MESH_RUNS ?? 'shared:64,per-node:4,per-node:8,per-node:16').split(',').map((r) => {
-  const [transport, nodes] = r.split(':')
-  return { transport, nodes: Number.parseInt(nodes ?? '', 10) }
+  const parts = r.split(':')
+  const before = parts[0] === 'before'
+  const [transport, nodes] = before ? parts.slice(1) : parts
+  return { transport, nodes: Number.parseInt(nodes ?? '', 10), before }
 })
+/** A build of the demo before the change being measured (`before:shared:64` runs are served from it). */
+const BEFORE_DIR = process.env.MESH_BEFORE_DIR
 const SEARCHES = Number.parseInt(process.env.MESH_SEARCHES ?? '50', 10)
 const JOIN_LIMIT_MS = Number.parseInt(process.env.MESH_JOIN_LIMIT_MS ?? '120000', 10)
-/** A run whose joined count has not grown for this long is stuck (e.g. at the RTCPeerConnection cap). */
+/**
+ * A run whose joined count has not grown for this long since a first node joined is stuck (e.g. at the
+ * RTCPeerConnection cap); before the first join only MESH_JOIN_LIMIT_MS stops it (electing who starts may be slow).
+ */
 const STALL_MS = 30_000
 const HARD_LIMIT_MS = 15 * 60_000
 
@@ -59,6 +68,44 @@ async function joinedCount(pages) {
   return counts.reduce((s, c) => s + c, 0)
 }
 
+/**
+ * Messages the tabs' nodes sent so far, summed: per channel (`skipgraph`, `demo.graph`), the skip graph's by kind,
+ * its merge checks, and the skip-graph messages per joined node (what a join costs, background traffic included).
+ */
+async function messageCounts(pages, joined) {
+  const per = await Promise.all(
+    pages.map((p) =>
+      p
+        .evaluate(() => {
+          const channels = {}
+          for (const [k, v] of Object.entries(window.skipmesh.metrics().channels))
+            channels[k] = v.messagesSent
+          const kinds = {}
+          let mergeChecks = 0
+          for (const n of window.skipmesh.nodes()) {
+            for (const [k, v] of Object.entries(n.skipgraph.sentByKind)) kinds[k] = (kinds[k] ?? 0) + v
+            mergeChecks += n.skipgraph.mergeChecks ?? 0
+          }
+          return { channels, kinds, mergeChecks }
+        })
+        .catch(() => ({ channels: {}, kinds: {}, mergeChecks: 0 })),
+    ),
+  )
+  const sum = (pick) => {
+    const out = {}
+    for (const x of per) for (const [k, v] of Object.entries(pick(x))) out[k] = (out[k] ?? 0) + v
+    return out
+  }
+  const channels = sum((x) => x.channels)
+  return {
+    channels,
+    kinds: sum((x) => x.kinds),
+    mergeChecks: per.reduce((s, x) => s + x.mergeChecks, 0),
+    skipgraphPerJoined: joined > 0 ? round((channels.skipgraph ?? 0) / joined, 0) : null,
+    describePerJoined: joined > 0 ? round((channels['demo.graph'] ?? 0) / joined, 0) : null,
+  }
+}
+
 /** One transport at one size: opens the tabs, times the joins, runs searches, counts RTCPeerConnections. */
 async function measure(browser, url, run) {
   const total = CONTEXTS * run.nodes
@@ -67,7 +114,14 @@ async function measure(browser, url, run) {
   const contexts = []
   const pages = []
   const errors = []
-  const result = { transport: run.transport, nodesPerTab: run.nodes, total, joinedMs: {}, joined: 0 }
+  const result = {
+    transport: run.transport,
+    before: run.before,
+    nodesPerTab: run.nodes,
+    total,
+    joinedMs: {},
+    joined: 0,
+  }
   try {
     const t0 = performance.now()
     await Promise.all(
@@ -98,7 +152,7 @@ async function measure(browser, url, run) {
       for (const m of marks)
         if (joined >= m && result.joinedMs[m] === undefined) result.joinedMs[m] = round(now - t0, 0)
       if (joined >= total) break
-      if (now - t0 > JOIN_LIMIT_MS || now - lastGrowth > STALL_MS) {
+      if (now - t0 > JOIN_LIMIT_MS || (last > 0 && now - lastGrowth > STALL_MS)) {
         result.stoppedAfterMs = round(now - t0, 0)
         break
       }
@@ -156,6 +210,7 @@ async function measure(browser, url, run) {
         perHopP99Ms: round(quantile(perHop, 0.99)),
       }
     }
+    result.messages = await messageCounts(pages, result.joined)
     result.peerConnections = await Promise.all(
       pages.map((p) => p.evaluate(() => window.__peerConnections.constructed).catch(() => null)),
     )
@@ -178,8 +233,8 @@ function markdown(report) {
     '',
     `${CONTEXTS} browser contexts of one headless Chromium, each a demo page with \`?nodes=N\`, all in one room of one signaling server (in this process, on loopback, \`iceServers: []\`). **Joined** = milliseconds from opening the pages until that many nodes report \`joined\` (summed over the tabs, polled every 250 ms). **Searches**: ${SEARCHES} per tab, one after another, from a random node of the tab to a random joined node; latency is the demo's \`search\` wall-clock time; per hop = latency / hops. **RTCPeerConnections**: constructed by each page, ever (the constructor is wrapped before any page script runs). \`shared\`: the tab's nodes share one host (one RTCPeerConnection per other tab); \`per-node\`: every node its own WebRTC manager (the demo before the multiplexer).`,
     '',
-    '| transport | nodes (tabs × per tab) | joined 25 % / 50 % / 100 % (ms) | joined | search p50 / p99 (ms) | per hop p50 / p99 (ms) | mean hops | wrong | RTCPeerConnections per tab | page errors |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| transport | nodes (tabs × per tab) | joined 25 % / 50 % / 100 % (ms) | joined | search p50 / p99 (ms) | per hop p50 / p99 (ms) | mean hops | wrong | RTCPeerConnections per tab | messages per joined node: skipgraph / demo.graph | page errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of report.runs) {
     const m = [Math.ceil(r.total / 4), Math.ceil(r.total / 2), r.total]
@@ -187,7 +242,7 @@ function markdown(report) {
       .join(' / ')
     const s = r.searches
     lines.push(
-      `| ${r.transportInPage ?? r.transport} | ${r.total} (${CONTEXTS} × ${r.nodesPerTab}) | ${m} | ${r.joined}/${r.total}${r.stoppedAfterMs === undefined ? '' : ` (stopped at ${r.stoppedAfterMs} ms)`} | ${s ? `${s.p50Ms} / ${s.p99Ms}` : '–'} | ${s ? `${s.perHopP50Ms} / ${s.perHopP99Ms}` : '–'} | ${s?.meanHops ?? '–'} | ${s ? `${s.wrong}/${s.count}` : '–'} | ${(r.peerConnections ?? []).join(', ')} | ${r.pageErrors}${r.firstPageErrors.length > 0 ? `: ${r.firstPageErrors.map((e) => `\`${e.slice(0, 80)}\``).join('; ')}` : ''} |`,
+      `| ${r.transportInPage ?? r.transport}${r.before ? ' (before)' : ''} | ${r.total} (${CONTEXTS} × ${r.nodesPerTab}) | ${m} | ${r.joined}/${r.total}${r.stoppedAfterMs === undefined ? '' : ` (stopped at ${r.stoppedAfterMs} ms)`} | ${s ? `${s.p50Ms} / ${s.p99Ms}` : '–'} | ${s ? `${s.perHopP50Ms} / ${s.perHopP99Ms}` : '–'} | ${s?.meanHops ?? '–'} | ${s ? `${s.wrong}/${s.count}` : '–'} | ${(r.peerConnections ?? []).join(', ')} | ${r.messages ? `${r.messages.skipgraphPerJoined} / ${r.messages.describePerJoined}` : '–'} | ${r.pageErrors}${r.firstPageErrors.length > 0 ? `: ${r.firstPageErrors.map((e) => `\`${e.slice(0, 80)}\``).join('; ')}` : ''} |`,
     )
   }
   lines.push('', ...report.notes, '')
@@ -195,29 +250,33 @@ function markdown(report) {
 }
 
 const loadBefore = os.loadavg().map((x) => round(x))
-/**
- * The server's reconcile beat (every 30 s by default) releases every extra identity of a host socket at the
- * time of writing (it keeps a registration only when the socket's own id is the registration's id), which cuts a
- * shared-host run longer than 30 s; the bench runs it once an hour instead and says so in its notes.
- */
-const RECONCILE_MS = 3_600_000
 const server = await createSignalingServer({
   port: 0,
   host: '127.0.0.1',
   staticDir,
-  reconcileIntervalMs: RECONCILE_MS,
   logger: createJsonLogger({ level: 'error' }),
 })
+const beforeServer =
+  BEFORE_DIR === undefined
+    ? undefined
+    : await createSignalingServer({
+        port: 0,
+        host: '127.0.0.1',
+        staticDir: BEFORE_DIR,
+        logger: createJsonLogger({ level: 'error' }),
+      })
 const browser = await chromium.launch({ headless: true, ...launchOptions() })
 const runs = []
 try {
   for (const run of RUNS) {
-    log(`run ${run.transport} ${CONTEXTS}×${run.nodes}`)
-    runs.push(await measure(browser, server.url, run))
+    if (run.before && beforeServer === undefined) throw new Error('before: runs need MESH_BEFORE_DIR')
+    log(`run ${run.before ? 'before ' : ''}${run.transport} ${CONTEXTS}×${run.nodes}`)
+    runs.push(await measure(browser, run.before ? beforeServer.url : server.url, run))
   }
 } finally {
   await browser.close().catch(() => {})
   await server.close()
+  await beforeServer?.close()
 }
 const report = {
   at: new Date().toISOString(),
@@ -227,9 +286,7 @@ const report = {
   loadBefore,
   loadAfter: os.loadavg().map((x) => round(x)),
   runs,
-  notes: [
-    `The signaling server ran with \`reconcileIntervalMs: ${RECONCILE_MS}\`: at the time of writing its reconcile beat releases every extra identity of a host socket (node ids bound with add-identity), which would cut shared-host runs longer than 30 s.`,
-  ],
+  notes: (process.env.MESH_NOTES ?? '').split('\n').filter((l) => l !== ''),
 }
 const outDir = here('../../docs/benchmarks')
 await mkdir(outDir, { recursive: true })
