@@ -73,7 +73,10 @@ export interface ServerContext {
   reject(reason: RejectionReason): void
   /** Tells the rooms of `left` that those peers left. */
   announceLeft(left: readonly OrphanedRegistration[]): void
-  /** Delivers `signal` to peer `id` of `room`, on whichever instance its socket is. */
+  /**
+   * Delivers `signal` to peer `id` of `room`, on whichever instance its socket is; counts it in
+   * `signalsRelayedRemote` when that socket is not on this instance.
+   */
   deliverSignal(room: string, id: string, signal: SignalEvent): void
   /** Remembers `work` until it settles, so `close()` can wait for it before Redis goes away. */
   track<T>(work: Promise<T>): Promise<T>
@@ -140,7 +143,11 @@ export function createContext(parts: {
           if (members === undefined) return
           for (const socketId of members) nsp.sockets.get(socketId)?.emit('signal', signal)
         }
-      : (room, id, signal) => void io.to(peerKey(room, id)).emit('signal', signal),
+      : (room, id, signal) => {
+          const key = peerKey(room, id)
+          if (!nsp.adapter.rooms.has(key)) metrics.signalsRelayedRemote.inc()
+          io.to(key).emit('signal', signal)
+        },
     reject: (reason) => metrics.rejections.inc({ reason }),
     announceLeft: (left) => {
       for (const { room, id } of left) io.to(roomKey(room)).emit('peer-left', { id })

@@ -18,7 +18,10 @@ export interface ServerMetrics {
   /** The registry to expose at `GET /metrics`. */
   readonly registry: Registry
   readonly joins: Counter
+  /** Every signal relayed, wherever its addressee is connected. */
   readonly signalsRelayed: Counter
+  /** The signals of {@link signalsRelayed} whose addressee is on another instance (published through Redis). */
+  readonly signalsRelayedRemote: Counter
   readonly rejections: Counter<'reason'>
   readonly peersReleasedByDeadInstance: Counter
 }
@@ -65,6 +68,11 @@ export function createServerMetrics(options: {
     help: 'Signals relayed to their destination.',
     registers: [registry],
   })
+  const signalsRelayedRemote = new Counter({
+    name: 'skipmesh_signal_signals_relayed_remote_total',
+    help: 'Signals relayed to a peer connected to another instance (through the Redis adapter).',
+    registers: [registry],
+  })
   const rejections = new Counter({
     name: 'skipmesh_signal_rejections_total',
     help: 'Refused requests and connections, by reason.',
@@ -76,5 +84,5 @@ export function createServerMetrics(options: {
     help: 'Registrations of dead server instances released by this instance.',
     registers: [registry],
   })
-  return { registry, joins, signalsRelayed, rejections, peersReleasedByDeadInstance }
+  return { registry, joins, signalsRelayed, signalsRelayedRemote, rejections, peersReleasedByDeadInstance }
 }

@@ -57,6 +57,7 @@ describe('operations endpoints', () => {
     expect(text).toMatch(/^skipmesh_signal_rooms 2$/m)
     expect(text).toMatch(/^skipmesh_signal_joins_total 3$/m)
     expect(text).toMatch(/^skipmesh_signal_signals_relayed_total 1$/m)
+    expect(text).toMatch(/^skipmesh_signal_signals_relayed_remote_total 0$/m)
     expect(text).toMatch(/^skipmesh_signal_rejections_total\{reason="unknown-peer"\} 1$/m)
   })
 

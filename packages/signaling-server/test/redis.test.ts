@@ -97,6 +97,26 @@ describe('scale-out over Redis', () => {
     expect(await left).toEqual({ id: b.id })
   })
 
+  it('counts in /metrics the signals it relays, and apart those whose addressee is on another instance', async () => {
+    const { redis } = need()
+    const redisPrefix = nextPrefix()
+    const s1 = await startServer({ redis: redis.url, redisPrefix })
+    const s2 = await startServer({ redis: redis.url, redisPrefix })
+    const a = await joinAs(s1.url, 'lobby')
+    const near = await joinAs(s1.url, 'lobby')
+    const far = await joinAs(s2.url, 'lobby')
+    await assertRelays(a, near)
+    await assertRelays(a, far)
+    await assertRelays(a, far)
+    await assertRelays(far, near)
+    const m1 = await s1.metrics()
+    expect(m1).toMatch(/^skipmesh_signal_signals_relayed_total 3$/m)
+    expect(m1).toMatch(/^skipmesh_signal_signals_relayed_remote_total 2$/m)
+    const m2 = await s2.metrics()
+    expect(m2).toMatch(/^skipmesh_signal_signals_relayed_total 1$/m)
+    expect(m2).toMatch(/^skipmesh_signal_signals_relayed_remote_total 1$/m)
+  })
+
   it("credits a peer's replies on its own instance when the session was opened from another", async () => {
     const { redis } = need()
     const redisPrefix = nextPrefix()
