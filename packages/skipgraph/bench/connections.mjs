@@ -8,15 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import {
-  createConnectionBudget,
-  createNetwork,
-  Identifier,
-  MemoryHub,
-  MembershipVector,
-} from '@skipmesh/core'
-import { createSkipGraphNode } from '../dist/index.js'
-import { joinSequentially, stopAll } from './graph.mjs'
+import { createConnectionBudget, Identifier, MemoryHub } from '@skipmesh/core'
+import { joinSequentially, makeMember, stopAll } from './graph.mjs'
 import { mean, p99, round, rng } from './stats.mjs'
 
 const SIZES = (process.env.SIZES ?? '256,1024,4096').split(',').map(Number)
@@ -32,23 +25,13 @@ async function run(n, budgeted) {
   const bytes = () => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256))
   const hub = new MemoryHub({ seed: n })
   const maxConnections = 2 * Math.ceil(Math.log2(n)) + 4
-  const makeNode = async () => {
+  const makeNode = () => {
     const id = Identifier.fromBytes(bytes())
     const base = hub.connectionManager(id)
     const manager = budgeted ? createConnectionBudget(base, { maxConnections }) : base
-    const network = createNetwork({ connectionManager: manager })
-    network.start()
-    await network.ready()
-    const node = createSkipGraphNode({
-      network,
-      identity: { id, mv: MembershipVector.fromIdentifier(id) },
-      random,
-      probeIntervalMs: 0, // count join and search connections only
-      ...(budgeted ? { connectionTags: manager } : {}),
-    })
-    node.start()
-    await node.ready()
-    return { node, network, manager }
+    // probes off: count join and search connections only
+    const options = { probeIntervalMs: 0, ...(budgeted ? { connectionTags: manager } : {}) }
+    return makeMember({ id, manager, random, options })
   }
   const t0 = performance.now()
   const members = await joinSequentially(n, makeNode, random)

@@ -6,10 +6,10 @@
 // back along the path) or SG pointing at another build (e.g. a copy of the previous dist, whose answers went
 // straight to the origin over a new connection), with the same SEED, so identities, joins and targets are the
 // same. Prints one JSON line; not run in CI.
-import { createNetwork, generateKeyPair, Identifier, MembershipVector } from '@skipmesh/core'
+import { generateKeyPair, Identifier } from '@skipmesh/core'
 import { createJsonLogger, createSignalingServer } from '@skipmesh/signaling-server'
 import { createWebRtcConnectionManager, nodeDatachannelWrtc } from '@skipmesh/webrtc'
-import { joinSequentially, stopAll } from './graph.mjs'
+import { joinSequentially, makeMember, stopAll } from './graph.mjs'
 import { mean, round, rng } from './stats.mjs'
 
 const N = Number(process.env.N ?? 32)
@@ -50,20 +50,8 @@ const makeNode = async () => {
     rtc: { iceServers: [] },
     wrtc,
   })
-  const network = createNetwork({ connectionManager: manager })
-  network.start()
-  await network.ready()
-  const node = createSkipGraphNode({
-    network,
-    identity: { id, mv: MembershipVector.fromIdentifier(id) },
-    random,
-    probeIntervalMs: 0,
-    requestTimeoutMs: 20_000,
-    searchTimeoutMs: 30_000,
-  })
-  node.start()
-  await node.ready()
-  return { node, network, manager }
+  const options = { probeIntervalMs: 0, requestTimeoutMs: 20_000, searchTimeoutMs: 30_000 }
+  return makeMember({ id, manager, random, options, create: createSkipGraphNode })
 }
 const t0 = performance.now()
 const members = await joinSequentially(N, makeNode, random)
