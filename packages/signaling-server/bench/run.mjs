@@ -4,17 +4,25 @@
 // Writes docs/benchmarks/signaling-server.{json,md}. Run: npm run bench (needs `tsc -b` first).
 // For a quick look while working on the server: BENCH_KINDS=skipmesh-noack,peerjs BENCH_CLIENTS=1000 BENCH_REPS=1
 // runs only those and prints the runs without writing the documents.
-import { fork } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, loadavg } from 'node:os'
+import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { generateKeyPair, Identifier } from '@skipmesh/core'
-import { WebSocket } from 'ws'
-import { bytesToHex } from '@skipmesh/core/internal'
-import { challengeBytes } from '@skipmesh/signaling-protocol'
+import { generateKeyPair } from '@skipmesh/core'
+import {
+  cpuMs,
+  inBatches,
+  machine,
+  PAYLOAD,
+  peerjsPeer,
+  percentile,
+  relay,
+  skipmeshPeer,
+  startServer,
+  stopServer,
+  WINDOW,
+} from './harness.mjs'
 
 const ROOM_SIZE = 10
-const WINDOW = 2 // signals each client keeps in flight
 const ALL_KINDS = ['skipmesh', 'skipmesh-noack', 'peerjs']
 const QUICK = ['BENCH_KINDS', 'BENCH_CLIENTS', 'BENCH_REPS'].some((k) => process.env[k] !== undefined)
 const KINDS = process.env.BENCH_KINDS?.split(',') ?? ALL_KINDS
@@ -26,149 +34,7 @@ const SCENARIOS = [
     process.env.BENCH_CLIENTS === undefined ||
     process.env.BENCH_CLIENTS.split(',').includes(String(s.clients)),
 )
-const CANDIDATE = {
-  candidate:
-    'candidate:842163049 1 udp 1677729535 192.0.2.10 50000 typ srflx raddr 0.0.0.0 rport 0 generation 0 ufrag EsAw network-cost 999',
-  sdpMLineIndex: 0,
-  sdpMid: '0',
-}
 const outDir = fileURLToPath(new URL('../../../docs/benchmarks/', import.meta.url))
-
-function startServer(kind) {
-  // BENCH_CPU_PROF=<dir>: write a V8 CPU profile of each server process there (for looking at hot paths)
-  const execArgv = process.env.BENCH_CPU_PROF
-    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`]
-    : []
-  const child = fork(fileURLToPath(new URL('./server-child.mjs', import.meta.url)), [kind], {
-    stdio: 'inherit',
-    execArgv,
-  })
-  return new Promise((resolve, reject) => {
-    child.once('message', (m) => resolve({ child, port: m.port }))
-    child.once('exit', (code) => reject(new Error(`${kind} server exited with ${code}`)))
-  })
-}
-
-function ask(child, msg) {
-  return new Promise((resolve) => {
-    child.once('message', resolve)
-    child.send(msg)
-  })
-}
-
-/** Opens a WebSocket; `onMessage` is attached before the handshake, so no early message is missed. */
-function openWs(url, onMessage) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false })
-    ws.on('message', (raw) => onMessage(ws, raw))
-    ws.once('open', () => resolve(ws))
-    ws.once('error', reject)
-  })
-}
-
-/** A minimal Socket.IO v5 / engine.io v4 client over one WebSocket: events with acks, pong on ping. */
-async function socketIoClient(port) {
-  const acks = new Map()
-  const handlers = new Map()
-  let nextAck = 0
-  let connected
-  const ready = new Promise((r) => {
-    connected = r
-  })
-  const ws = await openWs(`ws://127.0.0.1:${port}/socket.io/?EIO=4&transport=websocket`, (ws, raw) => {
-    const text = raw.toString()
-    if (text === '2') return ws.send('3')
-    if (text.startsWith('0')) return ws.send('40') // engine.io open: connect the main namespace
-    if (text.startsWith('40')) return connected()
-    if (text.startsWith('43')) {
-      const m = /^43(\d+)(.*)$/s.exec(text)
-      const cb = acks.get(Number(m[1]))
-      acks.delete(Number(m[1]))
-      cb?.(JSON.parse(m[2])[0])
-      return
-    }
-    if (text.startsWith('42')) {
-      const [event, payload] = JSON.parse(text.slice(2))
-      handlers.get(event)?.(payload)
-    }
-  })
-  await ready
-  return {
-    emit(event, payload, cb) {
-      if (cb === undefined) return ws.send(`42${JSON.stringify([event, payload])}`)
-      const id = nextAck++
-      acks.set(id, cb)
-      ws.send(`42${id}${JSON.stringify([event, payload])}`)
-    },
-    call(event, payload) {
-      return new Promise((r) => this.emit(event, payload, r))
-    },
-    on(event, fn) {
-      handlers.set(event, fn)
-    },
-    close: () => ws.close(),
-  }
-}
-
-async function skipmeshPeer(port, room, keys, withAck) {
-  const id = Identifier.random().toHex()
-  const c = await socketIoClient(port)
-  const joined = await c.call('join', { room, id, publicKey: bytesToHex(keys.publicKey) })
-  if (!joined.ok) throw new Error(`join: ${joined.error.code}`)
-  const signature = await keys.sign(challengeBytes(room, id, joined.challenge))
-  const auth = await c.call('authenticate', { signature: bytesToHex(signature) })
-  if (!auth.ok) throw new Error(`authenticate: ${auth.error.code}`)
-  return {
-    id,
-    send(to, data, onAck) {
-      c.emit('signal', { to, session: 'bench', data }, withAck ? onAck : undefined)
-    },
-    onSignal(fn) {
-      c.on('signal', (s) => fn(s.from, s.data))
-    },
-    close: () => c.close(),
-  }
-}
-
-async function peerjsPeer(port) {
-  const id = Identifier.random().toHex()
-  let handler = () => {}
-  let opened
-  const open = new Promise((r) => {
-    opened = r
-  })
-  const token = Math.random().toString(36).slice(2)
-  const ws = await openWs(`ws://127.0.0.1:${port}/peerjs?key=peerjs&id=${id}&token=${token}`, (_ws, raw) => {
-    const m = JSON.parse(raw.toString())
-    if (m.type === 'CANDIDATE' || m.type === 'OFFER') handler(m.src, m.payload)
-    else opened(m)
-  })
-  const first = await open
-  if (first.type !== 'OPEN') throw new Error(`peerjs: ${JSON.stringify(first)}`)
-  return {
-    id,
-    send(to, data, onAck) {
-      ws.send(JSON.stringify({ type: 'CANDIDATE', dst: to, payload: data }))
-      onAck?.({ ok: true })
-    },
-    onSignal(fn) {
-      handler = fn
-    },
-    close: () => ws.close(),
-  }
-}
-
-async function inBatches(n, size, make) {
-  const out = []
-  for (let i = 0; i < n; i += size) {
-    out.push(...(await Promise.all(Array.from({ length: Math.min(size, n - i) }, (_, k) => make(i + k)))))
-  }
-  return out
-}
-
-function percentile(sorted, p) {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
-}
 
 async function scenario(kind, { clients, signals }) {
   const { child, port } = await startServer(kind === 'peerjs' ? 'peerjs' : 'skipmesh')
@@ -181,46 +47,18 @@ async function scenario(kind, { clients, signals }) {
     })
     const connectSeconds = (performance.now() - t0) / 1000
     console.error(`bench: ${kind} ${clients} connected in ${connectSeconds.toFixed(1)} s`)
-    const byId = new Map(peers.map((p, i) => [p.id, i]))
-    const roomOf = (i) => Math.floor(i / ROOM_SIZE)
-    const targets = peers.map((_, i) =>
-      peers.filter((_, j) => j !== i && roomOf(j) === roomOf(i)).map((p) => p.id),
-    )
-    const quota = Math.floor(signals / clients)
-    const total = quota * clients
-    const sent = new Int32Array(clients)
-    const latencies = new Float64Array(total)
-    let delivered = 0
-    let refused = 0
-    let done
-    const finished = new Promise((r) => {
-      done = r
+    const cpuBefore = await cpuMs(child)
+    const {
+      total,
+      delivered,
+      refused,
+      seconds,
+      latencies: sorted,
+    } = await relay(peers, {
+      signals,
+      roomOf: (i) => Math.floor(i / ROOM_SIZE),
     })
-    const sendNext = (i) => {
-      if (sent[i] >= quota) return
-      const n = sent[i]++
-      const to = targets[i][n % targets[i].length]
-      peers[i].send(to, { ...CANDIDATE, n, t: performance.now() }, (ack) => {
-        if (!ack.ok) refused++
-      })
-    }
-    for (const p of peers) {
-      p.onSignal((from, data) => {
-        latencies[delivered++] = performance.now() - data.t
-        if (delivered === total) done()
-        sendNext(byId.get(from))
-      })
-    }
-    const cpuBefore = (await ask(child, 'cpu')).cpu
-    const start = performance.now()
-    for (let w = 0; w < WINDOW; w++) for (let i = 0; i < clients; i++) sendNext(i)
-    const timeout = setTimeout(() => done(), 60_000)
-    await finished
-    clearTimeout(timeout)
-    const seconds = (performance.now() - start) / 1000
-    const cpuAfter = (await ask(child, 'cpu')).cpu
-    const serverCpuMs = (cpuAfter.user + cpuAfter.system - cpuBefore.user - cpuBefore.system) / 1000
-    const sorted = latencies.slice(0, delivered).sort()
+    const serverCpuMs = (await cpuMs(child)) - cpuBefore
     for (const p of peers) p.close()
     return {
       server: kind,
@@ -238,8 +76,7 @@ async function scenario(kind, { clients, signals }) {
       serverCpuUsPerSignal: +((serverCpuMs * 1000) / delivered).toFixed(1),
     }
   } finally {
-    child.send('stop')
-    await new Promise((r) => child.once('exit', r))
+    await stopServer(child)
   }
 }
 
@@ -280,17 +117,11 @@ const ratios = SCENARIOS.map(({ clients }) => {
 })
 const report = {
   date: new Date().toISOString(),
-  machine: {
-    cpus: cpus().length,
-    cpuModel: cpus()[0]?.model,
-    node: process.version,
-    loadAverageBefore: loadBefore.map((x) => +x.toFixed(2)),
-    loadAverageAfter: loadavg().map((x) => +x.toFixed(2)),
-  },
+  machine: machine(loadBefore),
   method: {
     roomSize: ROOM_SIZE,
     windowPerClient: WINDOW,
-    payload: 'an ICE candidate object (~200 bytes JSON)',
+    payload: PAYLOAD,
     clients: 'raw WebSocket clients in the benchmark process, each server in its own child process',
     skipmesh:
       'Socket.IO websocket transport, join + Ed25519 authenticate, signal with ack; rate limit lifted',
