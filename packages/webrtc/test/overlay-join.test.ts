@@ -25,7 +25,7 @@ import {
 } from '../../skipgraph/src/index.js'
 import { createCompositeSignaling } from '../src/composite-signaling.js'
 import { createWebRtcConnectionManager, type WebRtcConnectionManager } from '../src/manager.js'
-import { createOverlaySignaling } from '../src/overlay-signaling.js'
+import { createOverlaySignaling, type OverlaySignaling } from '../src/overlay-signaling.js'
 import { createSignalingClient } from '../src/signaling-client.js'
 import { implementations, startSignalingServer } from './helpers.js'
 
@@ -38,6 +38,7 @@ interface Member {
   readonly network: Network
   readonly node: SkipGraphNode
   readonly signaler: SkipGraphSignaler | undefined
+  readonly overlay: OverlaySignaling | undefined
 }
 
 interface JoinFigures {
@@ -49,8 +50,13 @@ interface JoinFigures {
   overlay: number[]
   /** Overlay routes that failed and went through the server. */
   fallbacks: number
-  /** Signed signals refused (must stay 0 among honest nodes). */
+  /**
+   * Signed signals refused. Among honest nodes only replays: a signal whose overlay route timed out after all
+   * delivered it, and whose copy through the server then came second.
+   */
   refused: number
+  /** Refused signals that were replays. */
+  replays: number
   /** Signals the overlay delivered, the relays they passed (summed), and those that passed one relay at most. */
   delivered: number
   relays: number
@@ -109,7 +115,7 @@ describe('signals through the server per skip-graph join (WebRTC in Node)', () =
       await signaler.ready()
       overlaySignaling.attach(signaler)
     }
-    return { id, manager, network, node, signaler }
+    return { id, manager, network, node, signaler, overlay: overlaySignaling }
   }
 
   async function measure(overlay: boolean): Promise<JoinFigures> {
@@ -123,12 +129,13 @@ describe('signals through the server per skip-graph join (WebRTC in Node)', () =
       overlay: [],
       fallbacks: 0,
       refused: 0,
+      replays: 0,
       joinMs: [],
       delivered: 0,
       relays: 0,
       viaOneRelayAtMost: 0,
     }
-    const opts = (): AbortOptions => ({ signal: AbortSignal.timeout(60_000) })
+    const opts = (): AbortOptions => ({ signal: AbortSignal.timeout(120_000) })
     try {
       const first = await member(room, overlay)
       members.push(first)
@@ -158,6 +165,7 @@ describe('signals through the server per skip-graph join (WebRTC in Node)', () =
         figures.delivered += s?.signalsDelivered ?? 0
         figures.relays += s?.relaysOfDelivered ?? 0
         figures.viaOneRelayAtMost += s?.deliveredViaOneRelayAtMost ?? 0
+        figures.replays += m.overlay?.refusals().replay ?? 0
       }
       if (process.env.OVERLAY_JOIN_DEBUG) {
         console.log(JSON.stringify(members.map((m) => m.signaler?.metrics())))
@@ -193,6 +201,7 @@ describe('signals through the server per skip-graph join (WebRTC in Node)', () =
             overlaySignalsViaOneRelayAtMost: f.viaOneRelayAtMost,
             overlaySignalsDelivered: f.delivered,
             refused: f.refused,
+            replays: f.replays,
             joinMsMean: mean(f.joinMs),
           }),
         )
@@ -200,7 +209,7 @@ describe('signals through the server per skip-graph join (WebRTC in Node)', () =
       report('server only (today)', today)
       const withOverlay = await measure(true)
       report('overlay first, server fallback', withOverlay)
-      expect(withOverlay.refused).toBe(0)
+      expect(withOverlay.refused - withOverlay.replays).toBe(0)
       expect(mean(withOverlay.join)).toBeLessThanOrEqual(4)
       expect(sum(withOverlay.join)).toBeLessThan(sum(today.join))
     },
