@@ -155,6 +155,11 @@ export interface SkipGraphMetrics {
    * small multiple of the expected path (a corrupt or hostile table); the attempt counts as a failed one.
    */
   walksCut: number
+  /**
+   * Levels this node found split (the list check: a node nearer than its left neighbour there shares its prefix
+   * on the level below) and handed to the repair.
+   */
+  splitLists: number
   /** Contacts checked for another graph (README, "Merging graphs"). */
   mergeChecks: number
   /** Checks that found a contact joined to another graph than this node's. */

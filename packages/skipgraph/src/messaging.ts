@@ -64,6 +64,7 @@ export function emptyMetrics(): SkipGraphMetrics {
     locksBroken: 0,
     locksLapsed: 0,
     walksCut: 0,
+    splitLists: 0,
     mergeChecks: 0,
     graphsDetected: 0,
     merges: 0,

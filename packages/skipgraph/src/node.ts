@@ -33,6 +33,7 @@ import type {
 import { AlreadyJoinedError, InvalidIdentityError, NodeStoppedError, NotJoinedError } from './errors.js'
 import { NeighborTags } from './connection-tags.js'
 import { Linker } from './linking.js'
+import { ListCheck } from './list-check.js'
 import { Liveness } from './liveness.js'
 import { LEASES_PER_HOLD, LockTable } from './locks.js'
 import { type Identity, type LookupTableSnapshot, MAX_LEVEL } from './lookup-table.js'
@@ -67,6 +68,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
   readonly #responder: Responder
   readonly #search: Search
   readonly #merger: Merger
+  readonly #listCheck: ListCheck
   /** Keeps neighbours' connection tags in step with the table; undefined without `connectionTags`. */
   readonly #tags: { readonly tags: NeighborTags; readonly off: Unsubscribe } | undefined
 
@@ -174,6 +176,14 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       scheduleRepair: () => this.#repair.schedule(0),
     })
     this.#merger = this.#makeMerger(options, state)
+    this.#listCheck = new ListCheck({
+      state,
+      messenger: this.#messenger,
+      repair: this.#repair,
+      metrics,
+      isReady,
+      intervalMs: options.probeIntervalMs ?? 2000,
+    })
     if (options.connectionTags !== undefined) {
       const tags = new NeighborTags(state, options.connectionTags)
       this.#tags = { tags, off: this.#events.on('neighbor:change', () => tags.sync()) }
@@ -221,6 +231,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     })
     this.#messenger.attach(conduit)
     this.#merger.start()
+    this.#listCheck.schedule()
   }
 
   protected async onStop(): Promise<void> {
@@ -231,6 +242,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
     this.#search.failAll(err)
     this.#responder.stop()
     this.#merger.stop()
+    this.#listCheck.stop()
     this.#liveness.stop()
     this.#repair.stop()
     await this.#messenger.close()

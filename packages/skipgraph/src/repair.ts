@@ -63,6 +63,16 @@ export class Repair {
     this.#relinkLevels.add(level)
   }
 
+  /**
+   * Relinks `level` now, aiming at `toward` on the left: a live node nearer than our left neighbour there, which
+   * the list check found (our list is split in two).
+   */
+  relinkToward(level: number, toward: Identifier): void {
+    this.#relinkHints.set(`${level}:left`, toward)
+    this.#relinkLevels.add(level)
+    this.schedule(0)
+  }
+
   stop(): void {
     clearTimeout(this.#timer)
     this.#timer = undefined
@@ -193,8 +203,14 @@ export class Repair {
       probed.add(hex)
       const state = await this.#init.liveness.probe(x)
       if (state === 'alive') {
-        // a live node we missed lies between: aim at it next time (the lock validates it)
-        this.#relinkHints.set(`${level}:${x.compare(me.id) > 0 ? 'right' : 'left'}`, x)
+        // a live node we missed lies between: aim at it next time (the lock validates it), and on the other side
+        // at the node we aimed at now, so that the gap narrows from both ends (two nearer nodes, one a side, are
+        // found one attempt each)
+        const side = x.compare(me.id) > 0 ? 'right' : 'left'
+        const other = side === 'right' ? 'left' : 'right'
+        const kept = side === 'right' ? lo : hi
+        this.#relinkHints.set(`${level}:${side}`, x)
+        if (kept !== null) this.#relinkHints.set(`${level}:${other}`, kept)
       }
       if (state !== 'dead') throw new Conflict(`a node between is ${state}`)
     }

@@ -174,3 +174,5 @@ export function searchOracle(
   const result = ceil !== undefined && ceil.compare(start) <= 0 ? ceil : start
   return { result, found: result.equals(target) }
 }
+
+export { hasDeadEntry, oneGraph, repaired, settle } from './settle.js'
