@@ -7,6 +7,7 @@
  */
 import { ConnectionClosedError, ConnectionFailedError, SkipmeshError } from '@skipmesh/core'
 import type { SignalErrorCode } from '@skipmesh/signaling-protocol'
+import type { SignalRefusal } from './signed-signals.js'
 
 /** No `wrtc` implementation was given and the platform has no global `RTCPeerConnection`. */
 export class WebRtcUnavailableError extends SkipmeshError {
@@ -142,5 +143,15 @@ export class PeerAuthenticationError extends ConnectionFailedError {
   constructor(failure: PeerAuthenticationFailure, message: string, options?: { cause?: unknown }) {
     super(`${failure}: ${message}`, options)
     this.failure = failure
+  }
+}
+
+/** A sealed signal that its addressee refused (why: `SignalRefusal`). */
+export class SignalRefusedError extends ConnectionFailedError {
+  override name = 'SignalRefusedError'
+  readonly reason: SignalRefusal
+  constructor(reason: SignalRefusal, options?: { cause?: unknown }) {
+    super(`signed signal refused: ${reason}`, options)
+    this.reason = reason
   }
 }

@@ -52,7 +52,6 @@ export {
   createOverlaySignaling,
   OverlaySignaling,
   type OverlaySignalingOptions,
-  SignalRefusedError,
 } from './overlay-signaling.js'
 export {
   CompositeSignaling,

@@ -18,7 +18,7 @@ import {
   type Unsubscribe,
 } from '@skipmesh/core'
 import { checkNumber } from '@skipmesh/core/internal'
-import { SignalingUnavailableError } from './errors.js'
+import { SignalingUnavailableError, SignalRefusedError } from './errors.js'
 import type {
   Signaling,
   SignalingEvents,
@@ -33,16 +33,6 @@ import {
   type SignalRefusal,
   sealSignal,
 } from './signed-signals.js'
-
-/** A sealed signal that its addressee refused (why: {@link SignalRefusal}). */
-export class SignalRefusedError extends ConnectionFailedError {
-  override name = 'SignalRefusedError'
-  readonly reason: SignalRefusal
-  constructor(reason: SignalRefusal, options?: { cause?: unknown }) {
-    super(`signed signal refused: ${reason}`, options)
-    this.reason = reason
-  }
-}
 
 /** Options of {@link createOverlaySignaling}. */
 export interface OverlaySignalingOptions {
