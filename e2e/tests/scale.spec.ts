@@ -14,7 +14,7 @@ import {
 } from './helpers.js'
 
 /**
- * Many nodes per tab on the shared host (the demo's default transport). The issue's case is 4 × 64; on the
+ * Many nodes per tab on the shared host (`?transport=shared`). The issue's case is 4 × 64; on the
  * 2-core CI machine 256 nodes do not join within the spec's budget yet (docs/benchmarks/chromium-mesh.md: 188 of
  * 256 after 150 s at load 12–19, the skip graph's own traffic dominating), so CI runs 4 × 16: the same code
  * paths (one RTCPeerConnection per pair of tabs, describe answers per tab, the election between hosts).

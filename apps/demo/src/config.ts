@@ -32,8 +32,9 @@ function isLoopback(hostname: string): boolean {
  * - `?signal=URL` or `VITE_SIGNALING_URL`, else the page's own origin (the signaling server serves the demo);
  * - `?room=NAME` (default `skipmesh-demo`);
  * - `?nodes=N` (default 1, at most {@link MAX_NODES});
- * - `?transport=shared` (the default: the tab's nodes on one WebRTC host, one RTCPeerConnection per other tab),
- *   `per-node` (also `webrtc`: every node its own WebRTC manager, one RTCPeerConnection per pair of nodes) or
+ * - `?transport=shared` (the tab's nodes on one WebRTC host, one RTCPeerConnection per other tab),
+ *   `per-node` (the default, also `webrtc`: every node its own WebRTC manager, one RTCPeerConnection per pair of
+ *   nodes; the default until the frozen-tab e2e case holds on the shared host, see DECISIONS) or
  *   `memory` (this tab's nodes on an in-tab `MemoryHub`, a development aid);
  * - `?ice=none` (no ICE servers) or `?ice=stun:host:port`; on a loopback origin the default is none, since
  *   host candidates are enough there and public STUN may be unreachable.
@@ -51,7 +52,6 @@ export function readConfig(location: Location): DemoConfig {
   else if (ice !== null && ice !== '') iceServers = [{ urls: ice }]
   else iceServers = isLoopback(location.hostname) ? [] : DEFAULT_STUN
   const asked = params.get('transport')
-  const transport: TransportKind =
-    asked === 'memory' ? 'memory' : asked === 'per-node' || asked === 'webrtc' ? 'per-node' : 'shared'
+  const transport: TransportKind = asked === 'memory' ? 'memory' : asked === 'shared' ? 'shared' : 'per-node'
   return { signalingUrl, room, nodes, iceServers, transport }
 }
