@@ -40,13 +40,20 @@ export class ReplayGuard {
     return this.#seen.size
   }
 
+  /**
+   * Whether a signal stamped `ts` lies within the window now (and above the floor of evicted nonces). Changes
+   * nothing: the stateless check to run before any costly one; {@link ReplayGuard.check} still decides.
+   */
+  fresh(ts: number): boolean {
+    const now = this.#now()
+    return ts >= now - this.#options.maxAgeMs && ts <= now + this.#options.maxSkewMs && ts > this.#floor
+  }
+
   /** Accepts (and remembers) the signal `(ts, nonce)`, or says why not. */
   check(ts: number, nonce: string): FreshnessFailure | undefined {
-    const now = this.#now()
-    const oldest = now - this.#options.maxAgeMs
-    if (ts < oldest || ts > now + this.#options.maxSkewMs || ts <= this.#floor) return 'stale'
+    if (!this.fresh(ts)) return 'stale'
     if (this.#seen.has(nonce)) return 'replay'
-    this.#forgetOlderThan(oldest)
+    this.#forgetOlderThan(this.#now() - this.#options.maxAgeMs)
     this.#seen.set(nonce, ts)
     while (this.#seen.size > this.#options.maxEntries) {
       const [first, firstTs] = this.#seen.entries().next().value as [string, number]

@@ -7,7 +7,9 @@
  * travels (so every SDP in it, with its DTLS fingerprint). The binding between the sender's identifier and the key is
  * the hello's ({@link PeerAuthenticator}): an identifier derived from the key (`Identifier.fromPublicKey`) is
  * accepted for it; any other is pinned to the first key that signed for it. A signal that does not verify, names
- * another addressee, is older than the freshness window, or repeats a nonce is refused with its reason.
+ * another addressee, is older than the freshness window, or repeats a nonce is refused with its reason. The checks
+ * that need no key (shape, addressee, freshness window) run before the signature's, so a flood of stale or
+ * misaddressed signals costs no verification; a nonce is remembered only once its signal verified.
  *
  * @module
  */
@@ -113,6 +115,7 @@ export class SignalOpener {
   readonly #selfCertifyingOnly: boolean
   readonly #pins: IdentityPins
   readonly #replay: ReplayGuard
+  #verifications = 0
 
   constructor(options: SignalOpenerOptions) {
     this.#localHex = options.localId.toHex()
@@ -127,12 +130,19 @@ export class SignalOpener {
     })
   }
 
+  /** Signatures verified so far (the costly step; the checks that need no key run before it). */
+  get verifications(): number {
+    return this.#verifications
+  }
+
   /** Opens `input` (a parsed JSON value), or says why it is refused. Never throws. */
   async open(input: unknown): Promise<OpenedSignal | SignalRefusal> {
     const parsed = v.safeParse(SealedSignalSchema, input)
     if (!parsed.success) return 'malformed'
     const s = parsed.output
+    // the stateless checks first: a misaddressed or stale flood costs no signature verification
     if (s.to !== this.#localHex) return 'misaddressed'
+    if (!this.#replay.fresh(s.ts)) return 'stale'
     let data: unknown
     try {
       data = JSON.parse(s.data)
@@ -143,6 +153,7 @@ export class SignalOpener {
     const publicKey = hexToBytes(s.pk)
     const signature = hexToBytes(s.sig)
     if (publicKey === undefined || signature === undefined) return 'malformed'
+    this.#verifications++
     if (!(await verifySignature(publicKey, signalTranscript(s), signature))) return 'signature'
     const from = Identifier.fromHex(s.from)
     if (!isSelfCertifying(from, publicKey)) {
@@ -150,7 +161,8 @@ export class SignalOpener {
       const pinned = this.#pins.get(s.from)
       if (pinned !== undefined && pinned !== s.pk) return 'binding'
     }
-    // only a verified signal spends its nonce: nobody else can burn the sender's
+    // only a verified signal spends its nonce: nobody else can burn the sender's (the window is checked again:
+    // the clock moved during the verification)
     const fresh = this.#replay.check(s.ts, s.nonce)
     if (fresh !== undefined) return fresh
     this.#pins.pin(s.from, s.pk)

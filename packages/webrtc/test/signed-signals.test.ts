@@ -78,6 +78,32 @@ describe('signed signals', () => {
     expect(await opener.open(sealed)).toBe('stale')
   })
 
+  it('refuses a flood of stale or misaddressed signals without verifying a signature, and a fresh replay after it', async () => {
+    const a = await identity()
+    const b = await identity()
+    const c = await identity()
+    const now = 1_000_000
+    const opener = new SignalOpener({ localId: b.id, maxAgeMs: 60_000, maxSkewMs: 30_000, now: () => now })
+    const stale = await sealSignal(a.keyPair, a.id, b.id, 'sess', OFFER, now - 60_001)
+    const ahead = await sealSignal(a.keyPair, a.id, b.id, 'sess', OFFER, now + 30_001)
+    const elsewhere = await sealSignal(a.keyPair, a.id, c.id, 'sess', OFFER, now)
+    const refused: Record<string, number> = {}
+    for (let i = 0; i < 1_000; i++) {
+      // each copy with its own nonce (and so a signature that would not verify): only verifying could tell
+      const nonce = i.toString(16).padStart(32, '0')
+      for (const s of [stale, ahead, elsewhere]) {
+        const reason = await opener.open({ ...s, nonce })
+        if (typeof reason === 'string') refused[reason] = (refused[reason] ?? 0) + 1
+      }
+    }
+    expect(refused).toEqual({ stale: 2_000, misaddressed: 1_000 })
+    expect(opener.verifications).toBe(0)
+    const fresh = await sealSignal(a.keyPair, a.id, b.id, 'sess', OFFER, now)
+    expect(await opener.open(fresh)).toMatchObject({ from: a.id, session: 'sess' })
+    expect(await opener.open(fresh)).toBe('replay')
+    expect(opener.verifications).toBe(2)
+  })
+
   it('binds a plain identifier to the first key that signed for it, and a derived one to its key', async () => {
     const b = await identity()
     const plain = Identifier.random()
@@ -114,6 +140,21 @@ describe('signed signals', () => {
 })
 
 describe('replay guard', () => {
+  it('tells whether a timestamp is fresh without remembering anything', () => {
+    const now = 5_000
+    const guard = new ReplayGuard({ maxAgeMs: 1_000, maxSkewMs: 500, maxEntries: 2, now: () => now })
+    expect([3_999, 4_000, 5_500, 5_501].map((ts) => guard.fresh(ts))).toEqual([false, true, true, false])
+    expect(guard.fresh(4_100)).toBe(true)
+    expect(guard.size).toBe(0)
+    expect(guard.check(4_100, 'a')).toBeUndefined()
+    expect(guard.check(4_100, 'a')).toBe('replay')
+    // past the floor of an evicted nonce: not fresh any more
+    guard.check(4_200, 'b')
+    guard.check(4_300, 'c')
+    expect(guard.fresh(4_100)).toBe(false)
+    expect(guard.fresh(4_101)).toBe(true)
+  })
+
   it('never accepts a nonce again, also after it was evicted from a full table', () => {
     const now = 5_000
     const guard = new ReplayGuard({ maxAgeMs: 1_000, maxSkewMs: 1_000, maxEntries: 2, now: () => now })
