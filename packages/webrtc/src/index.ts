@@ -58,6 +58,7 @@ export {
   type CompositeSignalingOptions,
   createCompositeSignaling,
 } from './composite-signaling.js'
+export { IdentityPins } from './identity-pins.js'
 export {
   type OpenedSignal,
   type SealedSignal,

@@ -17,6 +17,7 @@ import { type ConnectionCounters, WebRtcConnection } from './connection.js'
 import { type DialSlot, Dialer } from './dialer.js'
 import { TransportClosedError } from './errors.js'
 import { IceFailures } from './ice-failures.js'
+import type { IdentityPins } from './identity-pins.js'
 import { InboundSessions } from './inbound-sessions.js'
 import { type ResolvedOptions, resolveOptions, type WebRtcConnectionManagerOptions } from './options.js'
 import type { PeerSignal } from './peer-transport.js'
@@ -106,6 +107,11 @@ export class WebRtcConnectionManager
   readonly maxMessageSize: number
   /** The manager's signaling (started and stopped with the manager). */
   readonly signaling: Signaling
+  /**
+   * The manager's one table of identity pins (trust on first use, see `peerAuthentication`): its hellos check and
+   * fill it, and so does its signaling for the signed signals it opens ({@link Signaling.useIdentityPins}).
+   */
+  readonly identityPins: IdentityPins
   readonly #options: ResolvedOptions
   readonly #events = new Emitter<WebRtcConnectionManagerEvents>()
   readonly #dialer: Dialer
@@ -145,6 +151,8 @@ export class WebRtcConnectionManager
     this.localId = this.#options.localId
     this.maxMessageSize = this.#options.limits.maxMessageSize
     this.signaling = this.#options.signaling
+    this.identityPins = this.#options.authenticator.pins
+    this.signaling.useIdentityPins?.(this.identityPins)
     this.#dialer = new Dialer({
       connectTimeoutMs: this.#options.connectTimeoutMs,
       isReady: () => this.state === 'ready',

@@ -170,7 +170,7 @@ export interface ResolvedOptions {
   readonly limits: ConnectionLimits
   /** `maxPendingInbound` and `maxInboundSessionsPerRemote`. */
   readonly inbound: { readonly maxPending: number; readonly perRemote: number }
-  /** The manager's peer authentication: `keyPair`, `peerAuthentication` and the pins. */
+  /** The manager's peer authentication: `keyPair`, `peerAuthentication` and the manager's one table of pins. */
   readonly authenticator: PeerAuthenticator
 }
 

@@ -13,6 +13,8 @@
  * The binding: an identifier derived from the key (`Identifier.fromPublicKey`, self-certifying) is accepted for that
  * key; any other identifier is pinned to the first key proven for it ({@link IdentityPins}) and refused with
  * another key afterwards. Every identifier proven once (self-certifying too) is refused without a proof afterwards.
+ * The manager's table is shared with the signed signals its signaling opens (`Signaling.useIdentityPins`), so
+ * a key pinned by a signal is the one a hello must prove, and the other way round.
  *
  * @module
  */
@@ -74,8 +76,10 @@ export interface PeerAuthenticatorOptions {
   /** This side's key pair: its hellos are signed; without it they are not. */
   readonly keyPair?: KeyPair | undefined
   readonly policy: PeerAuthenticationPolicy
-  /** Pins kept (least recently confirmed evicted first). */
+  /** Pins kept (least recently confirmed evicted first), in a table of its own. @default 4096 */
   readonly maxPins?: number
+  /** The table of pins to use (shared); `maxPins` is then ignored. @default a table of its own */
+  readonly pins?: IdentityPins
 }
 
 /** A manager's peer authentication: its proof for each hello, and the checks of the remotes'; see the module. */
@@ -87,7 +91,12 @@ export class PeerAuthenticator {
   constructor(options: PeerAuthenticatorOptions) {
     this.#keyPair = options.keyPair
     this.#policy = options.policy
-    this.#pins = new IdentityPins(options.maxPins)
+    this.#pins = options.pins ?? new IdentityPins(options.maxPins)
+  }
+
+  /** The table of pins it checks and fills. */
+  get pins(): IdentityPins {
+    return this.#pins
   }
 
   /** Identifiers pinned to a key now. */

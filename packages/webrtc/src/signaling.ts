@@ -6,6 +6,7 @@
  * @module
  */
 import type { AbortOptions, Component, Identifier, TypedEvents, Unsubscribe } from '@skipmesh/core'
+import type { IdentityPins } from './identity-pins.js'
 
 /** The payload of a signal: a JSON object (validated by the receiver). */
 export type SignalPayload = Record<string, unknown>
@@ -50,6 +51,13 @@ export interface Signaling extends Component, TypedEvents<SignalingEvents> {
    * reports them in its `metrics()`; without it, every signal counts as one through the server.
    */
   routeMetrics?(): SignalRouteMetrics
+  /**
+   * Optional, for a signaling that opens signed signals: the manager hands it its table of identity pins once, at
+   * construction, before it starts. The signaling pins the keys of the signals it opens in that table and checks them
+   * against it, the same table the manager's hellos use: an identifier that is not derived from its key is bound to
+   * one key, whichever way it was first proven.
+   */
+  useIdentityPins?(pins: IdentityPins): void
 }
 
 /** Counters of the routes signals take, per node (see {@link Signaling.routeMetrics}). */

@@ -5,8 +5,9 @@
  * The transcript is domain-separated ({@link SIGNAL_TRANSCRIPT_DOMAIN}) and covers the sender, the addressee, the
  * session, a timestamp, a fresh nonce, the sender's public key and the whole payload as the exact JSON text that
  * travels (so every SDP in it, with its DTLS fingerprint). The binding between the sender's identifier and the key is
- * the hello's ({@link PeerAuthenticator}): an identifier derived from the key (`Identifier.fromPublicKey`) is
- * accepted for it; any other is pinned to the first key that signed for it. A signal that does not verify, names
+ * the hello's ({@link PeerAuthenticator}), in the same table ({@link IdentityPins}: a manager's one, see
+ * {@link SignalOpener.usePins}): an identifier derived from the key (`Identifier.fromPublicKey`) is accepted for it;
+ * any other is pinned to the first key that signed for it, in a signal or a hello. A signal that does not verify, names
  * another addressee, is older than the freshness window, or repeats a nonce is refused with its reason. The checks
  * that need no key (shape, addressee, freshness window) run before the signature's, so a flood of stale or
  * misaddressed signals costs no verification; a nonce is remembered only once its signal verified.
@@ -103,8 +104,10 @@ export interface SignalOpenerOptions {
   readonly maxAgeMs?: number
   /** Latest accepted timestamp ahead of this clock, in milliseconds. @default 30000 */
   readonly maxSkewMs?: number
-  /** Nonces remembered (and identifiers pinned) at most. @default 8192 */
+  /** Nonces remembered (and identifiers pinned, in a table of its own) at most. @default 8192 */
   readonly maxEntries?: number
+  /** The table of pins to share (a manager's, with its hellos). @default a table of its own */
+  readonly pins?: IdentityPins
   /** The clock. @default Date.now */
   readonly now?: () => number
 }
@@ -113,7 +116,7 @@ export interface SignalOpenerOptions {
 export class SignalOpener {
   readonly #localHex: string
   readonly #selfCertifyingOnly: boolean
-  readonly #pins: IdentityPins
+  #pins: IdentityPins
   readonly #replay: ReplayGuard
   #verifications = 0
 
@@ -121,7 +124,7 @@ export class SignalOpener {
     this.#localHex = options.localId.toHex()
     this.#selfCertifyingOnly = options.selfCertifyingOnly ?? false
     const maxEntries = options.maxEntries ?? 8192
-    this.#pins = new IdentityPins(maxEntries)
+    this.#pins = options.pins ?? new IdentityPins(maxEntries)
     this.#replay = new ReplayGuard({
       maxAgeMs: options.maxAgeMs ?? 60_000,
       maxSkewMs: options.maxSkewMs ?? 30_000,
@@ -167,6 +170,14 @@ export class SignalOpener {
     if (fresh !== undefined) return fresh
     this.#pins.pin(s.from, s.pk)
     return { from, session: s.session, data: data as SignalPayload }
+  }
+
+  /**
+   * Pins in `pins` from now on (the manager's table, which its hellos use too), instead of the table it had: one
+   * key per identifier whichever way the key was first proven. The pins of the table it had are not carried over.
+   */
+  usePins(pins: IdentityPins): void {
+    this.#pins = pins
   }
 
   /** Forgets the nonces (at stop); the pins stay. */
