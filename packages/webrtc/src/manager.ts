@@ -78,7 +78,12 @@ export interface WebRtcMetrics extends SignalRouteMetrics {
 }
 
 /** Events of a {@link WebRtcConnectionManager}. */
-export interface WebRtcConnectionManagerEvents extends ConnectionManagerEvents {
+export interface WebRtcConnectionManagerEvents extends Omit<ConnectionManagerEvents, 'connection'> {
+  /**
+   * A new connection, outgoing or incoming (core's `'connection'`, with the {@link WebRtcConnection} the manager
+   * made). Emitted synchronously before its first `'message'`.
+   */
+  connection: (connection: WebRtcConnection) => void
   /** A peer joined the signaling room. */
   'peer:joined': (id: Identifier) => void
   /** A peer left the signaling room. */

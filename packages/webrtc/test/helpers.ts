@@ -206,8 +206,7 @@ export function nextConnection(
     const off = manager.on('connection', (c) => {
       clearTimeout(timer)
       off()
-      // the manager's event map types the connection as core's Connection; it emits a WebRtcConnection
-      resolve(c as WebRtcConnection)
+      resolve(c)
     })
   })
 }

@@ -88,7 +88,7 @@ describe.each(['wrtc', 'node-datachannel'] as const)('per-peer inbound limits (%
     const honest = await factory.make()
     const fromAttacker = new Promise<WebRtcConnection>((resolve) => {
       victim.on('connection', (c) => {
-        if (!c.remoteId.equals(honest.localId)) resolve(c as WebRtcConnection)
+        if (!c.remoteId.equals(honest.localId)) resolve(c)
       })
     })
     const honestConnection = await honest.connect(victim.localId)
