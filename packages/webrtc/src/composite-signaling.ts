@@ -1,6 +1,7 @@
 /**
  * Signaling from two sources: the overlay first, the signaling server as the fallback and for bootstrapping (the
- * room, the first connection). Every signal is sealed end to end once ({@link sealSignal}); the same sealed signal
+ * room, the first connection). Ready once the server is, or without it once the overlay can carry signals (see
+ * {@link CompositeSignalingOptions.serverWaitMs}): a node whose overlay is up needs no server. Every signal is sealed end to end once ({@link sealSignal}); the same sealed signal
  * goes over the overlay and, if that route fails, through the server, so the addressee verifies it whichever way it
  * came, and a copy that arrives both ways is taken once (the second is a replay).
  *
@@ -9,12 +10,15 @@
 import {
   AbstractComponent,
   type AbortOptions,
+  createRootContext,
   Emitter,
   type Identifier,
+  raceSignal,
   type ThrowableContext,
   throwIfAborted,
   type Unsubscribe,
 } from '@skipmesh/core'
+import { checkNumber, sleep } from '@skipmesh/core/internal'
 import type { OverlaySignaling } from './overlay-signaling.js'
 import type { OpenedSignal } from './signed-signals.js'
 import type { Signaling, SignalingEvents, SignalPayload, SignalRouteMetrics } from './signaling.js'
@@ -25,6 +29,14 @@ export interface CompositeSignalingOptions {
   readonly server: Signaling
   /** The overlay's signaling ({@link createOverlaySignaling}); attach its relay once the overlay node exists. */
   readonly overlay: OverlaySignaling
+  /**
+   * How long `start` waits for the server once the overlay has a relay attached; then the composite is ready on the
+   * overlay alone, and the server goes on joining in the background (its room fills in, and `'authenticated'` is
+   * emitted, when it does). `0`: ready as soon as a relay is attached. Whatever this is, a server that fails to join
+   * (its own timeout) while a relay is attached leaves the composite ready on the overlay; with no relay attached,
+   * the server's failure fails the start. @default Infinity (ready with the server, or once the server failed)
+   */
+  readonly serverWaitMs?: number
 }
 
 /** The key of a sealed signal inside the payload that travels through the server. */
@@ -32,21 +44,28 @@ const SEALED_KEY = 'sealed'
 
 /**
  * A {@link Signaling} that sends over the overlay when it has a route and through the server otherwise, and takes
- * signals from both. Its room, readiness and `'authenticated'` / `'disconnected'` events are the server's; a signal
- * over the overlay needs no server. A plain signal through the server (from a peer that does not seal) is passed on
+ * signals from both. Its room and `'authenticated'` / `'disconnected'` events are the server's; a signal over the
+ * overlay needs no server, and neither does its readiness once the overlay is up (see
+ * {@link CompositeSignalingOptions.serverWaitMs}). A plain signal through the server (from a peer that does not seal) is passed on
  * as the server authenticated it.
  */
 export class CompositeSignaling extends AbstractComponent implements Signaling {
   readonly #server: Signaling
   readonly #overlay: OverlaySignaling
+  readonly #serverWaitMs: number
   readonly #events = new Emitter<SignalingEvents>()
   readonly #subscriptions: Unsubscribe[] = []
   readonly #counts = { serverSent: 0, serverReceived: 0, fallbacks: 0 }
 
+  /** @throws {InvalidOptionsError} when `serverWaitMs` is negative. */
   constructor(options: CompositeSignalingOptions) {
     super()
     this.#server = options.server
     this.#overlay = options.overlay
+    this.#serverWaitMs =
+      options.serverWaitMs === undefined || options.serverWaitMs === Number.POSITIVE_INFINITY
+        ? Number.POSITIVE_INFINITY
+        : checkNumber('serverWaitMs', options.serverWaitMs, { min: 0 })
   }
 
   /** The overlay's signaling (attach its relay). */
@@ -115,8 +134,24 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
       server.on('disconnected', (reason) => events.emit('disconnected', reason)),
     )
     this.#overlay.start(ctx)
-    server.start(ctx)
-    await Promise.all([this.#overlay.ready(), server.ready()])
+    await this.#overlay.ready()
+    // the server in a context of its own: its failure to join ends only its own start (judged below), and after
+    // the composite is ready it matters only when the overlay cannot carry signals either
+    server.start(
+      createRootContext({
+        onIrrecoverable: (err) => {
+          if (this.state === 'ready' && !this.#overlay.canRelay) ctx.throwIrrecoverable(err)
+        },
+      }),
+    )
+    const viaServer = server.ready().catch((err: unknown) => {
+      if (!this.#overlay.canRelay) throw err
+    })
+    const wait = this.#serverWaitMs
+    const viaOverlay = Number.isFinite(wait)
+      ? this.#overlay.attached().then(() => (wait > 0 ? sleep(wait, ctx.signal) : undefined))
+      : new Promise<never>(() => {})
+    await raceSignal(Promise.race([viaServer, viaOverlay]), ctx.signal)
   }
 
   protected async onStop(): Promise<void> {
@@ -147,6 +182,7 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
 
 /**
  * Makes an unstarted {@link CompositeSignaling}: pass it as the manager's `signaling`; it starts and stops both.
+ * @throws {InvalidOptionsError} when `serverWaitMs` is negative.
  */
 export function createCompositeSignaling(options: CompositeSignalingOptions): CompositeSignaling {
   return new CompositeSignaling(options)

@@ -17,7 +17,7 @@ import {
   throwIfAborted,
   type Unsubscribe,
 } from '@skipmesh/core'
-import { checkNumber } from '@skipmesh/core/internal'
+import { checkNumber, deferred } from '@skipmesh/core/internal'
 import { SignalingUnavailableError, SignalRefusedError } from './errors.js'
 import type {
   Signaling,
@@ -63,6 +63,7 @@ export class OverlaySignaling extends AbstractComponent implements Signaling {
   readonly #relayTimeoutMs: number
   readonly #events = new Emitter<SignalingEvents>()
   readonly #refused: Partial<Record<SignalRefusal, number>> = {}
+  readonly #firstAttach = deferred<void>()
   #relay: SignalRelay | undefined
   #offDeliver: Unsubscribe | undefined
   #sent = 0
@@ -91,12 +92,18 @@ export class OverlaySignaling extends AbstractComponent implements Signaling {
     this.#relay = relay
     const off = relay.onDeliver((bytes) => this.#onDeliver(bytes))
     this.#offDeliver = off
+    this.#firstAttach.resolve()
     return () => {
       if (this.#relay !== relay) return
       off()
       this.#relay = undefined
       this.#offDeliver = undefined
     }
+  }
+
+  /** Resolves once a relay has been attached (at once if one was): the overlay can carry signals from then on. */
+  attached(): Promise<void> {
+    return this.#firstAttach.promise
   }
 
   /** Whether a relay is attached and the component is ready. */
