@@ -123,15 +123,37 @@ export async function listPeers(
 export async function signal(
   ctx: ServerContext,
   session: SocketSession,
-  { to, session: sessionId, data }: Payload<'signal'>,
+  payload: Payload<'signal'>,
 ): Promise<ResponseOf<'signal'>> {
   const { room, id } = session.self()
-  if (to === id || !(await ctx.registry.isLive(room, to))) {
-    throw new Refusal('unknown-peer', 'no such peer in this room')
-  }
-  ctx.deliverSignal(room, to, { from: id, session: sessionId, data })
-  ctx.metrics.signalsRelayed.inc()
+  const live = payload.to !== id && (await ctx.registry.isLive(room, payload.to))
+  relay(ctx, room, id, payload, live)
   return {}
+}
+
+/**
+ * `signal` decided at once when the registry answers liveness without a promise (the registry's `isLiveNow`): the
+ * same checks, delivery and count as {@link signal}. False (nothing done) when the registry cannot.
+ * @throws {Refusal} as {@link signal}.
+ */
+export function signalNow(ctx: ServerContext, session: SocketSession, payload: Payload<'signal'>): boolean {
+  const { registry } = ctx
+  if (registry.isLiveNow === undefined) return false
+  const { room, id } = session.self()
+  relay(ctx, room, id, payload, payload.to !== id && registry.isLiveNow(room, payload.to))
+  return true
+}
+
+function relay(
+  ctx: ServerContext,
+  room: string,
+  from: string,
+  { to, session, data }: Payload<'signal'>,
+  live: boolean,
+): void {
+  if (!live) throw new Refusal('unknown-peer', 'no such peer in this room')
+  ctx.deliverSignal(room, to, { from, session, data })
+  ctx.metrics.signalsRelayed.inc()
 }
 
 /** `leave`: leaves the room (the id stays owned by the key for the grace period); the socket may join again. */

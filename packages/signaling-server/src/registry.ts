@@ -86,6 +86,11 @@ export interface Registry {
   owner(room: string, id: string): Promise<Owner | undefined>
   /** Whether `id` is live in `room`. */
   isLive(room: string, id: string): Promise<boolean>
+  /**
+   * Optional: {@link Registry.isLive} answered at once, for a store in this process (the memory registry). The server
+   * then decides a `signal` without a promise; without it, every signal waits for `isLive`.
+   */
+  isLiveNow?(room: string, id: string): boolean
   /** Live ids of `room` in ascending order, after `after` (exclusive), at most `limit`, skipping `exclude`. */
   list(room: string, options: { after?: string; limit: number; exclude?: string }): Promise<RegistryPage>
   /** Number of live ids in `room`. */
@@ -200,6 +205,10 @@ export class MemoryRegistry implements Registry {
   }
 
   async isLive(room: string, id: string): Promise<boolean> {
+    return this.isLiveNow(room, id)
+  }
+
+  isLiveNow(room: string, id: string): boolean {
     return this.#entry(room, id)?.live === true
   }
 

@@ -8,7 +8,7 @@
 import { type ClientEventName, ClientRequestSchemas, CLIENT_EVENTS } from '@skipmesh/signaling-protocol'
 import * as v from 'valibot'
 import { Refusal, type ServerContext, type SignalingSocket } from './context.js'
-import { handlers, type Payload } from './handlers.js'
+import { handlers, type Payload, signalNow } from './handlers.js'
 import { releaseIdentities } from './identity-handlers.js'
 import { type Ackable, type RateLimit, refuse } from './rate-limit.js'
 import { checkSignal } from './signal-check.js'
@@ -109,6 +109,8 @@ export class SocketSession {
     const last = args[args.length - 1]
     const ack: Ackable = typeof last === 'function' ? (last as Ackable) : () => {}
     const params = typeof last === 'function' ? args.slice(0, -1) : args
+    // a valid signal while no request of this socket is queued is decided at once when the registry can (the hot path)
+    if (event === 'signal' && !this.#draining && this.#signalNow(params, ack)) return
     const { run, payloadOptional } = handlers[event]
     const work = async (): Promise<void> => {
       if (this.#closed) return
@@ -133,6 +135,32 @@ export class SocketSession {
       }
     }
     this.enqueue(work, (err) => ctx.log.error('handler crashed', { err: String(err) }))
+  }
+
+  /**
+   * Decides a `signal` with `params` at once ({@link signalNow}); false when it must take the queue: an invalid
+   * payload (the schema words the refusal there) or a registry without `isLiveNow`.
+   */
+  #signalNow(params: readonly unknown[], ack: Ackable): boolean {
+    const ctx = this.#ctx
+    if (ctx.registry.isLiveNow === undefined) return false
+    const payload =
+      params.length === 1 && !this.#closed
+        ? (checkSignal(params[0]) as Payload<'signal'> | undefined)
+        : undefined
+    if (payload === undefined) return false
+    try {
+      if (!signalNow(ctx, this, payload)) return false
+    } catch (err) {
+      if (err instanceof Refusal) refuse(ctx, ack, err.code, err.message)
+      else {
+        ctx.log.error('request failed', { event: 'signal', socket: this.socket.id, err: String(err) })
+        refuse(ctx, ack, 'internal', 'internal error')
+      }
+      return true
+    }
+    ack({ ok: true })
+    return true
   }
 
   /** The socket disconnected: stop its deadline, skip its queued requests, release its registration after them. */

@@ -1,7 +1,7 @@
 import { Identifier } from '@skipmesh/core'
 import { MemoryRegistry, type Registry } from '../src/registry.js'
 import { describe, expect, it } from 'vitest'
-import { bytesToHex } from '@skipmesh/core/internal'
+import { bytesToHex, deferred } from '@skipmesh/core/internal'
 import { challengeBytes } from '@skipmesh/signaling-protocol'
 import { assertRelays, collect, connect, disconnected, joinAs, nextEvent, startServer } from './helpers.js'
 
@@ -149,6 +149,42 @@ describe('relay', () => {
     for (let n = 0; n < 50; n++) a.socket.emit('signal', { to: b.id, session: 's', data: { n } }, () => {})
     await last
     expect(received.map((s) => s.data.n)).toEqual([...Array(50).keys()])
+  })
+
+  it('relays and acknowledges a signal only after the request its socket sent before it, still running', async () => {
+    // list-peers waits on the gate; the gate opens when the signal reaches the server (before its dispatch, so
+    // without the ordering the signal would be relayed and acknowledged while list-peers still waits)
+    const gate = deferred<void>()
+    let gated = false
+    class SlowList extends MemoryRegistry {
+      override async list(room: string, options: { after?: string; limit: number; exclude?: string }) {
+        if (gated) await gate.promise
+        return super.list(room, options)
+      }
+    }
+    const server = await startServer({ registry: new SlowList({ graceMs: 30_000 }) })
+    const a = await joinAs(server.url, 'lobby')
+    const b = await joinAs(server.url, 'lobby')
+    server.io
+      .of('/')
+      .sockets.get(a.socket.id ?? '')
+      ?.onAny((event) => {
+        if (event === 'signal') gate.resolve()
+      })
+    const order: string[] = []
+    const atB = nextEvent(b.socket, 'signal')
+    gated = true
+    const listed = a.socket
+      .timeout(5000)
+      .emitWithAck('list-peers', {})
+      .then((res) => order.push(`listed:${res.ok}`))
+    const signalled = a.socket
+      .timeout(5000)
+      .emitWithAck('signal', { to: b.id, session: 's', data: { n: 1 } })
+      .then((res) => order.push(`signalled:${res.ok}`))
+    await Promise.all([listed, signalled])
+    expect(order).toEqual(['listed:true', 'signalled:true'])
+    expect(await atB).toEqual({ from: a.id, session: 's', data: { n: 1 } })
   })
 
   it('isolates rooms: a peer neither sees nor can signal a peer of another room', async () => {
