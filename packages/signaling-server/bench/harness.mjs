@@ -2,6 +2,7 @@
 // server children, raw WebSocket clients speaking each server's wire protocol, and the relay loop. One helper per
 // idea; nothing here runs on import.
 import { fork } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { Identifier } from '@skipmesh/core'
@@ -138,11 +139,12 @@ export async function skipmeshPeer(port, room, keys, withAck) {
   if (!auth.ok) throw new Error(`authenticate: ${auth.error.code}`)
   return {
     id,
-    send(to, data, onAck) {
-      c.emit('signal', { to, session: 'bench', data }, withAck ? onAck : undefined)
+    /** Relays `data` to `to` under `session` ('bench' unless given); `onAck` gets the ack when `withAck`. */
+    send(to, data, onAck, session = 'bench') {
+      c.emit('signal', { to, session, data }, withAck ? onAck : undefined)
     },
     onSignal(fn) {
-      c.on('signal', (s) => fn(s.from, s.data))
+      c.on('signal', (s) => fn(s.from, s.data, s.session))
     },
     close: () => c.close(),
   }
@@ -152,6 +154,7 @@ export async function skipmeshPeer(port, room, keys, withAck) {
 export async function peerjsPeer(port) {
   const id = Identifier.random().toHex()
   let handler = () => {}
+  let onMessage = () => {}
   let opened
   const open = new Promise((r) => {
     opened = r
@@ -159,8 +162,10 @@ export async function peerjsPeer(port) {
   const token = Math.random().toString(36).slice(2)
   const ws = await openWs(`ws://127.0.0.1:${port}/peerjs?key=peerjs&id=${id}&token=${token}`, (_ws, raw) => {
     const m = JSON.parse(raw.toString())
-    if (m.type === 'CANDIDATE' || m.type === 'OFFER') handler(m.src, m.payload)
-    else opened(m)
+    if (m.type === 'CANDIDATE' || m.type === 'OFFER' || m.type === 'ANSWER') {
+      handler(m.src, m.payload)
+      onMessage(m.type, m.src, m.payload)
+    } else opened(m)
   })
   const first = await open
   if (first.type !== 'OPEN') throw new Error(`peerjs: ${JSON.stringify(first)}`)
@@ -172,6 +177,14 @@ export async function peerjsPeer(port) {
     },
     onSignal(fn) {
       handler = fn
+    },
+    /** Sends a PeerJS message of `type` (OFFER, ANSWER, CANDIDATE) to `dst`. */
+    sendMessage(type, dst, payload) {
+      ws.send(JSON.stringify({ type, dst, payload }))
+    },
+    /** `fn(type, src, payload)` gets every OFFER, ANSWER and CANDIDATE. */
+    onMessage(fn) {
+      onMessage = fn
     },
     close: () => ws.close(),
   }
@@ -243,4 +256,52 @@ export async function relay(peers, { signals, roomOf, timeoutMs = 60_000, classi
   clearTimeout(timeout)
   const seconds = (performance.now() - start) / 1000
   return { total, delivered, refused, seconds, latencies: latencies.slice(0, delivered).sort(), classes }
+}
+
+/**
+ * Which scenarios, kinds and repetitions to run: all of them, or a quick look (`quick`: write no document) chosen
+ * with BENCH_KINDS, BENCH_CLIENTS (comma-separated) and BENCH_REPS (2 by default).
+ */
+export function selection(allKinds, allScenarios) {
+  const env = process.env
+  return {
+    quick: ['BENCH_KINDS', 'BENCH_CLIENTS', 'BENCH_REPS'].some((k) => env[k] !== undefined),
+    kinds: env.BENCH_KINDS?.split(',') ?? allKinds,
+    scenarios: allScenarios.filter(
+      (s) => env.BENCH_CLIENTS === undefined || env.BENCH_CLIENTS.split(',').includes(String(s.clients)),
+    ),
+    reps: Number(env.BENCH_REPS ?? 2),
+  }
+}
+
+/**
+ * Runs `scenario(kind, s)` for each scenario `reps` times, the kinds in alternating order (the machine is shared:
+ * noise and warm-up hit every kind alike); prints each run as a JSON line and returns them all, with `rep`.
+ */
+export async function alternate({ scenarios, kinds, reps }, scenario) {
+  const runs = []
+  for (const s of scenarios) {
+    for (let rep = 0; rep < reps; rep++) {
+      for (const kind of rep % 2 === 0 ? kinds : [...kinds].reverse()) {
+        const r = { ...(await scenario(kind, s)), rep }
+        console.log(JSON.stringify(r))
+        runs.push(r)
+      }
+    }
+  }
+  return runs
+}
+
+/**
+ * Writes the documents of one benchmark: docs/benchmarks/<name>.json (`{ date, machine, ...fields }`, the load
+ * average measured from `loadBefore` to now) and <name>.md (`markdown(report)`); returns the markdown.
+ */
+export function writeDocuments(name, loadBefore, fields, markdown) {
+  const report = { date: new Date().toISOString(), machine: machine(loadBefore), ...fields }
+  const dir = fileURLToPath(new URL('../../../docs/benchmarks/', import.meta.url))
+  mkdirSync(dir, { recursive: true })
+  writeFileSync(`${dir}${name}.json`, `${JSON.stringify(report, null, 2)}\n`)
+  const md = markdown(report)
+  writeFileSync(`${dir}${name}.md`, md)
+  return md
 }
