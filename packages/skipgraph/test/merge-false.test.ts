@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { checkSkipGraph } from '../src/testing/index.js'
 import { Cluster } from './helpers.js'
 
+// 180 s is an outer bound only (nothing here is timed): the 64 joins at once took 44-81 s a seed at load 28-37 on 2 cores
 describe.concurrent('one graph', () => {
   for (const seed of [1, 2, 3, 4]) {
     it(`64 nodes joining at once, all knowing each other, are never taken for another graph (seed ${seed})`, async () => {
@@ -26,6 +27,6 @@ describe.concurrent('one graph', () => {
       )
       expect(sum('merges')).toBe(0)
       await c.stopAll()
-    }, 60_000)
+    }, 180_000)
   }
 })

@@ -1,6 +1,14 @@
-import type { Identifier } from '@skipmesh/core'
+import {
+  createMultiplexer,
+  createNetwork,
+  createStaticDirectory,
+  type Identifier,
+  MembershipVector,
+  type Multiplexer,
+  type Network,
+} from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
-import { SkipGraphError, type SkipGraphNode } from '../src/index.js'
+import { createSkipGraphNode, SkipGraphError, type SkipGraphNode } from '../src/index.js'
 import { searchOracle } from '../src/testing/index.js'
 import { Cluster, sortedIds } from './helpers.js'
 import { oneGraph } from './settle.js'
@@ -21,6 +29,22 @@ async function inexactSearches(nodes: readonly SkipGraphNode[]): Promise<string[
   return bad
 }
 
+/**
+ * Every one of `nodes` (started, not joined) starts a graph of its own at once; then they must end as one graph
+ * (every node joined, none merging, no dead entry, the checker clean) within 60 s, with every search exact and
+ * every node but one moved at least once.
+ */
+async function raceToOneGraph(nodes: readonly SkipGraphNode[], label: string): Promise<void> {
+  const started = performance.now()
+  await Promise.all(nodes.map((n) => n.join()))
+  await oneGraph(nodes, AbortSignal.timeout(60_000))
+  const ms = performance.now() - started
+  expect(await inexactSearches(nodes)).toEqual([])
+  const merges = nodes.reduce((s, n) => s + n.metrics().merges, 0)
+  expect(merges).toBeGreaterThanOrEqual(nodes.length - 1)
+  console.log(`${label}: one graph after ${ms.toFixed(0)} ms, ${merges} merges`)
+}
+
 const RACE_SEEDS =
   (process.env.SEEDS ?? '').length > 0
     ? process.env.SEEDS!.split(',').map(Number)
@@ -33,16 +57,73 @@ describe.concurrent('graphs formed apart', () => {
       const c = new Cluster(seed, { latency: { min: 0, max: 2 } }, { mergeCheckMs: 200, contacts: () => ids })
       for (let i = 0; i < 8; i++) await c.add()
       ids = c.members.map((m) => m.node.identity.id)
-      const nodes = c.members.map((m) => m.node)
-      const started = performance.now()
-      await Promise.all(nodes.map((n) => n.join()))
-      await oneGraph(nodes, AbortSignal.timeout(60_000))
-      const ms = performance.now() - started
-      expect(await inexactSearches(nodes)).toEqual([])
-      const merges = nodes.reduce((s, n) => s + n.metrics().merges, 0)
-      expect(merges).toBeGreaterThanOrEqual(7)
-      console.log(`race seed ${seed}: one graph after ${ms.toFixed(0)} ms, ${merges} merges`)
+      await raceToOneGraph(
+        c.members.map((m) => m.node),
+        `race seed ${seed}`,
+      )
       await c.stopAll()
+    }, 90_000)
+  }
+})
+
+/**
+ * `hostCount` multiplexers (core's `createMultiplexer`, as the demo's shared per-tab WebRTC host) on `c`'s hub,
+ * with `perHost` started skip-graph nodes each (not joined) whose contacts are all the nodes; `stop` stops them all.
+ */
+async function nodesOnHosts(
+  c: Cluster,
+  hostCount: number,
+  perHost: number,
+): Promise<{ nodes: SkipGraphNode[]; stop: () => Promise<void> }> {
+  const directory = createStaticDirectory()
+  const hosts: Multiplexer[] = []
+  for (let h = 0; h < hostCount; h++) {
+    hosts.push(createMultiplexer({ host: c.hub.connectionManager(c.randomId()), directory }))
+  }
+  for (const h of hosts) h.start()
+  await Promise.all(hosts.map((h) => h.ready()))
+  const nodes: SkipGraphNode[] = []
+  const networks: Network[] = []
+  let ids: Identifier[] = []
+  for (const host of hosts) {
+    for (let i = 0; i < perHost; i++) {
+      const id = c.randomId()
+      directory.bind(id, host.hostId)
+      const network = createNetwork({ connectionManager: host.node(id) })
+      network.start()
+      await network.ready()
+      const node = createSkipGraphNode({
+        random: c.random,
+        mergeCheckMs: 200,
+        contacts: () => ids,
+        network,
+        identity: { id, mv: MembershipVector.fromIdentifier(id) },
+      })
+      node.start()
+      await node.ready()
+      nodes.push(node)
+      networks.push(network)
+    }
+  }
+  ids = nodes.map((n) => n.identity.id)
+  const stop = async (): Promise<void> => {
+    await Promise.all(nodes.map((n) => n.stop()))
+    await Promise.all(networks.map((n) => n.stop()))
+    await Promise.all(hosts.map((h) => h.stop()))
+  }
+  return { nodes, stop }
+}
+
+describe.concurrent('graphs formed apart on shared hosts', () => {
+  for (const seed of RACE_SEEDS) {
+    it(`8 nodes on 4 hosts that all start a graph at once end as one graph, the checker clean and every search exact (seed ${seed})`, async () => {
+      const c = new Cluster(seed, { latency: { min: 0, max: 2 } })
+      const { nodes, stop } = await nodesOnHosts(c, 4, 2)
+      try {
+        await raceToOneGraph(nodes, `race on hosts, seed ${seed}`)
+      } finally {
+        await stop()
+      }
     }, 90_000)
   }
 })
