@@ -1,20 +1,12 @@
 import { type ConnectionManager, Identifier } from '@skipmesh/core'
 import { describeConnectionBudget, describeConnectionManager } from '@skipmesh/core/testing'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, beforeAll } from 'vitest'
-import { implementations, managerFactory, startSignalingServer } from './helpers.js'
+import { implementations, managerFactory, useSignalingServer } from './helpers.js'
 
-let server: SignalingServer
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
+const fixture = useSignalingServer()
 
 for (const name of ['wrtc', 'node-datachannel'] as const) {
   const setup = async () => {
-    const factory = managerFactory(server, implementations[name]())
+    const factory = managerFactory(fixture.server, implementations[name]())
     return {
       create: (id: Identifier): Promise<ConnectionManager> => factory.make(id),
       unknownId: () => Identifier.random(),

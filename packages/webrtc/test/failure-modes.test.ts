@@ -6,8 +6,7 @@ import {
   Identifier,
   MessageTooLargeError,
 } from '@skipmesh/core'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import { createSignalingClient } from '../src/signaling-client.js'
 import {
   closeWatcher,
@@ -18,8 +17,10 @@ import {
   managerFactory,
   nextConnection,
   sha256,
-  startSignalingServer,
+  useSignalingServer,
 } from './helpers.js'
+
+const fixture = useSignalingServer()
 
 /**
  * Data-heavy cases run on node-datachannel (no data-path stalls seen); connection-heavy cases (glare, cycles,
@@ -28,14 +29,7 @@ import {
 const DATA = (process.env.SKIPMESH_DATA_WRTC ?? 'node-datachannel') as keyof typeof implementations
 const SETUP = (process.env.SKIPMESH_SETUP_WRTC ?? 'wrtc') as keyof typeof implementations
 
-let server: SignalingServer
 let factory: ReturnType<typeof managerFactory>
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
 afterEach(async () => {
   await factory?.stopAll()
 })
@@ -57,7 +51,7 @@ function pattern(size: number, seed: number): Uint8Array {
 describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   it('resolves glare ×50 with exactly one RTCPeerConnection per pair and no error', async () => {
     const impl = countingWrtc(implementations[SETUP]())
-    factory = managerFactory(server, impl)
+    factory = managerFactory(fixture.server, impl)
     const a = await factory.make()
     const b = await factory.make()
     for (let i = 0; i < 50; i++) {
@@ -89,7 +83,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   })
 
   it('delivers payloads of 0 B, 16 KiB±1, 256 KiB±1, 1 MiB and 16 MiB with equal SHA-256', async () => {
-    factory = managerFactory(server, implementations[DATA]())
+    factory = managerFactory(fixture.server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
     const sizes = [0, 16383, 16384, 16385, 262143, 262144, 262145, 1 << 20, 16 << 20]
     const payloads = sizes.map((s, i) => pattern(s, i + 1))
@@ -103,7 +97,9 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   })
 
   it('rejects a message over maxMessageSize with MessageTooLargeError before sending anything', async () => {
-    factory = managerFactory(server, implementations[DATA](), undefined, { maxMessageSize: 64 * 1024 })
+    factory = managerFactory(fixture.server, implementations[DATA](), undefined, {
+      maxMessageSize: 64 * 1024,
+    })
     const { ab, ba } = await connectedPair(factory)
     const inbox = collectMessages(ba, 1)
     await expect(ab.send(BULK, new Uint8Array(64 * 1024 + 1))).rejects.toBeInstanceOf(MessageTooLargeError)
@@ -114,7 +110,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   })
 
   it('refuses to send more than the remote accepts (its hello announces its maxMessageSize)', async () => {
-    factory = managerFactory(server, implementations[DATA]())
+    factory = managerFactory(fixture.server, implementations[DATA]())
     const a = await factory.make()
     const b = await factory.make(undefined, { maxMessageSize: 1000 })
     const incoming = nextConnection(b)
@@ -133,7 +129,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
       new DataView(bytes.buffer).setUint32(0, i)
       return bytes
     })
-    factory = managerFactory(server, implementations[DATA]())
+    factory = managerFactory(fixture.server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
     // checked on arrival (not retained): in order, complete
     let next = 0
@@ -156,7 +152,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   }, 150_000)
 
   it('delivers all 5,000 messages sent right before close()', async () => {
-    factory = managerFactory(server, implementations[DATA]())
+    factory = managerFactory(fixture.server, implementations[DATA]())
     const { ab, ba } = await connectedPair(factory)
     const count = 5_000
     const inbox = collectMessages(ba, count)
@@ -180,7 +176,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   })
 
   it('delivers a backlog that takes longer to flush than closeTimeoutMs (the timeout bounds only the handshake)', async () => {
-    factory = managerFactory(server, implementations[DATA]())
+    factory = managerFactory(fixture.server, implementations[DATA]())
     // 4,000 × 16 KiB = 64 MiB cannot be flushed in 500 ms (measured ≤ 55 MiB/s here), so a close timer counted
     // from close() would cut it off; 500 ms is ample for the handshake after the flush
     const { ab, ba } = await connectedPair(factory, { closeTimeoutMs: 500 })
@@ -207,7 +203,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
 
   it('runs 100 connect/close cycles, back to zero live connections each time', async () => {
     const impl = countingWrtc(implementations[SETUP]())
-    factory = managerFactory(server, impl)
+    factory = managerFactory(fixture.server, impl)
     const a = await factory.make()
     const b = await factory.make()
     for (let i = 0; i < 100; i++) {
@@ -234,12 +230,12 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
   for (const deaf of ['lower', 'higher'] as const) {
     it(`fails a dial to a silent peer (${deaf} id) with ConnectionFailedError after connectTimeoutMs, freeing it, and the next connect dials afresh`, async () => {
       const impl = countingWrtc(implementations[SETUP]())
-      factory = managerFactory(server, impl)
+      factory = managerFactory(fixture.server, impl)
       const a = await factory.make(undefined, { connectTimeoutMs: 800 })
       // a peer that joins the room but never answers a signal
       const silentId = Identifier.fromHex(deaf === 'lower' ? '00'.repeat(31) + '01' : 'ff'.repeat(32))
       const silent = createSignalingClient({
-        url: server.url,
+        url: fixture.server.url,
         room: factory.room,
         localId: silentId,
         keyPair: await generateKeyPair(),
@@ -268,7 +264,7 @@ describe(`failure modes (data: ${DATA}, connection set-up: ${SETUP})`, () => {
 for (const name of ['wrtc', 'node-datachannel'] as const) {
   describe(`channels opened late (${name})`, () => {
     it('loses no message on a channel the remote has not created yet', async () => {
-      factory = managerFactory(server, implementations[name]())
+      factory = managerFactory(fixture.server, implementations[name]())
       const { ab, ba } = await connectedPair(factory)
       const channels = [channel('late-1'), channel('late-2'), channel('late-3')]
       const perChannel = 200
@@ -288,7 +284,7 @@ for (const name of ['wrtc', 'node-datachannel'] as const) {
     })
 
     it('loses no message when both sides open the same channels at once', async () => {
-      factory = managerFactory(server, implementations[name]())
+      factory = managerFactory(fixture.server, implementations[name]())
       const { a, b, ab, ba } = await connectedPair(factory)
       const channels = [channel('both-1'), channel('both-2')]
       const perChannel = 100

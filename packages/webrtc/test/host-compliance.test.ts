@@ -1,17 +1,9 @@
 import { type ConnectionManager, generateKeyPair, Identifier } from '@skipmesh/core'
 import { describeConnectionManager } from '@skipmesh/core/testing'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, beforeAll } from 'vitest'
 import { createWebRtcHost, type WebRtcHost } from '../src/host.js'
-import { implementations, startSignalingServer } from './helpers.js'
+import { implementations, useSignalingServer } from './helpers.js'
 
-let server: SignalingServer
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
+const fixture = useSignalingServer()
 
 for (const name of ['wrtc', 'node-datachannel'] as const) {
   // two hosts per case; consecutive managers sit on different hosts, so every pair a case makes spans the
@@ -25,7 +17,7 @@ for (const name of ['wrtc', 'node-datachannel'] as const) {
         [0, 1].map(async () =>
           createWebRtcHost({
             keyPair: await generateKeyPair(),
-            signaling: { url: server.url, room },
+            signaling: { url: fixture.server.url, room },
             rtc: { iceServers: [] },
             wrtc: implementations[name](),
           }),

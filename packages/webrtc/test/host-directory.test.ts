@@ -1,22 +1,15 @@
 import { generateKeyPair, Identifier, PeerNotFoundError } from '@skipmesh/core'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createSignalingDirectory } from '../src/host-directory.js'
 import { HostIdentities } from '../src/host-identities.js'
 import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
-import { startSignalingServer } from './helpers.js'
+import { useSignalingServer } from './helpers.js'
 
-let server: SignalingServer
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
+const fixture = useSignalingServer()
 
 async function client(room: string): Promise<SignalingClient> {
   const c = createSignalingClient({
-    url: server.url,
+    url: fixture.server.url,
     room,
     localId: Identifier.random(),
     keyPair: await generateKeyPair(),

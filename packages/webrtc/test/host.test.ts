@@ -8,18 +8,11 @@ import {
   type Message,
   type MessageProcessor,
 } from '@skipmesh/core'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createWebRtcHost, type WebRtcHost } from '../src/host.js'
-import { countingWrtc, implementations, startSignalingServer } from './helpers.js'
+import { countingWrtc, implementations, useSignalingServer } from './helpers.js'
 
-let server: SignalingServer
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
+const fixture = useSignalingServer()
 
 const text = new TextEncoder()
 const decode = new TextDecoder()
@@ -57,7 +50,7 @@ for (const name of ['wrtc', 'node-datachannel'] as const) {
         hosts.push(
           createWebRtcHost({
             keyPair: await generateKeyPair(),
-            signaling: { url: server.url, room },
+            signaling: { url: fixture.server.url, room },
             rtc: { iceServers: [] },
             wrtc,
           }),

@@ -2,16 +2,17 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { channel, Identifier } from '@skipmesh/core'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { HeartbeatTimeoutError, TransportClosedError } from '../src/errors.js'
 import {
   closeWatcher,
   connectedPair,
   implementations,
   managerFactory,
-  startSignalingServer,
+  useSignalingServer,
 } from './helpers.js'
+
+const fixture = useSignalingServer()
 
 const HEARTBEAT_INTERVAL_MS = 250
 const HEARTBEAT_TIMEOUT_MS = 1_000
@@ -19,7 +20,6 @@ const HEARTBEAT_TIMEOUT_MS = 1_000
 const BOUND_MS = HEARTBEAT_TIMEOUT_MS + HEARTBEAT_INTERVAL_MS + 750
 
 const pkg = fileURLToPath(new URL('..', import.meta.url))
-let server: SignalingServer
 let factory: ReturnType<typeof managerFactory>
 let child: ChildProcess | undefined
 
@@ -27,10 +27,6 @@ beforeAll(async () => {
   // the killed peer runs in its own process, from the built package
   if (!existsSync(`${pkg}/dist/index.js`))
     execFileSync('npx', ['tsc', '-p', `${pkg}/tsconfig.json`], { stdio: 'inherit' })
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
 })
 afterEach(async () => {
   if (child?.exitCode === null) child.kill('SIGKILL')
@@ -39,7 +35,7 @@ afterEach(async () => {
 })
 
 function spawnEchoPeer(room: string): Promise<{ process: ChildProcess; id: Identifier }> {
-  const proc = spawn(process.execPath, [`${pkg}/test/fixtures/echo-peer.mjs`, server.url, room], {
+  const proc = spawn(process.execPath, [`${pkg}/test/fixtures/echo-peer.mjs`, fixture.server.url, room], {
     cwd: pkg,
     stdio: ['ignore', 'pipe', 'inherit'],
   })
@@ -58,7 +54,7 @@ function spawnEchoPeer(room: string): Promise<{ process: ChildProcess; id: Ident
 
 describe('liveness', () => {
   it('detects a peer process killed mid-traffic (SIGKILL): close fires once, within the heartbeat bound', async () => {
-    factory = managerFactory(server, implementations.wrtc(), undefined, {
+    factory = managerFactory(fixture.server, implementations.wrtc(), undefined, {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
     })
@@ -105,7 +101,7 @@ describe('liveness', () => {
   })
 
   it('closes once with TransportClosedError when the remote destroys its peer connection without the close handshake', async () => {
-    factory = managerFactory(server, implementations.wrtc(), undefined, {
+    factory = managerFactory(fixture.server, implementations.wrtc(), undefined, {
       heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
       heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
     })

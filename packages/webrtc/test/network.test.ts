@@ -7,18 +7,11 @@ import {
   Identifier,
   type Message,
 } from '@skipmesh/core'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { createWebRtcConnectionManager, type WebRtcConnectionManager } from '../src/manager.js'
-import { implementations, startSignalingServer } from './helpers.js'
+import { implementations, useSignalingServer } from './helpers.js'
 
-let server: SignalingServer
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
+const fixture = useSignalingServer()
 
 interface Received {
   channel: Channel
@@ -34,7 +27,7 @@ async function nodes(count: number, impl: keyof typeof implementations) {
     const manager = createWebRtcConnectionManager({
       localId: Identifier.random(),
       keyPair: await generateKeyPair(),
-      signaling: { url: server.url, room },
+      signaling: { url: fixture.server.url, room },
       rtc: { iceServers: [] },
       wrtc: implementations[impl](),
     })

@@ -6,8 +6,7 @@
  */
 import { ConnectionClosedError, channel, Identifier } from '@skipmesh/core'
 import { randomNonce } from '@skipmesh/core/internal'
-import type { SignalingServer } from '@skipmesh/signaling-server'
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it } from 'vitest'
 import type { WebRtcConnection } from '../src/connection.js'
 import { PeerLimitExceededError } from '../src/errors.js'
 import { FRAME_LAST, FRAME_MORE } from '../src/framing.js'
@@ -18,18 +17,13 @@ import {
   collectMessages,
   implementations,
   managerFactory,
-  startSignalingServer,
+  useSignalingServer,
 } from './helpers.js'
 
-let server: SignalingServer
+const fixture = useSignalingServer()
+
 let factory: ReturnType<typeof managerFactory>
 const hostiles: HostilePeer[] = []
-beforeAll(async () => {
-  server = await startSignalingServer()
-})
-afterAll(async () => {
-  await server.close()
-})
 afterEach(async () => {
   await Promise.all(hostiles.splice(0).map((h) => h.stop()))
   await factory?.stopAll()
@@ -83,7 +77,7 @@ describe.each(['wrtc', 'node-datachannel'] as const)('per-peer inbound limits (%
     atVictim: Promise<WebRtcConnection>
     honestCheck: () => Promise<void>
   }> {
-    factory = managerFactory(server, implementations[name]())
+    factory = managerFactory(fixture.server, implementations[name]())
     const victim = await factory.make(Identifier.fromHex(`f0${randomNonce(31)}`), options)
     const honest = await factory.make()
     const fromAttacker = new Promise<WebRtcConnection>((resolve) => {
@@ -93,7 +87,7 @@ describe.each(['wrtc', 'node-datachannel'] as const)('per-peer inbound limits (%
     })
     const honestConnection = await honest.connect(victim.localId)
     const attacker = await hostilePeer({
-      url: server.url,
+      url: fixture.server.url,
       room: factory.room,
       wrtc: implementations[name](),
       victim: victim.localId,
