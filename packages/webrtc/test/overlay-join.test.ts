@@ -5,7 +5,9 @@
  * signals yet) and the join itself (search, then the links to its neighbours at every level). Prints one JSON line
  * per mode. `OVERLAY_JOIN_N` sets the graph's size (8 in the suite; the issue's figure is at 64).
  *
- * The skip graph is imported from its source: `@skipmesh/webrtc` does not depend on `@skipmesh/skipgraph`.
+ * The skip graph is imported from its source: `@skipmesh/webrtc` does not depend on `@skipmesh/skipgraph`, and a
+ * devDependency would make the two depend on each other (`packages/skipgraph/bench/webrtc-search.mjs` imports
+ * `@skipmesh/webrtc`).
  */
 import {
   type AbortOptions,
