@@ -153,6 +153,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       txns: this.#txns,
       linker: this.#linker,
       liveness: this.#liveness,
+      messenger: this.#messenger,
       metrics,
       isReady,
       random,

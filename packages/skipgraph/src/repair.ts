@@ -8,12 +8,13 @@
 import type { Identifier } from '@skipmesh/core'
 import type { SkipGraphMetrics } from './contract.js'
 import type { Linker, Located } from './linking.js'
-import type { Liveness } from './liveness.js'
+import { addBounded, type Liveness } from './liveness.js'
+import { type RepairWalkInit, walkBelow } from './repair-walk.js'
 import { MAX_LEVEL, type Side, sharesPrefix } from './lookup-table.js'
-import { isDeadSignal } from './messaging.js'
+import { isDeadSignal, type Messenger } from './messaging.js'
 import { type NodeState, sameId } from './state.js'
 import { Conflict, type Transactions, type Txn } from './transactions.js'
-import type { LockReplyMsg, WireNeighbor } from './wire.js'
+import { Kind, type LockReplyMsg, type WireNeighbor } from './wire.js'
 
 /** Levels read per step of a repair walk (enough for 2^32 nodes). */
 const REPAIR_READ_LEVELS = 32
@@ -21,12 +22,23 @@ const REPAIR_READ_LEVELS = 32
 const RELINK_RETRIES = 10
 /** Nodes a repair may ask for their tables when it knows nobody beyond a dead neighbour. */
 const REPAIR_DISCOVERY_READS = 256
+/** Nodes remembered as absent from a list they are still named in (see `Repair.#absent`). */
+const ABSENT_REMEMBERED = 256
+
+/**
+ * A repair at level i found its level i−1 neighbour dead (marked after the round passed that level): the round
+ * stops and starts again from the lowest level, instead of retrying a walk along a level not yet relinked.
+ */
+class BelowBroken extends Error {
+  override readonly name = 'BelowBroken'
+}
 
 export interface RepairInit {
   readonly state: NodeState
   readonly txns: Transactions
   readonly linker: Linker
   readonly liveness: Liveness
+  readonly messenger: Messenger
   readonly metrics: SkipGraphMetrics
   readonly isReady: () => boolean
   readonly random: () => number
@@ -44,13 +56,27 @@ export class Repair {
   readonly #relinkLevels = new Set<number>()
   /** A live node a relink found between us and the neighbour it aimed at: tried first next time. */
   readonly #relinkHints = new Map<string, Identifier>()
+  /**
+   * Live nodes found not linked at a level although a neighbour of ours there (a node that left its lists without
+   * unlinking, as a stranded node moving to another graph does), with the lowest such level: the walks go past
+   * them there and above.
+   */
+  readonly #absent = new Map<string, number>()
   /** Resolved when a repair round ends (searches blocked by a dead neighbour wait for it). */
   #waiters: Array<() => void> = []
+
+  readonly #walkInit: RepairWalkInit
 
   constructor(init: RepairInit) {
     this.#init = init
     this.#state = init.state
     this.#txns = init.txns
+    this.#walkInit = {
+      state: init.state,
+      txns: init.txns,
+      isDead: (hex) => init.liveness.isDead(hex),
+      walkGuard: () => init.linker.walkGuard(),
+    }
   }
 
   /** Whether a repair round is running or scheduled. */
@@ -130,12 +156,17 @@ export class Repair {
     let failed = false
     try {
       for (let level = 0; level <= Math.min(this.#state.table.topLevel, this.#state.height); level++) {
-        if (!this.#state.table.hasDead(level) && !this.#relinkLevels.has(level)) continue
+        if (!this.#needsRelink(level)) continue
         try {
           await this.#txns.run('repair', (txn) => this.#relink(txn, level), undefined)
           this.#init.metrics.repairs++
           this.#relinkLevels.delete(level)
-        } catch {
+        } catch (err) {
+          if (err instanceof BelowBroken) {
+            // a neighbour below was found dead meanwhile: start again from the lowest level, at once
+            this.#again = true
+            break
+          }
           // a level a probe or a failed commit asked for is tried again in the next rounds (a few times:
           // a probe asks again while the level stays wrong)
           if (this.#failures >= RELINK_RETRIES) this.#relinkLevels.delete(level)
@@ -166,19 +197,19 @@ export class Repair {
    */
   async #relink(txn: Txn, level: number): Promise<void> {
     const me = this.#state.identity
-    if (!this.#state.table.hasDead(level) && !this.#relinkLevels.has(level)) return
+    if (!this.#needsRelink(level)) return
     const leftId = await this.#nearestLive(txn, level, 'left')
     const rightId = await this.#nearestLive(txn, level, 'right')
     let left: Located | null = null
     if (leftId !== null) {
-      left = await this.#init.linker.locate(txn, leftId, level, 'right')
+      left = await this.#locate(txn, leftId, level, 'right')
       if (!sharesPrefix(left.mv, me.mv, level) || left.id.compare(me.id) >= 0)
         throw new Conflict('bad left neighbour')
     }
     this.#txns.lockOwn(txn, [level])
     let right: Located | null = null
     if (rightId !== null) {
-      right = await this.#init.linker.locate(txn, rightId, level, 'left')
+      right = await this.#locate(txn, rightId, level, 'left')
       if (!sharesPrefix(right.mv, me.mv, level) || right.id.compare(me.id) <= 0)
         throw new Conflict('bad right neighbour')
     }
@@ -201,7 +232,8 @@ export class Repair {
       const hex = x.toHex()
       if (probed.has(hex)) continue
       probed.add(hex)
-      const state = await this.#init.liveness.probe(x)
+      const state = await this.#member(x, level)
+      if (state === 'absent') continue // alive but not in the list: pointing past it is a correction
       if (state === 'alive') {
         // a live node we missed lies between: aim at it next time (the lock validates it), and on the other side
         // at the node we aimed at now, so that the gap narrows from both ends (two nearer nodes, one a side, are
@@ -225,6 +257,58 @@ export class Repair {
       applies.push(this.#txns.apply(txn, right.id, [{ level, side: 'left', entry: self }]))
     const results = await Promise.allSettled(applies)
     if (results.some((x) => x.status === 'rejected')) throw new Conflict('a repair write failed')
+    // nodes locked as members here are in the lists again (they rejoined)
+    for (const x of [left, right]) if (x !== null) this.#absent.delete(x.id.toHex())
+  }
+
+  /**
+   * Locks `node` at `level` (the linker's locate); when that fails, asks whether `node` is in the level's list at
+   * all, and remembers it as absent when it is not, so that the next attempt looks past it.
+   */
+  async #locate(txn: Txn, node: Identifier, level: number, pointer: Side): Promise<Located> {
+    try {
+      return await this.#init.linker.locate(txn, node, level, pointer)
+    } catch (err) {
+      if (err instanceof Conflict && !txn.aborted && (await this.#member(node, level)) === 'absent') {
+        const hex = node.toHex()
+        addBounded(this.#absent, hex, Math.min(level, this.#absent.get(hex) ?? level), ABSENT_REMEMBERED)
+      }
+      throw err
+    }
+  }
+
+  /**
+   * Whether `x` is a member of our level-`level` list: 'alive' when it answers linked there with our prefix,
+   * 'absent' when it answers otherwise (or that it left, or is linked nowhere), 'dead' when the send fails,
+   * 'unknown' on a timeout or an invalid reply.
+   */
+  async #member(x: Identifier, level: number): Promise<'alive' | 'absent' | 'dead' | 'unknown'> {
+    try {
+      const st = await this.#init.messenger.request(x, { kind: Kind.Read, levels: [level] }, undefined)
+      if (st === undefined) return 'unknown'
+      const at = st.levels[0]
+      if (!st.granted || at === undefined) return 'absent'
+      return at.linked && sharesPrefix(st.mv, this.#state.identity.mv, level) ? 'alive' : 'absent'
+    } catch (err) {
+      return isDeadSignal(err) ? 'dead' : 'unknown'
+    }
+  }
+
+  /** Whether our `side` entry at `level` is dead (marked in the table, or its node found unreachable since). */
+  #deadAt(level: number, side: Side): boolean {
+    const e = this.#state.table.get(level, side)
+    return e !== null && (!e.alive || this.#init.liveness.isDead(e.id.toHex()))
+  }
+
+  /** Whether `id` was found not linked at `level` or below (and so is not in our list at `level`). */
+  #isAbsent(id: Identifier, level: number): boolean {
+    const from = this.#absent.get(id.toHex())
+    return from !== undefined && from <= level
+  }
+
+  /** Whether `level` has to be relinked: a dead entry, or a probe or the list check asked for it. */
+  #needsRelink(level: number): boolean {
+    return this.#deadAt(level, 'left') || this.#deadAt(level, 'right') || this.#relinkLevels.has(level)
   }
 
   /**
@@ -241,19 +325,17 @@ export class Repair {
     const e = this.#state.table.get(level, side)
     if (hint !== undefined && beyondMe(hint) && !this.#init.liveness.isDead(hint.toHex())) return hint
     if (e === null) return null
-    if (e.alive && !this.#init.liveness.isDead(e.id.toHex())) return e.id
+    if (e.alive && !this.#init.liveness.isDead(e.id.toHex()) && !this.#isAbsent(e.id, level)) return e.id
     // past a dead neighbour: search back toward us from the farthest live node we know beyond it, so that the
     // search crosses every level's lists (and finds live nodes that only those reach)
     let start: Identifier | null = null
     for (let l = this.#state.table.topLevel; l > level && start === null; l--) {
       const x = this.#state.table.get(l, side)
-      if (x?.alive && !this.#init.liveness.isDead(x.id.toHex())) start = x.id
+      if (x?.alive && !this.#init.liveness.isDead(x.id.toHex()) && !this.#isAbsent(x.id, l)) start = x.id
     }
     if (start === null && level > 0) {
-      const below = this.#state.table.get(level - 1, side)
-      if (below !== null && (!below.alive || this.#init.liveness.isDead(below.id.toHex())))
-        throw new Conflict('the level below is not repaired yet')
-      start = (await this.#init.linker.walk(txn, level, side)).found
+      if (this.#deadAt(level - 1, side)) throw new BelowBroken()
+      start = await walkBelow(this.#walkInit, txn, level, side)
       if (start === null) return null
     }
     if (start === null) start = await this.#discoverBeyond(txn, e.id, side)
@@ -274,12 +356,16 @@ export class Repair {
         if (side === 'right' ? back.id.compare(cur) >= 0 : back.id.compare(cur) <= 0) continue
         if (this.#init.liveness.isDead(back.id.toHex())) continue
         guard.step(back.id)
+        let next: LockReplyMsg
         try {
-          st = await this.#txns.read(txn, back.id, levels)
+          next = await this.#txns.read(txn, back.id, levels)
         } catch (err) {
           if (isDeadSignal(err)) continue
           throw err
         }
+        // a node not in our list at `level` (left it without unlinking) is stepped over
+        if (!next.levels[0]!.linked) continue
+        st = next
         cur = back.id
         moved = true
       }
