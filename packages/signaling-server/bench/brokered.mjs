@@ -325,6 +325,13 @@ Rows:
 - \`peerjs\`: peer@1.0.2's server with PeerJS's messages and simple-peer's default trickle: OFFER / ANSWER, then one
   CANDIDATE message per candidate (${2 + 2 * CANDIDATES} messages per connection, no ack, validation, identity or rooms).
 
+Which row is the skipmesh client: it asks for every ack (a refused signal fails its dial at once), and its outbox
+batches what one microtask produced, holding candidates reported before the description until the description
+leaves. In Chromium each candidate is reported in its own task after the description, so the client sends the
+trickled form (\`skipmesh-trickle\`); the batched form is what it sends when the candidates come before the
+description leaves (node-datachannel), and what it would send with an outbox that holds candidates a few
+milliseconds.
+
 Each configuration ran ${REPS} times in alternating order; the table shows each server's run with the most connections
 per CPU-second (every run is in the JSON).
 
