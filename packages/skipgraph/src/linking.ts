@@ -58,6 +58,8 @@ export class Linker {
   readonly #init: LinkerInit
   readonly #state: NodeState
   readonly #txns: Transactions
+  /** Levels this node linked at without an acknowledgement from each neighbour (see {@link Linker.#confirm}). */
+  readonly #unconfirmed = new Set<number>()
 
   constructor(init: LinkerInit) {
     this.#init = init
@@ -87,6 +89,7 @@ export class Linker {
   ): Promise<void> {
     const state = this.#state
     if (state.height < 0) {
+      this.#unconfirmed.clear()
       if (introducer === undefined || state.isSelf(introducer)) {
         throw new NotJoinedError('an introducer other than this node is needed to join a graph')
       }
@@ -230,19 +233,56 @@ export class Linker {
    * walking again. Returns true when we are alone at level i (and so joined).
    */
   async #linkLevel(txn: Txn, level: number): Promise<boolean> {
+    if (this.#unconfirmed.has(level - 1)) await this.#confirm(txn, level - 1)
     this.#txns.lockOwn(txn, [level])
     let gap = await this.#findGap(txn, level)
     if (gap.left === null && gap.right === null) {
-      const s = (await this.#txns.lock(txn, gap.head, [level - 1])).levels[0]!
-      if (!s.linked || s.left !== null) throw new Conflict('not the head of the list')
+      const head = gap.head
+      await this.#lockHead(txn, head, level - 1)
       gap = await this.#findGap(txn, level)
       if (gap.left === null && gap.right === null) {
+        // while we hold the head, the walk to the left must end there (else the list we walked is not one list)
+        if (!gap.head.equals(head)) throw new Conflict(`level ${level - 1}: the walk ended off the head`)
+        // Creating writes nothing at the head, so no refused write would tell us that our lease there lapsed
+        // meanwhile (its renewals lost) and let another creator in: ask for the lock once more, which renews
+        // a lease still held and is refused for a lapsed one.
+        if (!this.#state.isSelf(head)) await this.#lockHead(txn, head, level - 1)
         this.#state.height = MAX_LEVEL
         return true
       }
     }
     await this.#insertBetween(txn, level, gap.left, gap.right)
     return false
+  }
+
+  /** Locks `head` at `level` (the level below the one being created) and checks that it heads its list. */
+  async #lockHead(txn: Txn, head: Identifier, level: number): Promise<void> {
+    const s = (await this.#txns.lock(txn, head, [level])).levels[0]!
+    if (!s.linked || s.left !== null) throw new Conflict('not the head of the list')
+  }
+
+  /**
+   * Our link at `level` was committed without an acknowledgement from each neighbour (the repair relinks the
+   * level): before we link above it, both neighbours must point back at us. Creating level i+1 relies on every
+   * node linked at i+1 being reachable at level i along the pointers from both ends of the list; a node whose
+   * write at its left neighbour was lost is reachable from the right only, and a creator on its left, missing
+   * it, would start a second level-(i+1) list of the same prefix that nothing mends. The neighbour's pointer is
+   * written under its lock, which a creator that took it as the head holds, so the two are serialised.
+   * @throws {Conflict} while a neighbour does not point back (the repair is asked to relink the level again).
+   */
+  async #confirm(txn: Txn, level: number): Promise<void> {
+    const me = this.#state.identity.id
+    for (const side of ['left', 'right'] as const) {
+      const n = this.#state.table.get(level, side)
+      if (n === null) continue
+      const s = (await this.#txns.read(txn, n.id, [level])).levels[0]!
+      const back = side === 'left' ? s.right : s.left
+      if (!s.linked || back === null || !back.id.equals(me)) {
+        this.#init.relink(level)
+        throw new Conflict(`level ${level}: a neighbour does not point back yet`)
+      }
+    }
+    this.#unconfirmed.delete(level)
   }
 
   /**
@@ -289,9 +329,12 @@ export class Linker {
     if (right !== null) applies.push(this.#txns.apply(txn, right.id, [{ level, side: 'left', entry: me }]))
     const results = await Promise.allSettled(applies)
     // A write we cannot confirm (refused because our lease there lapsed, lost, or its acknowledgement lost):
-    // we are linked at this level on our side, so the join goes on, and the repair checks the level under its
-    // locks and completes (or corrects) the neighbours' side (README, "Join protocol").
-    if (results.some((x) => x.status === 'rejected')) this.#init.relink(level)
+    // we are linked at this level on our side; the repair checks the level under its locks and completes (or
+    // corrects) the neighbours' side, and the join links above it only once they point back (#confirm).
+    if (results.some((x) => x.status === 'rejected')) {
+      this.#unconfirmed.add(level)
+      this.#init.relink(level)
+    }
   }
 
   /**
