@@ -129,9 +129,7 @@ export class SocketSession {
         const result = await run(ctx, this, payload)
         ack({ ok: true, ...result })
       } catch (err) {
-        if (err instanceof Refusal) return refuse(ctx, ack, err.code, err.message)
-        ctx.log.error('request failed', { event, socket: this.socket.id, err: String(err) })
-        refuse(ctx, ack, 'internal', 'internal error')
+        this.#answerFailure(event, ack, err)
       }
     }
     this.enqueue(work, (err) => ctx.log.error('handler crashed', { err: String(err) }))
@@ -152,15 +150,21 @@ export class SocketSession {
     try {
       if (!signalNow(ctx, this, payload)) return false
     } catch (err) {
-      if (err instanceof Refusal) refuse(ctx, ack, err.code, err.message)
-      else {
-        ctx.log.error('request failed', { event: 'signal', socket: this.socket.id, err: String(err) })
-        refuse(ctx, ack, 'internal', 'internal error')
-      }
+      this.#answerFailure('signal', ack, err)
       return true
     }
     ack({ ok: true })
     return true
+  }
+
+  /** Answers what a handler of `event` threw: its {@link Refusal}, or `internal` (logged). */
+  #answerFailure(event: ClientEventName, ack: Ackable, err: unknown): void {
+    if (err instanceof Refusal) {
+      refuse(this.#ctx, ack, err.code, err.message)
+      return
+    }
+    this.#ctx.log.error('request failed', { event, socket: this.socket.id, err: String(err) })
+    refuse(this.#ctx, ack, 'internal', 'internal error')
   }
 
   /** The socket disconnected: stop its deadline, skip its queued requests, release its registration after them. */

@@ -163,7 +163,8 @@ describe('scale-out over Redis', () => {
       redis: redis.url,
       redisPrefix,
       heartbeatIntervalMs: 100,
-      instanceTtlMs: 500,
+      // generous: under load a live instance must not miss its heartbeats long enough to be declared dead early
+      instanceTtlMs: 2000,
     })
     const child: ChildProcess = spawn(
       process.execPath,
@@ -187,7 +188,7 @@ describe('scale-out over Redis', () => {
       const victim = await joinAs(url, 'lobby')
       await assertRelays(watcher, victim)
 
-      const left = nextEvent(watcher.socket, 'peer-left', ({ id }) => id === victim.id, 5000)
+      const left = nextEvent(watcher.socket, 'peer-left', ({ id }) => id === victim.id, 20_000)
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
       child.kill('SIGKILL')
       await exited
