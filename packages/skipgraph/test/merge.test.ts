@@ -128,6 +128,8 @@ describe.concurrent('graphs formed apart on shared hosts', () => {
   }
 })
 
+// 600 s is an outer bound only: the 128 sequential joins that build the two graphs are not timed and took 6.5 min
+// at load 46 on 2 cores (22 s at load 7); the merge itself is bounded by oneGraph's 90 s
 describe('two graphs of 64 formed apart', () => {
   it('become one graph of 128 while searches go on, every search exact afterwards', async () => {
     let room: Identifier[] = []
@@ -181,5 +183,5 @@ describe('two graphs of 64 formed apart', () => {
         `(${(sent / 128).toFixed(0)} per node, checks included), searches meanwhile: ${answered} answered, ${typed} typed failures`,
     )
     await c.stopAll()
-  }, 150_000)
+  }, 600_000)
 })
