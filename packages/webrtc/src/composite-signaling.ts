@@ -19,6 +19,7 @@ import {
   type Unsubscribe,
 } from '@skipmesh/core'
 import { checkNumber, sleep } from '@skipmesh/core/internal'
+import type { IdentityPins } from './identity-pins.js'
 import type { OverlaySignaling } from './overlay-signaling.js'
 import type { OpenedSignal } from './signed-signals.js'
 import type { Signaling, SignalingEvents, SignalPayload, SignalRouteMetrics } from './signaling.js'
@@ -79,6 +80,12 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
 
   peers(): Identifier[] {
     return this.#server.peers()
+  }
+
+  /** Hands the manager's table of identity pins to both routes (see {@link Signaling.useIdentityPins}). */
+  useIdentityPins(pins: IdentityPins): void {
+    this.#server.useIdentityPins?.(pins)
+    this.#overlay.useIdentityPins(pins)
   }
 
   iceServers(): RTCIceServer[] {

@@ -19,6 +19,7 @@ import {
 } from '@skipmesh/core'
 import { checkNumber, deferred } from '@skipmesh/core/internal'
 import { SignalingUnavailableError, SignalRefusedError } from './errors.js'
+import type { IdentityPins } from './identity-pins.js'
 import type {
   Signaling,
   SignalingEvents,
@@ -109,6 +110,11 @@ export class OverlaySignaling extends AbstractComponent implements Signaling {
   /** Whether a relay is attached and the component is ready. */
   get canRelay(): boolean {
     return this.#relay !== undefined && this.state === 'ready'
+  }
+
+  /** Opens signals against `pins`, the manager's one table (see {@link Signaling.useIdentityPins}). */
+  useIdentityPins(pins: IdentityPins): void {
+    this.#opener.usePins(pins)
   }
 
   /** The overlay has no room. */

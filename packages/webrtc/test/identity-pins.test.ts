@@ -6,9 +6,11 @@
 import { generateKeyPair, Identifier, type KeyPair } from '@skipmesh/core'
 import { bytesToHex } from '@skipmesh/core/internal'
 import { describe, expect, it } from 'vitest'
+import { createCompositeSignaling } from '../src/composite-signaling.js'
 import { PeerAuthenticationError } from '../src/errors.js'
 import { IdentityPins } from '../src/identity-pins.js'
 import { createWebRtcConnectionManager, type WebRtcConnectionManager } from '../src/manager.js'
+import { createOverlaySignaling } from '../src/overlay-signaling.js'
 import { PeerAuthenticator } from '../src/peer-auth.js'
 import { SignalingClient, type SignalingClientOptions } from '../src/signaling-client.js'
 import { SignalOpener, sealSignal } from '../src/signed-signals.js'
@@ -112,5 +114,26 @@ describe('one table of identity pins per manager', () => {
     } finally {
       await v.stop()
     }
+  })
+
+  it('a manager signalling through the server and the overlay hands both its one table', async () => {
+    const keyPair = await generateKeyPair()
+    const localId = Identifier.random()
+    const overlay = createOverlaySignaling({ localId, keyPair })
+    const server = new OpeningClient({ url: fixture.server.url, room: 'pins-composite', localId, keyPair })
+    const manager = createWebRtcConnectionManager({
+      localId,
+      keyPair,
+      signaling: createCompositeSignaling({ server, overlay }),
+      rtc: { iceServers: [] },
+      wrtc: implementations.wrtc(),
+    })
+    expect(server.handedPins).toBe(manager.identityPins)
+    const plain = Identifier.random()
+    const key = await generateKeyPair()
+    expect(await overlay.open(await sealSignal(key, plain, localId, 's', OFFER))).toMatchObject({
+      from: plain,
+    })
+    expect(manager.identityPins.get(plain.toHex())).toBe(hex(key))
   })
 })
