@@ -163,6 +163,9 @@ export class Dialer {
         const opened = new Promise<WebRtcConnection>((resolve, reject) => {
           waiter = { resolve, reject }
         })
+        // the timer or a failed attempt can reject it while this dial still waits for the old connection to go
+        // or for `begin`: handled here, so that it is never an unhandled rejection (the await below still sees it)
+        opened.catch(() => {})
         slot.waiters.add(waiter!)
         try {
           const current = slot.connection
