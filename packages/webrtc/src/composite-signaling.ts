@@ -1,9 +1,12 @@
 /**
  * Signaling from two sources: the overlay first, the signaling server as the fallback and for bootstrapping (the
  * room, the first connection). Ready once the server is, or without it once the overlay can carry signals (see
- * {@link CompositeSignalingOptions.serverWaitMs}): a node whose overlay is up needs no server. Every signal is sealed end to end once ({@link sealSignal}); the same sealed signal
- * goes over the overlay and, if that route fails, through the server, so the addressee verifies it whichever way it
- * came, and a copy that arrives both ways is taken once (the second is a replay).
+ * {@link CompositeSignalingOptions.serverWaitMs}): a node whose overlay is up needs no server. Every signal is sealed
+ * end to end once ({@link sealSignal}); the same sealed signal goes over the overlay and, if that route fails or is
+ * slow while the server is connected ({@link CompositeSignalingOptions.overlayWaitMs}), through the server, so the
+ * addressee verifies it whichever way it came, and a copy that arrives both ways is taken once (the second is a
+ * replay). The signals of one session leave after the session's first one (its description or dial request) arrived
+ * or failed, so a candidate never overtakes it on a faster route.
  *
  * @module
  */
@@ -21,7 +24,7 @@ import {
 import { checkNumber, sleep } from '@skipmesh/core/internal'
 import type { IdentityPins } from './identity-pins.js'
 import type { OverlaySignaling } from './overlay-signaling.js'
-import type { OpenedSignal } from './signed-signals.js'
+import type { OpenedSignal, SealedSignal } from './signed-signals.js'
 import type { Signaling, SignalingEvents, SignalPayload, SignalRouteMetrics } from './signaling.js'
 
 /** Options of {@link createCompositeSignaling}. */
@@ -38,10 +41,19 @@ export interface CompositeSignalingOptions {
    * the server's failure fails the start. @default Infinity (ready with the server, or once the server failed)
    */
   readonly serverWaitMs?: number
+  /**
+   * How long a signal waits for the overlay's route, while the server is connected, before it goes through the server
+   * too (the first copy to arrive is taken; a later one is refused there as a replay). With the server disconnected
+   * the overlay route has its own timeout (the overlay's `relayTimeoutMs`). @default 1000
+   */
+  readonly overlayWaitMs?: number
 }
 
 /** The key of a sealed signal inside the payload that travels through the server. */
 const SEALED_KEY = 'sealed'
+
+/** Sessions whose first signal is remembered (oldest forgotten first). */
+const MAX_SESSIONS = 512
 
 /**
  * A {@link Signaling} that sends over the overlay when it has a route and through the server otherwise, and takes
@@ -54,11 +66,16 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
   readonly #server: Signaling
   readonly #overlay: OverlaySignaling
   readonly #serverWaitMs: number
+  readonly #overlayWaitMs: number
   readonly #events = new Emitter<SignalingEvents>()
   readonly #subscriptions: Unsubscribe[] = []
   readonly #counts = { serverSent: 0, serverReceived: 0, fallbacks: 0 }
+  /** `to`/`session` → settles when the session's first signal arrived or failed. */
+  readonly #sessions = new Map<string, Promise<void>>()
+  /** Joined the server's room and connected now. */
+  #serverUp = false
 
-  /** @throws {InvalidOptionsError} when `serverWaitMs` is negative. */
+  /** @throws {InvalidOptionsError} when `serverWaitMs` or `overlayWaitMs` is negative. */
   constructor(options: CompositeSignalingOptions) {
     super()
     this.#server = options.server
@@ -67,6 +84,7 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
       options.serverWaitMs === undefined || options.serverWaitMs === Number.POSITIVE_INFINITY
         ? Number.POSITIVE_INFINITY
         : checkNumber('serverWaitMs', options.serverWaitMs, { min: 0 })
+    this.#overlayWaitMs = checkNumber('overlayWaitMs', options.overlayWaitMs ?? 1_000, { min: 0 })
   }
 
   /** The overlay's signaling (attach its relay). */
@@ -93,7 +111,9 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
   }
 
   /**
-   * Seals `data`, relays it over the overlay when a relay is attached, and through the server when that fails.
+   * Seals `data` and relays it over the overlay when a relay is attached; through the server when that fails, or (the
+   * server connected) when it has not arrived within `overlayWaitMs`. A signal of a session waits for the session's
+   * first signal to settle (see the module).
    * @throws the server's errors ({@link Signaling.signal}) when the overlay route failed and so did the server.
    * @throws {AbortError} when `options.signal` aborts.
    */
@@ -104,18 +124,23 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
     options: AbortOptions = {},
   ): Promise<void> {
     throwIfAborted(options.signal)
-    const sealed = await this.#overlay.seal(to, session, data)
-    if (this.#overlay.canRelay) {
-      try {
-        await this.#overlay.relaySealed(to, sealed, options)
-        return
-      } catch {
-        throwIfAborted(options.signal)
-        this.#counts.fallbacks++
-      }
+    const key = `${to.toHex()}/${session}`
+    const first = this.#sessions.get(key)
+    if (first === undefined) {
+      // remembered before sealing: a later signal of the session (sealed meanwhile) waits for this one
+      const sending = this.#overlay
+        .seal(to, session, data)
+        .then((sealed) => this.#send(to, session, sealed, options))
+      this.#rememberSession(
+        key,
+        sending.catch(() => {}),
+      )
+      await sending
+      return
     }
-    this.#counts.serverSent++
-    await this.#server.signal(to, session, { [SEALED_KEY]: JSON.stringify(sealed) }, options)
+    const sealed = await this.#overlay.seal(to, session, data)
+    await raceSignal(first, options.signal)
+    await this.#send(to, session, sealed, options)
   }
 
   routeMetrics(): SignalRouteMetrics {
@@ -137,8 +162,14 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
       server.on('peer:joined', (id) => events.emit('peer:joined', id)),
       server.on('peer:left', (id) => events.emit('peer:left', id)),
       server.on('peer:host', (id, host) => events.emit('peer:host', id, host)),
-      server.on('authenticated', (peers) => events.emit('authenticated', peers)),
-      server.on('disconnected', (reason) => events.emit('disconnected', reason)),
+      server.on('authenticated', (peers) => {
+        this.#serverUp = true
+        events.emit('authenticated', peers)
+      }),
+      server.on('disconnected', (reason) => {
+        this.#serverUp = false
+        events.emit('disconnected', reason)
+      }),
     )
     this.#overlay.start(ctx)
     await this.#overlay.ready()
@@ -163,8 +194,69 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
 
   protected async onStop(): Promise<void> {
     for (const off of this.#subscriptions.splice(0)) off()
+    this.#serverUp = false
+    this.#sessions.clear()
     await Promise.allSettled([this.#server.stop(), this.#overlay.stop()])
     this.#events.clear()
+  }
+
+  /** Sends one sealed signal: over the overlay when it can, through the server when that fails or is slow. */
+  async #send(to: Identifier, session: string, sealed: SealedSignal, options: AbortOptions): Promise<void> {
+    if (this.#overlay.canRelay) {
+      const viaOverlay = this.#overlay.relaySealed(to, sealed, options)
+      const outcome = await this.#overlayOutcome(viaOverlay)
+      if (outcome === 'delivered') return
+      throwIfAborted(options.signal)
+      this.#counts.fallbacks++
+      if (outcome === 'slow') {
+        // the server copy goes too; the first to arrive counts, and the signal fails only when both routes failed
+        return Promise.any([viaOverlay, this.#toServer(to, session, sealed, options)]).catch(
+          (err: AggregateError) => {
+            throw err.errors[1]
+          },
+        )
+      }
+    }
+    return this.#toServer(to, session, sealed, options)
+  }
+
+  /**
+   * How the overlay route went: `'slow'` when the server is connected and it did not settle within `overlayWaitMs`
+   * (it goes on meanwhile); with the server down it has all its time.
+   */
+  async #overlayOutcome(viaOverlay: Promise<void>): Promise<'delivered' | 'failed' | 'slow'> {
+    const settled = viaOverlay.then(
+      () => 'delivered' as const,
+      () => 'failed' as const,
+    )
+    if (!this.#serverUp) return settled
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const slow = new Promise<'slow'>((resolve) => {
+      timer = setTimeout(() => resolve('slow'), this.#overlayWaitMs)
+    })
+    try {
+      return await Promise.race([settled, slow])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #toServer(
+    to: Identifier,
+    session: string,
+    sealed: SealedSignal,
+    options: AbortOptions,
+  ): Promise<void> {
+    this.#counts.serverSent++
+    await this.#server.signal(to, session, { [SEALED_KEY]: JSON.stringify(sealed) }, options)
+  }
+
+  #rememberSession(key: string, settled: Promise<void>): void {
+    this.#sessions.set(key, settled)
+    if (this.#sessions.size > MAX_SESSIONS) {
+      const oldest = this.#sessions.keys().next().value
+      if (oldest !== undefined) this.#sessions.delete(oldest)
+    }
   }
 
   async #fromServer(from: Identifier, session: string, data: SignalPayload): Promise<void> {
@@ -189,7 +281,7 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
 
 /**
  * Makes an unstarted {@link CompositeSignaling}: pass it as the manager's `signaling`; it starts and stops both.
- * @throws {InvalidOptionsError} when `serverWaitMs` is negative.
+ * @throws {InvalidOptionsError} when `serverWaitMs` or `overlayWaitMs` is negative.
  */
 export function createCompositeSignaling(options: CompositeSignalingOptions): CompositeSignaling {
   return new CompositeSignaling(options)
