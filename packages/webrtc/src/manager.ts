@@ -322,7 +322,10 @@ export class WebRtcConnectionManager
       onClosed: (c, reason) => this.#onClosed(slot, c, reason),
     })
     slot.connection = connection
-    const outbox = new SignalOutbox((batch) => this.#sendBatch(slot, connection, batch))
+    const outbox = new SignalOutbox(
+      (batch) => this.#sendBatch(slot, connection, batch),
+      this.#options.signalHoldMs,
+    )
     this.#outboxes.set(connection, outbox)
     peer.on('signal', (data) => outbox.push(data))
     // an attempt nobody waits for (a dial request from the remote, an incoming offer) times out too

@@ -13,6 +13,7 @@ import { SignalingClient, type SignalingClientOptions } from './signaling-client
 import { checkNumber } from '@skipmesh/core/internal'
 import { resolveWrtc, type WrtcImplementation } from './wrtc.js'
 import { type PeerAuthenticationPolicy, PeerAuthenticator } from './peer-auth.js'
+import { DEFAULT_SIGNAL_HOLD_MS } from './signal-outbox.js'
 
 /** The peer transport every connection uses: perfect negotiation over the standard API (swap it here). */
 export const DEFAULT_PEER_TRANSPORT: PeerTransportFactory = createNativePeerTransport
@@ -58,6 +59,16 @@ export interface WebRtcConnectionManagerOptions {
    * @default 15000
    */
   readonly connectTimeoutMs?: number
+  /**
+   * How long an attempt holds its outgoing negotiation signals so that they leave together, in milliseconds: a batch
+   * leaves this long after its first signal. A browser reports its description and then each ICE candidate in a
+   * task of its own, a millisecond or two apart; held, the description and the candidates gathered with it cost the
+   * signaling one relayed signal instead of one per candidate (candidates that wait for a STUN or TURN round trip
+   * follow in later signals). Each side's setup takes this much longer. `0`: what one microtask produced leaves at
+   * the end of it. Less than `connectTimeoutMs`.
+   * @default 10
+   */
+  readonly signalHoldMs?: number
   /** A ping goes out on the control channel of every connection this often (milliseconds). @default 2000 */
   readonly heartbeatIntervalMs?: number
   /**
@@ -167,6 +178,8 @@ export interface ResolvedOptions {
   readonly issuedIceServers: boolean
   readonly peerTransport: PeerTransportFactory
   readonly connectTimeoutMs: number
+  /** How long an attempt's outbox holds a batch (`signalHoldMs`). */
+  readonly signalHoldMs: number
   readonly limits: ConnectionLimits
   /** `maxPendingInbound` and `maxInboundSessionsPerRemote`. */
   readonly inbound: { readonly maxPending: number; readonly perRemote: number }
@@ -191,6 +204,10 @@ export function resolveOptions(options: WebRtcConnectionManagerOptions): Resolve
   const num = (name: string, value: number | undefined, fallback: number, min: number): number =>
     checkNumber(name, value ?? fallback, { min })
   const connectTimeoutMs = num('connectTimeoutMs', options.connectTimeoutMs, 15_000, 1)
+  const signalHoldMs = num('signalHoldMs', options.signalHoldMs, DEFAULT_SIGNAL_HOLD_MS, 0)
+  if (signalHoldMs >= connectTimeoutMs) {
+    throw new InvalidOptionsError('signalHoldMs must be less than connectTimeoutMs')
+  }
   const heartbeatIntervalMs = num('heartbeatIntervalMs', options.heartbeatIntervalMs, 2_000, 1)
   const heartbeatTimeoutMs = num('heartbeatTimeoutMs', options.heartbeatTimeoutMs, 6_000, 1)
   if (heartbeatTimeoutMs <= heartbeatIntervalMs) {
@@ -237,6 +254,7 @@ export function resolveOptions(options: WebRtcConnectionManagerOptions): Resolve
     issuedIceServers: options.rtc?.iceServers === undefined,
     peerTransport: DEFAULT_PEER_TRANSPORT,
     connectTimeoutMs,
+    signalHoldMs,
     limits,
     inbound: {
       maxPending: checkNumber('maxPendingInbound', options.maxPendingInbound ?? 64, {

@@ -7,21 +7,36 @@ import type { PeerSignal } from './peer-transport.js'
 import { MAX_SIGNAL_BATCH } from './signals.js'
 
 /**
+ * How long an outbox holds a batch open for more signals, by default (milliseconds). A browser's stack reports its
+ * description and then each candidate in a task of its own, a millisecond or two apart: sent once per microtask, a
+ * connection costs the signaling server one relayed signal per candidate. Held this long, the description and the
+ * candidates gathered with it leave as one signal (the server's cost is per signal, not per byte), for this much
+ * more setup time on each side.
+ */
+export const DEFAULT_SIGNAL_HOLD_MS = 10
+
+/**
  * Collects the signals one attempt's peer transport emits and hands them on in batches of at most
- * {@link MAX_SIGNAL_BATCH}, once per microtask. Each side's first batch of a session starts with its description: the
- * responder starts a new session only on a batch whose first signal is an offer, and no candidate leaves before the
- * description.
+ * {@link MAX_SIGNAL_BATCH}: a batch leaves `holdMs` after its first signal, or at the end of the microtask with
+ * `holdMs` 0. Each side's first batch of a session starts with its description: the responder starts a new session
+ * only on a batch whose first signal is an offer, and no candidate leaves before the description.
  */
 export class SignalOutbox {
   readonly #send: (batch: PeerSignal[]) => void
+  readonly #holdMs: number
   readonly #items: PeerSignal[] = []
   #descriptionSeen = false
   #scheduled = false
+  #timer: ReturnType<typeof setTimeout> | undefined
   #closed = false
 
-  /** `send` gets each batch (never empty). */
-  constructor(send: (batch: PeerSignal[]) => void) {
+  /**
+   * @param send gets each batch (never empty)
+   * @param holdMs how long a batch waits for more signals (milliseconds; 0: to the end of the microtask)
+   */
+  constructor(send: (batch: PeerSignal[]) => void, holdMs = DEFAULT_SIGNAL_HOLD_MS) {
     this.#send = send
+    this.#holdMs = holdMs
   }
 
   /** Queues `signal` (a description goes first). Ignored once closed. */
@@ -35,16 +50,25 @@ export class SignalOutbox {
     }
     if (!this.#descriptionSeen || this.#scheduled) return
     this.#scheduled = true
-    queueMicrotask(() => {
-      this.#scheduled = false
-      const items = this.#items.splice(0)
-      for (let i = 0; i < items.length; i += MAX_SIGNAL_BATCH)
-        this.#send(items.slice(i, i + MAX_SIGNAL_BATCH))
-    })
+    if (this.#holdMs > 0) this.#timer = setTimeout(() => this.#flush(), this.#holdMs)
+    else queueMicrotask(() => this.#flush())
   }
 
-  /** Accepts no more signals (the attempt opened or ended); a batch already scheduled still leaves. */
+  /**
+   * Accepts no more signals (the attempt or its connection ended). What it still holds is dropped: the attempt's
+   * session is over, and a late offer would make the remote start a session nobody completes.
+   */
   close(): void {
     this.#closed = true
+    clearTimeout(this.#timer)
+    this.#items.length = 0
+  }
+
+  #flush(): void {
+    this.#scheduled = false
+    this.#timer = undefined
+    if (this.#closed) return
+    const items = this.#items.splice(0)
+    for (let i = 0; i < items.length; i += MAX_SIGNAL_BATCH) this.#send(items.slice(i, i + MAX_SIGNAL_BATCH))
   }
 }
