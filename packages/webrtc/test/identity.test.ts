@@ -148,6 +148,9 @@ describe('a signaling server that tampers with the negotiation', () => {
   })
 
   it('a machine in the middle with its own DTLS certificates: both sides refuse it', async () => {
+    // the middle swallows the bye of a side that refused: the other side's attempt may end only at its deadline
+    // (see below), so that deadline is well inside the caller's bound (DIAL_MS)
+    const CONNECT_MS = 10_000
     const f = factory()
     const ids = [Identifier.random(), Identifier.random()].sort((x, y) => x.compare(y))
     const keys = [await generateKeyPair(), await generateKeyPair()]
@@ -172,8 +175,16 @@ describe('a signaling server that tampers with the negotiation', () => {
     )
     stops.push(async () => relay?.close())
     const [a, b] = [
-      await f.make(ids[0], { keyPair: keys[0]!, signaling: ends[0]!.signaling }),
-      await f.make(ids[1], { keyPair: keys[1]!, signaling: ends[1]!.signaling }),
+      await f.make(ids[0], {
+        keyPair: keys[0]!,
+        signaling: ends[0]!.signaling,
+        connectTimeoutMs: CONNECT_MS,
+      }),
+      await f.make(ids[1], {
+        keyPair: keys[1]!,
+        signaling: ends[1]!.signaling,
+        connectTimeoutMs: CONNECT_MS,
+      }),
     ] as const
     const opened: unknown[] = []
     a.on('connection', (c) => opened.push(c))
@@ -182,9 +193,12 @@ describe('a signaling server that tampers with the negotiation', () => {
       () => undefined,
       (e: unknown) => e,
     )
-    // the first side to check refuses and ends the attempt (the other may not have got the hello by then: its
-    // attempt fails as closed, and the dial tries again)
+    // the dial ends by itself, refused: the initiator refuses the responder's hello (PeerAuthenticationError), or
+    // the responder checked first, refused and closed before its own hello left (a side that refused sends none),
+    // and the middle swallowed its bye, so the initiator's attempt waits for a hello that never comes until
+    // CONNECT_MS (ConnectionFailedError; with the caller's bound equal to that deadline, the caller's abort won)
     expect(err).toBeInstanceOf(ConnectionFailedError)
+    if (!(err instanceof PeerAuthenticationError)) expect(b.metrics().peerAuthFailures).toBeGreaterThan(0)
     if (err instanceof PeerAuthenticationError) expect(err.failure).toBe('signature')
     expect(relay?.forwarded).toBeGreaterThan(0)
     expect(opened).toEqual([])
