@@ -11,12 +11,14 @@ import type { LockTable } from './locks.js'
 import type { Side } from './lookup-table.js'
 import { isDeadSignal, type Messenger } from './messaging.js'
 import { type NodeState, sameId } from './state.js'
-import { Kind, type LockReplyMsg } from './wire.js'
+import { Kind, type LockReplyMsg, type ReadMsg } from './wire.js'
 
 /** Identifiers remembered as dead (found unreachable by a failed send). */
 const DEAD_REMEMBERED = 4096
 /** Nodes remembered as heard from (the places a repair's discovery starts from besides the table). */
 const HEARD_REMEMBERED = 64
+/** Neighbours whose last probe of us is remembered (more than any table has distinct neighbours). */
+const PROBED_BY_REMEMBERED = 1024
 
 /** Sets `key` in the insertion-ordered `map`, dropping the oldest entry beyond `max`. */
 export function addBounded<K, V>(map: Map<K, V>, key: K, value: V, max: number): void {
@@ -55,6 +57,13 @@ export class Liveness {
   readonly #heard = new Map<string, Identifier>()
   /** Lock holders whose liveness is being checked (a lock request is waiting for them). */
   readonly #holderChecks = new Set<string>()
+  /**
+   * Neighbours whose probe of us (carrying their view) we checked, by hex, with when (oldest first): such a
+   * neighbour is not probed by us within one probe interval of it.
+   */
+  readonly #probedBy = new Map<string, number>()
+  /** Neighbours that answered a probe carrying a view with nonsense (a build before views): read plainly. */
+  readonly #plainReaders = new Map<string, true>()
   #probeTimer: ReturnType<typeof setTimeout> | undefined
 
   constructor(init: LivenessInit) {
@@ -131,19 +140,59 @@ export class Liveness {
     }
   }
 
-  /** Probes every live neighbour every `probeIntervalMs` (±50% jitter), from now on while the node is linked. */
+  /**
+   * Probes every live neighbour every `probeIntervalMs` (±50% jitter), from now on while the node is linked;
+   * a neighbour whose own probe of us came within the last interval is not probed (one probe per neighbour pair:
+   * see {@link Liveness.probedBy}).
+   */
   scheduleProbe(): void {
     const { probeIntervalMs, state, random } = this.#init
     if (probeIntervalMs <= 0 || this.#probeTimer !== undefined || !this.#init.isReady()) return
     const delay = probeIntervalMs * (0.5 + random())
     this.#probeTimer = setTimeout(() => {
       this.#probeTimer = undefined
-      if (!this.#init.isReady() || state.height < 0 || state.status === 'leaving') return
+      if (!this.#probing()) return
+      const since = performance.now() - probeIntervalMs
       for (const g of state.neighborGroups(state.table.topLevel, false)) {
-        void this.#probeLinks(g.id, g.levels, g.sides)
+        if ((this.#probedBy.get(g.id.toHex()) ?? -Infinity) >= since) continue
+        void this.#probeLinks(g.id, g.levels, g.sides, !this.#plainReaders.has(g.id.toHex()))
       }
       this.scheduleProbe()
     }, delay)
+  }
+
+  /**
+   * A neighbour's probe of us arrived, with its `view`: the levels it is linked at where we are its neighbour.
+   * When it names every level where we point at it, our pointers are confirmed as our own probe of it would have
+   * confirmed them (and it is alive: it sent), so we do not probe it for one interval. When it does not, the view
+   * may be older than our pointer (a commit crossed the probe): we read it now, and relink what that read shows.
+   * Only while our own probes run (the same condition), so a node with probing off acts as before.
+   */
+  probedBy(origin: Identifier, view: readonly number[]): void {
+    if (this.#init.probeIntervalMs <= 0 || !this.#probing()) return
+    const { state } = this.#init
+    const levels: number[] = []
+    const sides: Side[] = []
+    let confirmed = true
+    for (let level = 0; level <= state.table.topLevel; level++) {
+      for (const side of ['left', 'right'] as const) {
+        const e = state.table.get(level, side)
+        if (e === null || !e.alive || !e.id.equals(origin)) continue
+        levels.push(level)
+        sides.push(side)
+        if (!view.includes(level)) confirmed = false
+      }
+    }
+    if (levels.length === 0) return
+    const hex = origin.toHex()
+    this.#probedBy.delete(hex)
+    if (!confirmed) {
+      // a plain read: a view on it could find our view short in turn, and each answer the other's probe
+      void this.#probeLinks(origin, levels, sides, false)
+      return
+    }
+    // re-inserted last: the map stays oldest first
+    addBounded(this.#probedBy, hex, performance.now(), PROBED_BY_REMEMBERED)
   }
 
   stop(): void {
@@ -151,17 +200,31 @@ export class Liveness {
     this.#probeTimer = undefined
   }
 
+  /** Whether probes run now: the node is ready, linked and not leaving. */
+  #probing(): boolean {
+    const { state } = this.#init
+    return this.#init.isReady() && state.height >= 0 && state.status !== 'leaving'
+  }
+
   /**
    * Reads the levels where `id` is our neighbour: a failed send marks it dead; a level where it does not point
-   * back at us (a repair elsewhere missed us) is relinked.
+   * back at us (a repair elsewhere missed us) is relinked. With `withView` the read carries our view of `id` (the
+   * levels among these we are linked at), so that `id` checks its pointers at us without probing us.
    */
-  async #probeLinks(id: Identifier, levels: number[], sides: Side[]): Promise<void> {
+  async #probeLinks(id: Identifier, levels: number[], sides: Side[], withView: boolean): Promise<void> {
     const { state, repair } = this.#init
+    const read: ReadMsg = withView
+      ? { kind: Kind.Read, levels, view: levels.filter((level) => level <= state.height) }
+      : { kind: Kind.Read, levels }
     let reply: LockReplyMsg | undefined
     try {
-      reply = await this.#init.messenger.request(id, { kind: Kind.Read, levels }, undefined)
+      reply = await this.#init.messenger.request(id, read, undefined)
     } catch {
       return
+    }
+    // a build that reads no view answers a probe with one as malformed: it gets plain reads from now on
+    if (reply === undefined && read.view !== undefined) {
+      addBounded(this.#plainReaders, id.toHex(), true, PROBED_BY_REMEMBERED)
     }
     if (reply === undefined || !reply.granted || reply.levels.length !== levels.length) return
     let inconsistent = false

@@ -360,7 +360,7 @@ class DefaultSkipGraphNode extends AbstractComponent implements SkipGraphNode {
       case Kind.Lock:
         return this.#messenger.reply(await this.#responder.lock(origin, msg))
       case Kind.Read:
-        return this.#messenger.reply(this.#responder.read(msg))
+        return this.#messenger.reply(this.#responder.read(origin, msg))
       case Kind.Apply:
         return this.#messenger.reply(this.#responder.apply(origin, msg))
       case Kind.Search:

@@ -56,9 +56,10 @@ export class Responder {
     return this.#reply(reason, msg.levels)
   }
 
-  /** Reports the levels without locking them. */
-  read(msg: ReadMsg): LockReplyMsg {
+  /** Reports the levels without locking them; a probe's view of us (`msg.view`) goes to the liveness checks. */
+  read(origin: Identifier, msg: ReadMsg): LockReplyMsg {
     const { state } = this.#init
+    if (msg.view !== undefined) this.#init.liveness.probedBy(origin, msg.view)
     const reason = state.status === 'left' ? DenyReason.Gone : state.height < 0 ? DenyReason.NotLinked : 0
     return this.#reply(reason, msg.levels)
   }

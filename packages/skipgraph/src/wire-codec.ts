@@ -62,7 +62,7 @@ export function encodeWire(msg: WireMessage): Uint8Array {
       arr = [msg.kind, msg.txn, msg.levels]
       break
     case Kind.Read:
-      arr = [msg.kind, msg.levels]
+      arr = msg.view === undefined ? [msg.kind, msg.levels] : [msg.kind, msg.levels, msg.view]
       break
     case Kind.LockReply:
       arr = [
@@ -193,10 +193,13 @@ function parse(a: unknown[]): WireMessage {
       return { kind: Kind.Lock, txn: nonce(a[1], 'lock txn'), levels: levels.map(level) }
     }
     case Kind.Read: {
-      if (a.length !== 2) fail('read: arity')
+      // [kind, levels] or, from a probe, [kind, levels, view]
+      if (a.length !== 2 && a.length !== 3) fail('read: arity')
       const levels = array(a[1], MAX_LOCK_LEVELS, 'read levels')
       if (levels.length === 0) fail('read: no levels')
-      return { kind: Kind.Read, levels: levels.map(level) }
+      if (a.length === 2) return { kind: Kind.Read, levels: levels.map(level) }
+      const view = array(a[2], MAX_LOCK_LEVELS, 'read view').map(level)
+      return { kind: Kind.Read, levels: levels.map(level), view }
     }
     case Kind.LockReply: {
       if (a.length !== 5) fail('lock reply: arity')

@@ -125,10 +125,20 @@ export interface LockMsg {
   /** The levels to lock, or 'all' (a leaving node's own lock). */
   readonly levels: readonly number[]
 }
-/** Reads the state of some levels without locking them (the walks of the join protocol). */
+/**
+ * Reads the state of some levels without locking them (the walks of the join protocol, and probes). A probe also
+ * carries the sender's `view` of the receiver, so that one probe serves both nodes of a neighbour pair.
+ */
 export interface ReadMsg {
   readonly kind: typeof Kind.Read
   readonly levels: readonly number[]
+  /**
+   * Present on a neighbour probe (a third field on the wire; a Read without it is read as before): every level
+   * the sender is linked at where the receiver is its neighbour (at the level, on the side the two identifiers'
+   * order gives). The receiver checks its own pointers at the sender against it as its own probe would have, and
+   * need not probe the sender for one probe interval.
+   */
+  readonly view?: readonly number[]
 }
 /** The answer to a {@link LockMsg} or a {@link ReadMsg}: whether granted, and the state of the levels. */
 export interface LockReplyMsg {

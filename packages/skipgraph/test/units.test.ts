@@ -1,4 +1,5 @@
 import { Identifier, MembershipVector } from '@skipmesh/core'
+import { Packr } from 'msgpackr'
 import { describe, expect, it } from 'vitest'
 import { LookupTable, sharesPrefix } from '../src/lookup-table.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
@@ -108,6 +109,7 @@ describe('wire', () => {
     { kind: Kind.SearchFail, nonce: NONCE, reason: 1 },
     { kind: Kind.Lock, txn: NONCE, levels: [0, 1] },
     { kind: Kind.Read, levels: [4] },
+    { kind: Kind.Read, levels: [0, 2], view: [0] },
     {
       kind: Kind.LockReply,
       granted: true,
@@ -132,6 +134,17 @@ describe('wire', () => {
       expect(out.ok).toBe(true)
       expect(normalize(out.ok ? out.msg : null)).toEqual(normalize(msg))
     }
+  })
+  it('reads a probe read with its view and one without as before, and refuses a view out of range', () => {
+    const packr = new Packr({ useRecords: false, mapsAsObjects: true })
+    const plain = decodeWire(packr.pack([Kind.Read, [1, 3]]))
+    expect(normalize(plain)).toEqual({ ok: true, msg: { kind: Kind.Read, levels: [1, 3] } })
+    const probe = decodeWire(packr.pack([Kind.Read, [1, 3], [1]]))
+    expect(normalize(probe)).toEqual({ ok: true, msg: { kind: Kind.Read, levels: [1, 3], view: [1] } })
+    expect(decodeWire(packr.pack([Kind.Read, [1], []])).ok).toBe(true)
+    expect(decodeWire(packr.pack([Kind.Read, [1], [256]])).ok).toBe(false)
+    expect(decodeWire(packr.pack([Kind.Read, [1], 'x'])).ok).toBe(false)
+    expect(decodeWire(packr.pack([Kind.Read, [1], [1], [1]])).ok).toBe(false)
   })
   it('carries a search path as 33 bytes per hop', () => {
     const path = appendHop(appendHop(new Uint8Array(0), id('03').bytes, 2), id('04').bytes, 0)
