@@ -5,6 +5,9 @@
 //   skipmesh-noack    the batched form without acks (a client that does not ask for them; the skipmesh client does)
 //   skipmesh-trickle  each side sends its description, then one signal per candidate (a client that signals every
 //                     candidate the moment the ICE agent reports it), with acks
+//   skipmesh-held     the skipmesh client with its default signal hold (signalHoldMs 10) in a browser behind NAT: the
+//                     description and the host candidates in one signal, the srflx and the relay candidate each in
+//                     one of its own (each waits for a STUN or TURN round trip, longer than the hold), with acks
 //   peerjs            PeerJS's client with simple-peer's default trickle: OFFER / ANSWER, then one CANDIDATE message
 //                     per candidate (no acks in its protocol)
 // A connection is brokered when both sides received everything the other sent. Clients in rooms of 10, each
@@ -34,7 +37,9 @@ const IN_FLIGHT = 2
 /** ICE candidates each side gathers (Chromium behind NAT with TURN: mDNS host UDP and TCP, srflx, relay). */
 const CANDIDATES = 4
 const TIMEOUT_MS = 60_000
-const ALL_KINDS = ['skipmesh', 'skipmesh-noack', 'skipmesh-trickle', 'peerjs']
+const ALL_KINDS = ['skipmesh', 'skipmesh-noack', 'skipmesh-trickle', 'skipmesh-held', 'peerjs']
+/** With the hold, the candidates that leave with the description: the host ones (mDNS UDP and TCP). */
+const HELD_WITH_DESCRIPTION = 2
 const {
   quick: QUICK,
   kinds: KINDS,
@@ -105,6 +110,20 @@ const SEQUENCES = {
     ],
     key,
   }),
+  'skipmesh-held': (key) => {
+    const side = (description, ufrag) => {
+      const all = candidates(ufrag).map(asSignal)
+      return [
+        { batch: [description, ...all.slice(0, HELD_WITH_DESCRIPTION)] },
+        ...all.slice(HELD_WITH_DESCRIPTION).map((c) => ({ batch: [c] })),
+      ]
+    }
+    return {
+      initiator: side({ type: 'offer', sdp: sdp('offer', 'EsAw') }, 'EsAw'),
+      responder: side({ type: 'answer', sdp: sdp('answer', 'Qx7p') }, 'Qx7p'),
+      key,
+    }
+  },
   peerjs: (key) => {
     const common = { type: 'data', connectionId: key }
     return {
@@ -275,6 +294,7 @@ const ratios = SCENARIOS.map(({ clients }) => {
     batched: of(pick('skipmesh')),
     noAck: of(pick('skipmesh-noack')),
     trickle: of(pick('skipmesh-trickle')),
+    held: of(pick('skipmesh-held')),
   }
 })
 const md = writeDocuments(
@@ -289,6 +309,7 @@ const md = writeDocuments(
       skipmesh: 'one signal per side: { batch: [description, candidate x N] }, with ack; rate limit lifted',
       'skipmesh-noack': 'the same signals without acks',
       'skipmesh-trickle': 'description, then one signal per candidate, each with ack; rate limit lifted',
+      'skipmesh-held': `the client with signalHoldMs 10 behind NAT: { batch: [description, host candidate x ${HELD_WITH_DESCRIPTION}] }, then one signal per later candidate, each with ack`,
       peerjs:
         'peer@1.0.2 PeerServer: OFFER / ANSWER, one CANDIDATE per candidate (simple-peer default trickle)',
     },
@@ -303,7 +324,7 @@ const md = writeDocuments(
     )
     const ratioRows = ratios.map(
       (x) =>
-        `| ${x.clients} | ${x.batched.connectionsPerCpuSecond} (${x.noAck.connectionsPerCpuSecond}) | ${x.batched.connectionsPerSecond} (${x.noAck.connectionsPerSecond}) | ${x.trickle.connectionsPerCpuSecond} | ${x.trickle.connectionsPerSecond} |`,
+        `| ${x.clients} | ${x.batched.connectionsPerCpuSecond} (${x.noAck.connectionsPerCpuSecond}) | ${x.batched.connectionsPerSecond} (${x.noAck.connectionsPerSecond}) | ${x.held.connectionsPerCpuSecond} | ${x.held.connectionsPerSecond} | ${x.trickle.connectionsPerCpuSecond} | ${x.trickle.connectionsPerSecond} |`,
     )
     return `# Connections brokered per server CPU-second
 
@@ -322,15 +343,19 @@ Rows:
   validates, checks identity and the room, and counts the rate limit (lifted for the run) on every signal.
 - \`skipmesh-noack\`: the same signals without acks, to show what the ack costs (the skipmesh client asks for them).
 - \`skipmesh-trickle\`: the same server with one signal per candidate after the description (${2 + 2 * CANDIDATES} signals and acks per connection).
+- \`skipmesh-held\`: the skipmesh client with its default signal hold (\`signalHoldMs\` 10 ms) in a browser behind NAT:
+  the description and the ${HELD_WITH_DESCRIPTION} host candidates (gathered within the hold) in one signal, then the srflx and the relay
+  candidate in one signal each (each waits for a STUN or TURN round trip, longer than the hold): ${2 + 2 * (CANDIDATES - HELD_WITH_DESCRIPTION)} signals and acks
+  per connection.
 - \`peerjs\`: peer@1.0.2's server with PeerJS's messages and simple-peer's default trickle: OFFER / ANSWER, then one
   CANDIDATE message per candidate (${2 + 2 * CANDIDATES} messages per connection, no ack, validation, identity or rooms).
 
 Which row is the skipmesh client: it asks for every ack (a refused signal fails its dial at once), and its outbox
-batches what one microtask produced, holding candidates reported before the description until the description
-leaves. In Chromium each candidate is reported in its own task after the description, so the client sends the
-trickled form (\`skipmesh-trickle\`); the batched form is what it sends when the candidates come before the
-description leaves (node-datachannel), and what it would send with an outbox that holds candidates a few
-milliseconds.
+holds a batch \`signalHoldMs\` (default 10 ms) after its first signal, the description first. Without the hold
+(\`signalHoldMs: 0\`, what one microtask produced) a browser, which reports each candidate in its own task, sends
+the trickled form (\`skipmesh-trickle\`). With it, a browser behind NAT sends \`skipmesh-held\` (its srflx and relay
+candidates come a STUN or TURN round trip later), and one that gathers only host candidates (a LAN, loopback, or
+Node's stacks) the batched form (\`skipmesh\`).
 
 Each configuration ran ${REPS} times in alternating order; the table shows each server's run with the most connections
 per CPU-second (every run is in the JSON).
@@ -340,10 +365,10 @@ per CPU-second (every run is in the JSON).
 ${rows.join('\n')}
 
 Ratio skipmesh / PeerJS (> 1 is better for skipmesh; target for connections per CPU-second: ≥ 2), batched with acks
-(without acks in parentheses) and trickled with acks:
+(without acks in parentheses), held (the default client behind NAT) and trickled, with acks:
 
-| clients | batched: per CPU-second | batched: per second | trickle: per CPU-second | trickle: per second |
-|---|---|---|---|---|
+| clients | batched: per CPU-second | batched: per second | held: per CPU-second | held: per second | trickle: per CPU-second | trickle: per second |
+|---|---|---|---|---|---|---|
 ${ratioRows.join('\n')}
 `
   },
