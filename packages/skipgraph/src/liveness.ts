@@ -165,32 +165,28 @@ export class Liveness {
    * A neighbour's probe of us arrived, with its `view`: the levels it is linked at where we are its neighbour.
    * When it names every level where we point at it, our pointers are confirmed as our own probe of it would have
    * confirmed them (and it is alive: it sent), so we do not probe it for one interval. When it does not, the view
-   * may be older than our pointer (a commit crossed the probe): we read it now, and relink what that read shows.
-   * Only while our own probes run (the same condition), so a node with probing off acts as before.
+   * may be older than our pointer (a commit crossed the probe): nothing is decided on it, and our next round
+   * probes that neighbour as it always did. Only while our own probes run (the same condition), so a node with
+   * probing off acts as before.
    */
   probedBy(origin: Identifier, view: readonly number[]): void {
     if (this.#init.probeIntervalMs <= 0 || !this.#probing()) return
     const { state } = this.#init
-    const levels: number[] = []
-    const sides: Side[] = []
+    let pointed = false
     let confirmed = true
     for (let level = 0; level <= state.table.topLevel; level++) {
       for (const side of ['left', 'right'] as const) {
         const e = state.table.get(level, side)
         if (e === null || !e.alive || !e.id.equals(origin)) continue
-        levels.push(level)
-        sides.push(side)
+        pointed = true
         if (!view.includes(level)) confirmed = false
       }
     }
-    if (levels.length === 0) return
     const hex = origin.toHex()
     this.#probedBy.delete(hex)
-    if (!confirmed) {
-      // a plain read: a view on it could find our view short in turn, and each answer the other's probe
-      void this.#probeLinks(origin, levels, sides, false)
-      return
-    }
+    // not confirmed: our next round probes it as before (reading it at once would land in the very window a
+    // commit of its opens, before it confirms that level, and relink a level its join is linking)
+    if (!pointed || !confirmed) return
     // re-inserted last: the map stays oldest first
     addBounded(this.#probedBy, hex, performance.now(), PROBED_BY_REMEMBERED)
   }
