@@ -190,7 +190,9 @@ export class Linker {
         if (!sharesPrefix(here.mv, me.mv, level) || here.id.compare(me.id) >= 0)
           throw new Conflict('bad left neighbour')
         const next = here.across
-        if (next === null || next.id.compare(me.id) > 0) {
+        // a pointer at us is stale (we left this list without unlinking, as a stranded node moving graphs does):
+        // the gap is here, not one step right (where we would lock ourselves, unlinked, on every attempt)
+        if (next === null || next.id.compare(me.id) >= 0) {
           left = here
           break
         }
@@ -199,12 +201,17 @@ export class Linker {
         cur = next.id
       }
     }
-    const rightNow = left === null ? rightId : (left.across?.id ?? null)
+    let rightNow = left === null ? rightId : (left.across?.id ?? null)
+    if (rightNow?.equals(me.id) === true) {
+      // the left node still points at us: the node right of us is found along the level below
+      if (level === 0) throw new Conflict('level 0: the left node points at us already')
+      rightNow = (await this.walk(txn, level, 'right')).found
+    }
     const right = rightNow === null ? null : await this.locate(txn, rightNow, level, 'left')
     if (right !== null) {
       if (!sharesPrefix(right.mv, me.mv, level) || right.id.compare(me.id) <= 0)
         throw new Conflict('bad right neighbour')
-      if (left === null && right.across !== null) {
+      if (left === null && right.across !== null && !right.across.id.equals(me.id)) {
         // a node linked left of the head we aimed at: retry from it (locking it now would break the order)
         throw new Conflict(`level ${level}: the head changed`, true)
       }
@@ -213,9 +220,15 @@ export class Linker {
     await this.#commitLink(txn, level, left, right)
   }
 
-  /** Whether the located nodes point at each other across the gap we link into. */
+  /**
+   * Whether the located nodes point at each other across the gap we link into, or at us (a stale pointer left by
+   * our own earlier link: nothing lies between it and us either).
+   */
   #adjacent(left: Located | null, right: Located | null): boolean {
-    return (left === null || sameId(left.across, right)) && (right === null || sameId(right.across, left))
+    const me = this.#state.identity.id
+    const across = (x: Located, other: Located | null): boolean =>
+      sameId(x.across, other) || x.across?.id.equals(me) === true
+    return (left === null || across(left, right)) && (right === null || across(right, left))
   }
 
   /** Locks `level` of `node` and reports it with its `pointer` neighbour there. */

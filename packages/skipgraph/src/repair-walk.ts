@@ -29,7 +29,8 @@ export interface RepairWalkInit {
  * The nearest node on `side` of us that shares `level` bits with us and is linked at `level` (null when the lists
  * below end first), walking the lists below `level` (unlocked: a hint). Starts on our own level `level − 1`
  * pointer; at each node it takes the highest level below `level` at which the node is in our list and whose
- * pointer is not known dead; a pointer that turns out dead (the read fails) is replaced by the next lower one.
+ * pointer is not known dead; a pointer that turns out dead (the read fails), or names a node not linked at its
+ * level, is replaced by the next lower one.
  * @throws {Conflict} when the walk reaches a node not linked at the level it came along.
  * @throws the dead signal of the last pointer tried when every pointer onward from a node is dead.
  */
@@ -51,20 +52,32 @@ export async function walkBelow(
     let st: LockReplyMsg | undefined
     let cur: Identifier | null = null
     let via = -1
+    // the nodes read from here (several pointers may name one node)
+    const read = new Map<string, LockReplyMsg>()
     for (let l = level - 1; l >= 0 && st === undefined; l--) {
       const next = onward[l]
       if (next === undefined) continue
       // the end of our list at level l: nothing in our lists at l and above lies beyond
       if (next === null) return null
-      if (init.isDead(next.toHex()) && l > 0) continue
-      guard.step(next)
-      try {
-        st = await init.txns.read(txn, next, levels)
-        cur = next
-        via = l
-      } catch (err) {
-        if (!isDeadSignal(err) || l === 0) throw err
+      const hex = next.toHex()
+      if (init.isDead(hex) && l > 0) continue
+      let got = read.get(hex)
+      if (got === undefined) {
+        guard.step(next)
+        try {
+          got = await init.txns.read(txn, next, levels)
+        } catch (err) {
+          if (!isDeadSignal(err) || l === 0) throw err
+          continue
+        }
+        read.set(hex, got)
       }
+      // a stale pointer (its node left the list at l without unlinking, as a stranded node moving graphs does):
+      // the next lower one
+      if (!got.levels[l]!.linked && l > 0) continue
+      st = got
+      cur = next
+      via = l
     }
     if (st === undefined || cur === null) throw new Conflict('every pointer onward is dead')
     if (!st.levels[via]!.linked) throw new Conflict('walked onto an unlinked node')
