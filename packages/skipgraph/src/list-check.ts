@@ -41,7 +41,10 @@ export class ListCheck {
   readonly #init: ListCheckInit
   readonly #state: NodeState
   #timer: ReturnType<typeof setTimeout> | undefined
-  /** The level the next round checks (round robin over the levels this node is linked at, from 1). */
+  /**
+   * The level the next round checks (round robin from 1 over the levels where this node has a neighbour, and the
+   * one above, where it is alone).
+   */
   #next = 1
   #stopped = false
   /** Where in [0, 1) the next delay falls between half and one and a half intervals. */
@@ -79,7 +82,9 @@ export class ListCheck {
   async #round(): Promise<void> {
     const state = this.#state
     if (state.status !== 'joined' || this.#init.repair.busy) return
-    const top = Math.min(state.table.topLevel, state.height)
+    // up to the first level where this node is alone: a node linked there with our prefix, missed by a repair or
+    // a join, is a split no other check sees (its right pointer null, ours left null; each side consistent)
+    const top = Math.min(state.table.topLevel + 1, state.height)
     if (top < 1) return
     if (this.#next > top) this.#next = 1
     const level = this.#next++

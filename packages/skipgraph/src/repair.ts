@@ -155,7 +155,9 @@ export class Repair {
     this.#again = false
     let failed = false
     try {
-      for (let level = 0; level <= Math.min(this.#state.table.topLevel, this.#state.height); level++) {
+      // levels a relink was asked for may lie one above the top (the list check found a split where we are alone)
+      const top = Math.max(this.#state.table.topLevel, ...this.#relinkLevels)
+      for (let level = 0; level <= Math.min(top, this.#state.height); level++) {
         if (!this.#needsRelink(level)) continue
         try {
           await this.#txns.run('repair', (txn) => this.#relink(txn, level), undefined)
