@@ -145,6 +145,8 @@ async function run(rowName, variantName, build) {
 /** Builds and runs the selected rows; returns the document's meta and results. */
 async function measure() {
   const ref = shortRef(BASELINE_REF)
+  // the source files of the package that differ from the last commit as the builds are made (a shared tree)
+  const uncommitted = uncommittedSources()
   const builds = {}
   for (const name of VARIANT_NAMES) {
     builds[name] =
@@ -181,8 +183,7 @@ async function measure() {
     transport: 'MemoryHub, one-way latency drawn per message',
     baseline: `the probe files (${PROBE_FILES.join(', ')}) as at ${ref}, the rest of today's source`,
     current: "today's source",
-    // the source files of the package that differed from the last commit (a shared working tree)
-    uncommitted: uncommittedSources(),
+    uncommitted,
     loadAvgStart: loadStart,
     loadAvgEnd: loadavg().map(round),
   }
