@@ -6,7 +6,7 @@
 import type { SkipGraphMetrics } from '@skipmesh/skipgraph'
 import type { GraphSnapshot, NodeTable } from './graph.js'
 import type { SearchTrace, TabMesh, TabMetrics } from './mesh.js'
-import type { RoomView, TransportKind } from './transport.js'
+import type { RoomView, SignalRoutes, TransportKind } from './transport.js'
 
 /** One node hosted by this tab, with its lookup table read directly from the skip-graph node. */
 export interface LocalNodeInfo {
@@ -22,6 +22,8 @@ export interface LocalNodeInfo {
   room: RoomView
   /** The skip-graph node's counters (messages by kind, searches, conflicts, dropped frames). */
   skipgraph: SkipGraphMetrics
+  /** Which way its WebRTC signals went (`per-node` transport; `null` on the others). */
+  signals: SignalRoutes | null
 }
 
 /** The automation API installed on `window.skipmesh`. */
@@ -34,6 +36,10 @@ export interface SkipmeshApi {
   addNode(): Promise<string>
   /** Leaves the graph gracefully and stops the node. */
   removeNode(id: string): Promise<void>
+  /** Opens a connection from this tab's node `fromId` to node `toId` (or finds the open one); rejects if it fails. */
+  connect(fromId: string, toId: string): Promise<void>
+  /** Closes the connection from this tab's node `fromId` to node `toId`, if open. */
+  disconnect(fromId: string, toId: string): Promise<void>
   /** Searches `targetHex` from this tab's node `fromId`; the route is drawn. */
   search(fromId: string, targetHex: string, options?: { show?: boolean }): Promise<SearchTrace>
   /** Per-channel network counters summed over this tab's nodes. */
@@ -88,9 +94,12 @@ export function installApi(
         connections: n.connections(),
         room: n.room(),
         skipgraph: n.skipMetrics(),
+        signals: n.signals() ?? null,
       })),
     addNode,
     removeNode: (id) => mesh.removeNode(id),
+    connect: (fromId, toId) => mesh.connect(fromId, toId),
+    disconnect: (fromId, toId) => mesh.disconnect(fromId, toId),
     search: async (fromId, targetHex, options = {}) => {
       const trace = await mesh.search(fromId, targetHex)
       if (options.show !== false) ui.show(trace)

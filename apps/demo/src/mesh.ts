@@ -27,6 +27,7 @@ const REFRESH_GAP_MS = 1000
 const REFRESH_GAP_PER_NODE_MS = 4
 const SIGNALING_SLOW_MS = 5000
 const SEARCH_TIMEOUT_MS = 15_000
+const CONNECT_TIMEOUT_MS = 20_000
 const HISTORY = 50
 
 /** A line of the event log. */
@@ -148,7 +149,11 @@ export class TabMesh extends Emitter<TabMeshEvents> {
     this.#setProblem(
       this.#signalingDown.size === 0
         ? null
-        : `Lost the signaling server at ${this.#signalingUrl}: open WebRTC connections keep working, new peers cannot connect until it is back (retrying).`,
+        : `Lost the signaling server at ${this.#signalingUrl} (retrying): ${
+            this.transport.kind === 'per-node'
+              ? 'the nodes in the graph keep searching, leaving and connecting to each other (their signals travel through the graph), and a node added here joins through them'
+              : 'open connections keep working'
+          }; a new tab cannot join until the server is back.`,
     )
   }
 
@@ -213,7 +218,9 @@ export class TabMesh extends Emitter<TabMeshEvents> {
       await node.stop()
       this.emit('nodes')
       const e = err instanceof Error ? err : new Error(String(err))
-      this.#setProblem(`Cannot reach the signaling server at ${this.#signalingUrl} (${e.name}).`)
+      this.#setProblem(
+        `Cannot reach the signaling server at ${this.#signalingUrl} (${e.name}): this tab cannot join the graph until it is back.`,
+      )
       this.#log('error', `node ${hex.slice(0, 6)} could not start: ${e.name}`)
       throw e
     }
@@ -230,6 +237,28 @@ export class TabMesh extends Emitter<TabMeshEvents> {
     this.emit('nodes')
     this.#scheduleRefresh()
     return hex
+  }
+
+  /**
+   * Opens a connection from this tab's node `fromId` to node `toHex` (or finds the open one).
+   * @throws {NotLocalNodeError} when `fromId` is not hosted by this tab.
+   * @throws the connection manager's errors (`ConnectionFailedError`, `PeerNotFoundError`, …).
+   */
+  async connect(fromId: string, toHex: string): Promise<void> {
+    const node = this.#nodes.get(fromId)
+    if (node === undefined) throw new NotLocalNodeError(`${fromId} is not a node of this tab`)
+    await node.connect(Identifier.fromHex(toHex).toHex(), { signal: AbortSignal.timeout(CONNECT_TIMEOUT_MS) })
+  }
+
+  /**
+   * Closes the connection from this tab's node `fromId` to node `toHex`, if open (the skip graph reconnects when it
+   * needs the link again).
+   * @throws {NotLocalNodeError} when `fromId` is not hosted by this tab.
+   */
+  async disconnect(fromId: string, toHex: string): Promise<void> {
+    const node = this.#nodes.get(fromId)
+    if (node === undefined) throw new NotLocalNodeError(`${fromId} is not a node of this tab`)
+    await node.disconnect(Identifier.fromHex(toHex).toHex())
   }
 
   /** Leaves the graph gracefully and stops the node. */

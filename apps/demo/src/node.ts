@@ -7,7 +7,7 @@
 import { Identifier, type Network, createNetwork } from '@skipmesh/core'
 import { type MergeEvent, type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
-import type { RoomView, TabTransport } from './transport.js'
+import type { RoomView, SignalRoutes, TabTransport } from './transport.js'
 
 /** A search answer with ids as hex. */
 export interface SearchAnswer {
@@ -43,6 +43,12 @@ export interface LocalNode {
   room(): RoomView
   /** Remote ids (hex) of the open connections. */
   connections(): string[]
+  /** Opens a connection to `remote` (hex), or finds the open one. */
+  connect(remote: string, options: { signal?: AbortSignal }): Promise<void>
+  /** Closes the open connection to `remote` (hex), if there is one. */
+  disconnect(remote: string): Promise<void>
+  /** Which way the node's WebRTC signals went (server, overlay), when its transport counts them. */
+  signals(): SignalRoutes | undefined
   /** The skip-graph node's own counters. */
   skipMetrics(): SkipGraphMetrics
   leave(): Promise<void>
@@ -112,6 +118,8 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
       await network.ready()
       skip.start()
       await skip.ready()
+      // from now on the node's signals can travel through the graph (the server only as fallback)
+      await transport.overlay?.start(network, cm)
       unsubscribe.push(skip.on('neighbor:change', () => options.onNeighborChange()))
       unsubscribe.push(skip.on('merge', (event) => options.onMerge(event)))
       unsubscribe.push(transport.onPeerLeft((id) => options.onPeerLeft(id)))
@@ -122,6 +130,7 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
       try {
         await skip.join(introducer === undefined ? undefined : Identifier.fromHex(introducer), opts)
         joined = true
+        transport.overlay?.joined()
       } finally {
         bootstrapping = false
       }
@@ -148,6 +157,18 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
     connections() {
       return cm.connections().map((c) => c.remoteId.toHex())
     },
+    async connect(remote, opts) {
+      await cm.connect(Identifier.fromHex(remote), opts)
+    },
+    async disconnect(remote) {
+      await cm
+        .connections()
+        .find((c) => c.remoteId.toHex() === remote)
+        ?.close()
+    },
+    signals() {
+      return transport.signals?.()
+    },
     skipMetrics() {
       return skip.metrics()
     },
@@ -157,6 +178,7 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
     },
     async stop() {
       for (const u of unsubscribe.splice(0)) u()
+      await transport.overlay?.stop()
       await skip.stop()
       await network.stop()
     },

@@ -7,6 +7,7 @@
  */
 import type { ConnectionManager, Identifier } from '@skipmesh/core'
 import { memoryTabTransport } from './memory.js'
+import type { NodeOverlay } from './overlay.js'
 import { sharedWebRtcTransport } from './shared.js'
 import { perNodeWebRtcTransport } from './webrtc.js'
 
@@ -23,9 +24,25 @@ export interface RoomView {
   ask: string[]
 }
 
+/** Signals one node sent and received through the signaling server and through the overlay. */
+export interface SignalRoutes {
+  serverSent: number
+  serverReceived: number
+  overlaySent: number
+  overlayReceived: number
+  /** Signals whose overlay route failed and that went to the server instead. */
+  fallbacks: number
+  /** Signed signals the node refused (altered, forged, stale, replayed). */
+  refused: number
+}
+
 /** One node's connection manager and what the demo needs to know about its room. */
 export interface NodeTransport {
   cm: ConnectionManager
+  /** The node's signaling through the overlay, when its transport signals that way (`per-node`). */
+  overlay?: NodeOverlay
+  /** Which way the node's signals went, when the transport counts them. */
+  signals?(): SignalRoutes
   /** The room, as last known. */
   room(): RoomView
   onPeerLeft(handler: (id: string) => void): () => void
