@@ -1,27 +1,8 @@
 import type { Identifier } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
-import type { SkipGraphNode } from '../src/index.js'
-import { searchOracle } from '../src/testing/index.js'
-import { Cluster, sortedIds } from './helpers.js'
+import { inexactSearches } from './exact.js'
+import { Cluster } from './helpers.js'
 import { buildGraph, oneGraph } from './settle.js'
-
-/** Every node searches `perNode` random members of `nodes`: returns the searches that did not equal the oracle. */
-async function inexact(c: Cluster, nodes: readonly SkipGraphNode[], perNode: number): Promise<string[]> {
-  const ids = sortedIds(nodes)
-  const wrong: string[] = []
-  await Promise.all(
-    nodes.map(async (n) => {
-      for (let i = 0; i < perNode; i++) {
-        const target = c.pick(ids)
-        const got = await n.searchById(target)
-        const want = searchOracle(ids, n.identity.id, target)
-        if (!got.result.equals(want.result) || got.found !== want.found)
-          wrong.push(`${n.identity.id.toHex().slice(0, 8)} → ${target.toHex().slice(0, 8)}`)
-      }
-    }),
-  )
-  return wrong
-}
 
 describe.concurrent('isolation', () => {
   for (const seed of [9, 10, 11, 12, 13]) {
@@ -46,7 +27,7 @@ describe.concurrent('isolation', () => {
       expect(
         lonely.node.lookupTable().levels[0]?.right ?? lonely.node.lookupTable().levels[0]?.left,
       ).toBeTruthy()
-      expect(await inexact(c, live, 4)).toEqual([])
+      expect(await inexactSearches(c, live, 4)).toEqual([])
       console.log(
         `isolation (seed ${seed}): ${crashed.length} neighbours crashed; the node: merges ${lonely.node.metrics().merges}, rejoins ${lonely.node.metrics().rejoins}, repairs ${lonely.node.metrics().repairs}`,
       )

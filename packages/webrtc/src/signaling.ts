@@ -70,7 +70,10 @@ export interface SignalRouteMetrics {
   overlaySignalsSent: number
   /** Signals the overlay delivered to this node (verified). */
   overlaySignalsReceived: number
-  /** Signals whose overlay route failed and that went through the server instead. */
+  /**
+   * Signals that went through the server because their overlay route failed, or (the server connected) did not deliver
+   * within the composite's `overlayWaitMs`; a signal sent both ways counts here and in `serverSignalsSent`.
+   */
   overlayFallbacks: number
   /**
    * Signed signals this node refused (either route): altered or forged (signature), a key that does not own the
