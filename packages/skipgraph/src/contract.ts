@@ -248,7 +248,8 @@ export interface SkipGraphNodeOptions {
    */
   maxWalkSteps?: number
   /**
-   * How often the node checks that its neighbours are alive (one small read to each distinct neighbour), in
+   * How often the node checks that its neighbours are alive (one small read per neighbour pair and interval:
+   * a neighbour whose own probe confirmed our pointers at it is not read back), in
    * milliseconds; 0 turns probing off. A failed send (here or on any other message) marks the neighbour dead and
    * starts the repair of the lists around it (README, "Failure handling"). Probing finds a crashed neighbour
    * that no search happens to touch.
