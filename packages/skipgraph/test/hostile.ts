@@ -7,7 +7,7 @@ import {
   type Network,
 } from '@skipmesh/core'
 import { decodeWire, encodeWire } from '../src/wire-codec.js'
-import type { WireMessage } from '../src/wire.js'
+import { Kind, type LockReplyMsg, type WireMessage } from '../src/wire.js'
 
 /** The identifier `delta` (±1) next to `id`. */
 export function beside(id: Identifier, delta: 1 | -1): Identifier {
@@ -23,6 +23,32 @@ export function beside(id: Identifier, delta: 1 | -1): Identifier {
 /** A node's entry with its derived membership vector (what honest nodes check). */
 export function entryOf(id: Identifier): { id: Identifier; mv: MembershipVector } {
   return { id, mv: MembershipVector.fromIdentifier(id) }
+}
+
+/** A scripted neighbour's pointers, by level (a level with no entry: linked there, alone). */
+export type ScriptedPointers = Array<{ left: Identifier | null; right: Identifier | null } | undefined>
+
+/** A granted `LockReply` (also what a `Read` is answered with) of a node with vector `mv` and `pointers`, at `levels`. */
+export function grantedReply(
+  mv: MembershipVector,
+  pointers: ScriptedPointers,
+  levels: readonly number[],
+): LockReplyMsg {
+  return {
+    kind: Kind.LockReply,
+    granted: true,
+    reason: 0,
+    mv,
+    levels: levels.map((level) => {
+      const p = pointers[level]
+      return {
+        level,
+        linked: true,
+        left: p?.left == null ? null : entryOf(p.left),
+        right: p?.right == null ? null : entryOf(p.right),
+      }
+    }),
+  }
 }
 
 /** What a hostile peer answers to a request (undefined: an empty, malformed reply). */

@@ -1,24 +1,9 @@
 import { type Identifier, MembershipVector } from '@skipmesh/core'
 import { deferred } from '@skipmesh/core/internal'
 import { describe, expect, it } from 'vitest'
-import { Kind, type LockReplyMsg, type WireLevelState, type WireMessage } from '../src/wire.js'
+import { Kind, type WireMessage } from '../src/wire.js'
 import { Cluster } from './helpers.js'
-import { entryOf, HostilePeer } from './hostile.js'
-
-/** A neighbour's level-0 pointers as a scripted peer reports them (alone above level 0). */
-interface Pointers {
-  left: Identifier | null
-  right: Identifier | null
-}
-
-function levelStates(me: Pointers, levels: readonly number[]): WireLevelState[] {
-  return levels.map((level) => ({
-    level,
-    linked: true,
-    left: level === 0 && me.left !== null ? entryOf(me.left) : null,
-    right: level === 0 && me.right !== null ? entryOf(me.right) : null,
-  }))
-}
+import { grantedReply, HostilePeer } from './hostile.js'
 
 describe('a join whose write at a neighbour was not confirmed', () => {
   it('links no higher until that neighbour points back at it (a creator of the level above could miss it)', async () => {
@@ -29,18 +14,13 @@ describe('a join whose write at a neighbour was not confirmed', () => {
     const pmv = MembershipVector.fromIdentifier(p)
     while (j.compare(p) <= 0 || MembershipVector.fromIdentifier(j).bit(0) === pmv.bit(0)) j = c.randomId()
 
-    const pointers: Pointers = { left: null, right: null }
+    // P's level-0 pointers (P is alone above level 0)
+    const level0 = { left: null as Identifier | null, right: null as Identifier | null }
     let writesRefused = true
     let gateOpen = false
     let readsAfterRefusal = 0
     const threeReads = deferred<void>()
-    const reply = (levels: readonly number[]): LockReplyMsg => ({
-      kind: Kind.LockReply,
-      granted: true,
-      reason: 0,
-      mv: pmv,
-      levels: levelStates(pointers, levels),
-    })
+    const reply = (levels: readonly number[]) => grantedReply(pmv, [level0], levels)
     const peer = await HostilePeer.create(c.hub, p, (_origin, msg): WireMessage | undefined => {
       switch (msg.kind) {
         case Kind.Search:
@@ -58,7 +38,7 @@ describe('a join whose write at a neighbour was not confirmed', () => {
             return { kind: Kind.ApplyAck, ok: false }
           }
           if (!gateOpen) return { kind: Kind.ApplyAck, ok: false }
-          for (const w of msg.writes) if (w.level === 0) pointers[w.side] = w.entry?.id ?? null
+          for (const w of msg.writes) if (w.level === 0) level0[w.side] = w.entry?.id ?? null
           return { kind: Kind.ApplyAck, ok: true }
         default:
           return undefined
@@ -75,12 +55,12 @@ describe('a join whose write at a neighbour was not confirmed', () => {
     expect(first).toBe('waiting')
     expect(joiner.node.status).toBe('joining')
     expect(joiner.node.lookupTable().levels[0]?.left?.id.equals(p)).toBe(true)
-    expect(pointers.right).toBeNull()
+    expect(level0.right).toBeNull()
 
     gateOpen = true
     await join
     // it went on only once P pointed back at it, and it is alone above level 0
-    expect(pointers.right?.equals(j)).toBe(true)
+    expect(level0.right?.equals(j)).toBe(true)
     expect(joiner.node.status).toBe('joined')
     expect(
       joiner.node

@@ -1,23 +1,8 @@
-import { type Identifier, MembershipVector } from '@skipmesh/core'
+import { MembershipVector } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
-import { Kind, type LockReplyMsg, type WireLevelState, type WireMessage } from '../src/wire.js'
+import { Kind, type WireMessage } from '../src/wire.js'
 import { Cluster } from './helpers.js'
-import { entryOf, HostilePeer } from './hostile.js'
-
-/** A scripted neighbour's pointers at levels 0 and 1 (alone above). */
-type Pointers = Array<{ left: Identifier | null; right: Identifier | null }>
-
-function levelStates(pointers: Pointers, levels: readonly number[]): WireLevelState[] {
-  return levels.map((level) => {
-    const p = pointers[level]
-    return {
-      level,
-      linked: true,
-      left: p?.left == null ? null : entryOf(p.left),
-      right: p?.right == null ? null : entryOf(p.right),
-    }
-  })
-}
+import { grantedReply, HostilePeer, type ScriptedPointers } from './hostile.js'
 
 describe('a join past a pointer at itself', () => {
   // A node that left its lists without unlinking (a stranded node moving graphs clears its table) can find, when it
@@ -39,18 +24,12 @@ describe('a join past a pointer at itself', () => {
       }
       // P points at J at level 1 already (stale), across the side where J lies
       const across = side === 'left' ? 'right' : 'left'
-      const pointers: Pointers = [
+      const pointers: ScriptedPointers = [
         { left: null, right: null },
         { left: null, right: null },
       ]
       pointers[1]![across] = j
-      const reply = (levels: readonly number[]): LockReplyMsg => ({
-        kind: Kind.LockReply,
-        granted: true,
-        reason: 0,
-        mv: pmv,
-        levels: levelStates(pointers, levels),
-      })
+      const reply = (levels: readonly number[]) => grantedReply(pmv, pointers, levels)
       const peer = await HostilePeer.create(c.hub, p, (_origin, msg): WireMessage | undefined => {
         switch (msg.kind) {
           case Kind.Search:
