@@ -5,7 +5,7 @@
 //   skipmesh-noack    the batched form without acks (a client that does not ask for them; the skipmesh client does)
 //   skipmesh-trickle  each side sends its description, then one signal per candidate (a client that signals every
 //                     candidate the moment the ICE agent reports it), with acks
-//   skipmesh-held     the skipmesh client with its default signal hold (signalHoldMs 10) in a browser behind NAT: the
+//   skipmesh-held     the skipmesh client with a signal hold (signalHoldMs 10, opt-in) in a browser behind NAT: the
 //                     description and the host candidates in one signal, the srflx and the relay candidate each in
 //                     one of its own (each waits for a STUN or TURN round trip, longer than the hold), with acks
 //   peerjs            PeerJS's client with simple-peer's default trickle: OFFER / ANSWER, then one CANDIDATE message
@@ -343,7 +343,7 @@ Rows:
   validates, checks identity and the room, and counts the rate limit (lifted for the run) on every signal.
 - \`skipmesh-noack\`: the same signals without acks, to show what the ack costs (the skipmesh client asks for them).
 - \`skipmesh-trickle\`: the same server with one signal per candidate after the description (${2 + 2 * CANDIDATES} signals and acks per connection).
-- \`skipmesh-held\`: the skipmesh client with its default signal hold (\`signalHoldMs\` 10 ms) in a browser behind NAT:
+- \`skipmesh-held\`: the skipmesh client with a signal hold (\`signalHoldMs\` 10 ms, opt-in) in a browser behind NAT:
   the description and the ${HELD_WITH_DESCRIPTION} host candidates (gathered within the hold) in one signal, then the srflx and the relay
   candidate in one signal each (each waits for a STUN or TURN round trip, longer than the hold): ${2 + 2 * (CANDIDATES - HELD_WITH_DESCRIPTION)} signals and acks
   per connection.
@@ -351,7 +351,7 @@ Rows:
   CANDIDATE message per candidate (${2 + 2 * CANDIDATES} messages per connection, no ack, validation, identity or rooms).
 
 Which row is the skipmesh client: it asks for every ack (a refused signal fails its dial at once), and its outbox
-holds a batch \`signalHoldMs\` (default 10 ms) after its first signal, the description first. Without the hold
+holds a batch \`signalHoldMs\` (opt-in, default 0) after its first signal, the description first. Without the hold
 (\`signalHoldMs: 0\`, what one microtask produced) a browser, which reports each candidate in its own task, sends
 the trickled form (\`skipmesh-trickle\`). With it, a browser behind NAT sends \`skipmesh-held\` (its srflx and relay
 candidates come a STUN or TURN round trip later), and one that gathers only host candidates (a LAN, loopback, or
@@ -365,7 +365,7 @@ per CPU-second (every run is in the JSON).
 ${rows.join('\n')}
 
 Ratio skipmesh / PeerJS (> 1 is better for skipmesh; target for connections per CPU-second: ≥ 2), batched with acks
-(without acks in parentheses), held (the default client behind NAT) and trickled, with acks:
+(without acks in parentheses), held (the client with \`signalHoldMs: 10\` behind NAT) and trickled, with acks:
 
 | clients | batched: per CPU-second | batched: per second | held: per CPU-second | held: per second | trickle: per CPU-second | trickle: per second |
 |---|---|---|---|---|---|---|

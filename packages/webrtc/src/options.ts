@@ -65,8 +65,8 @@ export interface WebRtcConnectionManagerOptions {
    * task of its own, a millisecond or two apart; held, the description and the candidates gathered with it cost the
    * signaling one relayed signal instead of one per candidate (candidates that wait for a STUN or TURN round trip
    * follow in later signals). Each side's setup takes this much longer. `0`: what one microtask produced leaves at
-   * the end of it. Less than `connectTimeoutMs`.
-   * @default 10
+   * the end of it. Less than `connectTimeoutMs`. Opt-in: see {@link DEFAULT_SIGNAL_HOLD_MS} for why the default is 0.
+   * @default 0
    */
   readonly signalHoldMs?: number
   /** A ping goes out on the control channel of every connection this often (milliseconds). @default 2000 */

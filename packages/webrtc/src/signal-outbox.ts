@@ -7,13 +7,15 @@ import type { PeerSignal } from './peer-transport.js'
 import { MAX_SIGNAL_BATCH } from './signals.js'
 
 /**
- * How long an outbox holds a batch open for more signals, by default (milliseconds). A browser's stack reports its
- * description and then each candidate in a task of its own, a millisecond or two apart: sent once per microtask, a
- * connection costs the signaling server one relayed signal per candidate. Held this long, the description and the
- * candidates gathered with it leave as one signal (the server's cost is per signal, not per byte), for this much
- * more setup time on each side.
+ * How long an outbox holds a batch open for more signals, by default (milliseconds): 0, what one microtask produced
+ * leaves at the end of it. A browser's stack reports its description and then each candidate in a task of its own,
+ * a millisecond or two apart, so a hold of ~10 ms makes the description and the candidates gathered with it one
+ * relayed signal instead of one per candidate (docs/benchmarks/signaling-brokered.md). It is opt-in: with 10 ms as
+ * the default, a dial to a raw peer (test/peer-limits.test.ts, node-datachannel) hung in 2 of about 12 runs and the
+ * frozen-tab e2e left a woken node unlinked in 2 of 4, against 0 of 8 and 0 of 4 with 0; the cause is not found
+ * (docs/DECISIONS.md, "The signal hold is opt-in").
  */
-export const DEFAULT_SIGNAL_HOLD_MS = 10
+export const DEFAULT_SIGNAL_HOLD_MS = 0
 
 /**
  * Collects the signals one attempt's peer transport emits and hands them on in batches of at most

@@ -2,7 +2,7 @@ import { generateKeyPair, Identifier, InvalidOptionsError } from '@skipmesh/core
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createWebRtcConnectionManager } from '../src/manager.js'
 import type { PeerSignal } from '../src/peer-transport.js'
-import { DEFAULT_SIGNAL_HOLD_MS, SignalOutbox } from '../src/signal-outbox.js'
+import { SignalOutbox } from '../src/signal-outbox.js'
 import { createSignalingClient } from '../src/signaling-client.js'
 import { MAX_SIGNAL_BATCH } from '../src/signals.js'
 import { implementations, useSignalingServer } from './helpers.js'
@@ -19,12 +19,15 @@ const candidate = (n: number): PeerSignal => ({
   },
 })
 
+/** The hold the outbox's unit tests give it (the default is 0: opt-in). */
+const HOLD_MS = 10
+
 describe('SignalOutbox', () => {
   beforeEach(() => void vi.useFakeTimers())
   afterEach(() => void vi.useRealTimers())
 
   /** An outbox and the batches it sent. */
-  function outbox(holdMs?: number): { outbox: SignalOutbox; batches: PeerSignal[][] } {
+  function outbox(holdMs = HOLD_MS): { outbox: SignalOutbox; batches: PeerSignal[][] } {
     const batches: PeerSignal[][] = []
     return { outbox: new SignalOutbox((b) => batches.push(b), holdMs), batches }
   }
@@ -32,7 +35,7 @@ describe('SignalOutbox', () => {
   it('sends the description and the candidates gathered within the hold as one signal', () => {
     const { outbox: o, batches } = outbox()
     o.push(offer)
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS - 1)
+    vi.advanceTimersByTime(HOLD_MS - 1)
     o.push(candidate(1))
     o.push(candidate(2))
     expect(batches).toEqual([])
@@ -43,19 +46,19 @@ describe('SignalOutbox', () => {
   it('holds candidates reported before the description until it comes, and puts the description first', () => {
     const { outbox: o, batches } = outbox()
     o.push(candidate(1))
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS * 5)
+    vi.advanceTimersByTime(HOLD_MS * 5)
     expect(batches).toEqual([])
     o.push(answer)
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS)
+    vi.advanceTimersByTime(HOLD_MS)
     expect(batches).toEqual([[answer, candidate(1)]])
   })
 
   it('sends a candidate reported after a batch left in the next batch, one hold later', () => {
     const { outbox: o, batches } = outbox()
     o.push(offer)
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS)
+    vi.advanceTimersByTime(HOLD_MS)
     o.push(candidate(3))
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS - 1)
+    vi.advanceTimersByTime(HOLD_MS - 1)
     expect(batches).toEqual([[offer]])
     vi.advanceTimersByTime(1)
     expect(batches).toEqual([[offer], [candidate(3)]])
@@ -65,7 +68,7 @@ describe('SignalOutbox', () => {
     const { outbox: o, batches } = outbox()
     o.push(offer)
     for (let i = 0; i < MAX_SIGNAL_BATCH + 1; i++) o.push(candidate(i))
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS)
+    vi.advanceTimersByTime(HOLD_MS)
     expect(batches.map((b) => b.length)).toEqual([MAX_SIGNAL_BATCH, 2])
     expect(batches[0]?.[0]).toEqual(offer)
   })
@@ -80,8 +83,9 @@ describe('SignalOutbox', () => {
     expect(batches).toEqual([[offer, candidate(1)]])
   })
 
-  it('with a hold of 0, sends what one microtask produced, before any timer', async () => {
-    const { outbox: o, batches } = outbox(0)
+  it('by default (a hold of 0), sends what one microtask produced, before any timer', async () => {
+    const batches: PeerSignal[][] = []
+    const o = new SignalOutbox((b) => batches.push(b))
     o.push(offer)
     o.push(candidate(1))
     expect(batches).toEqual([])
@@ -95,7 +99,7 @@ describe('SignalOutbox', () => {
     held.outbox.push(offer)
     held.outbox.close()
     held.outbox.push(candidate(1))
-    vi.advanceTimersByTime(DEFAULT_SIGNAL_HOLD_MS * 2)
+    vi.advanceTimersByTime(HOLD_MS * 2)
     expect(held.batches).toEqual([])
     expect(vi.getTimerCount()).toBe(0)
     const microtask = outbox(0)
@@ -128,7 +132,7 @@ describe('the manager’s signal hold (signalHoldMs)', () => {
   })
 
   it('sends the first batch of a dial no sooner than the hold after it began, description first', async () => {
-    const HOLD_MS = 200
+    const MANAGER_HOLD_MS = 200
     const f = fixture.managers(implementations.wrtc())
     const ids = [Identifier.random(), Identifier.random()].sort((x, y) => x.compare(y))
     const sent: Array<{ atMs: number; batch: PeerSignal[] }> = []
@@ -142,14 +146,14 @@ describe('the manager’s signal hold (signalHoldMs)', () => {
         return data
       },
     })
-    const a = await f.make(ids[0], { keyPair, signaling, signalHoldMs: HOLD_MS })
-    const b = await f.make(ids[1], { signalHoldMs: HOLD_MS })
+    const a = await f.make(ids[0], { keyPair, signaling, signalHoldMs: MANAGER_HOLD_MS })
+    const b = await f.make(ids[1], { signalHoldMs: MANAGER_HOLD_MS })
     dialedAt = performance.now()
     const conn = await a.connect(b.localId, { signal: AbortSignal.timeout(15_000) })
     expect(conn.phase).toBe('open')
     expect(sent[0]?.batch[0]?.type).toBe('offer')
     // a timer never fires early (1 ms for the clock's rounding)
-    expect(sent[0]?.atMs).toBeGreaterThanOrEqual(HOLD_MS - 1)
+    expect(sent[0]?.atMs).toBeGreaterThanOrEqual(MANAGER_HOLD_MS - 1)
     // every batch after the first carries only candidates
     expect(sent.slice(1).flatMap((s) => s.batch.map((x) => x.type))).not.toContain('offer')
   })
