@@ -48,6 +48,7 @@ export const ServerEvent = {
   PeerJoined: 'peer-joined',
   PeerLeft: 'peer-left',
   Signal: 'signal',
+  SignalRefused: 'signal-refused',
 } as const
 
 /** The name of a server→client event. */
@@ -123,6 +124,12 @@ export interface JoinRequest {
 export interface JoinResponse {
   /** 32 random bytes as 64 lowercase hex digits; sign `challengeBytes(room, id, challenge)`. */
   readonly challenge: string
+  /**
+   * `true` from a server that answers a `signal` sent without an ack callback only when it refuses it, with a
+   * `signal-refused` push ({@link SignalRefusedEvent}); a client may then leave out the ack where it does not need
+   * to hear of success. Absent from older servers, which drop the refusal of a signal sent without an ack.
+   */
+  readonly signalRefusals?: boolean
 }
 
 /** `authenticate` request. */
@@ -239,6 +246,21 @@ export interface SignalEvent {
   readonly data: SignalData
 }
 
+/**
+ * `signal-refused` event: the server refused a `signal` its sender emitted without an ack callback (a server whose
+ * join answer carried `signalRefusals`). Pushed to the sender only; a signal it relays gets no answer.
+ */
+export interface SignalRefusedEvent {
+  /** The refused request's `to` (empty when it had none). */
+  readonly to: string
+  /** The refused request's `session` (empty when it had none). */
+  readonly session: string
+  /** Why: the code and message the ack would have carried. */
+  readonly error: SignalError
+  /** `rate-limited` only: the refused request's `data`, so that the sender can send it again later. */
+  readonly data?: SignalData
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Typed Socket.IO event maps
 
@@ -250,7 +272,10 @@ export interface ClientToServerEvents {
   authenticate: (payload: AuthenticateRequest, ack: AckCallback<PeersPage>) => void
   /** The next page of peers after `cursor`. Errors: `not-joined`. */
   'list-peers': (payload: ListPeersRequest, ack: AckCallback<PeersPage>) => void
-  /** Relays `data` to `to` in the same room. Errors: `not-joined`, `unknown-peer`. */
+  /**
+   * Relays `data` to `to` in the same room. Errors: `not-joined`, `unknown-peer`. Emitted without an ack, a server
+   * that announced `signalRefusals` answers only a refusal, as a `signal-refused` push.
+   */
   signal: (payload: SignalRequest, ack: AckCallback) => void
   /** Leaves the room (the id stays owned by the key for the grace period). Errors: `not-joined`. */
   leave: (payload: LeaveRequest, ack: AckCallback) => void
@@ -281,6 +306,8 @@ export interface ServerToClientEvents {
   'peer-left': (event: PeerEvent) => void
   /** A signal from a peer of this room; `from` is its authenticated id. */
   signal: (event: SignalEvent) => void
+  /** A `signal` this client sent without an ack was refused (see {@link JoinResponse.signalRefusals}). */
+  'signal-refused': (event: SignalRefusedEvent) => void
 }
 
 /** The request payload of client event `E`. */

@@ -71,6 +71,7 @@ export {
   type SignalError,
   type SignalErrorCode,
   type SignalEvent,
+  type SignalRefusedEvent,
   type SignalRequest,
 } from './events.js'
 export {
@@ -97,5 +98,6 @@ export {
   SignalDataSchema,
   SignalErrorSchema,
   SignalEventSchema,
+  SignalRefusedEventSchema,
   SignalRequestSchema,
 } from './schemas.js'

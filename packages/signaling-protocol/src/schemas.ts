@@ -180,7 +180,15 @@ export const SignalEventSchema = v.object({ from: IdSchema, session: SessionSche
 export const SignalErrorSchema = v.object({ code: v.picklist(SIGNAL_ERROR_CODES), message: v.string() })
 
 /** `join` result. */
-export const JoinResponseSchema = v.object({ challenge: IdSchema })
+export const JoinResponseSchema = v.object({ challenge: IdSchema, signalRefusals: v.optional(v.boolean()) })
+
+/** `signal-refused` event payload (see `SignalRefusedEvent`). */
+export const SignalRefusedEventSchema = v.object({
+  to: v.pipe(v.string(), v.maxLength(64)),
+  session: v.pipe(v.string(), v.maxLength(64)),
+  error: SignalErrorSchema,
+  data: v.optional(SignalDataSchema),
+})
 
 /** `resolve` result. */
 export const ResolveResponseSchema = v.object({

@@ -64,7 +64,8 @@ export async function join(
   }
   const challenge = randomNonce(32)
   socket.data = { room, id, publicKey, challenge, authenticated: false }
-  return { challenge }
+  // this server pushes the refusal of a signal sent without an ack (session.ts, rate-limit.ts)
+  return { challenge, signalRefusals: true }
 }
 
 /**

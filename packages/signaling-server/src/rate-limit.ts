@@ -19,6 +19,7 @@
 import { type Ack, CLIENT_EVENTS, type SignalErrorCode, type SignalEvent } from '@skipmesh/signaling-protocol'
 import type { ServerContext, SignalingSocket } from './context.js'
 import type { ResolvedRateLimit } from './options.js'
+import { refusalPush } from './signal-refusals.js'
 
 const KNOWN_EVENTS: ReadonlySet<string> = new Set(CLIENT_EVENTS)
 
@@ -168,7 +169,9 @@ export function createRateLimit(ctx: ServerContext, rate: ResolvedRateLimit): Ra
       const credited = event === 'signal' && spendFor(mine, items[1])
       const waitMs = credited ? 0 : budget.spend(socket.id)
       if (waitMs > 0) {
-        if (ack !== undefined) refuse(ctx, ack, 'rate-limited', `retry in ${waitMs} ms`)
+        // a signal without an ack hears of its refusal by a push (the protocol's `signalRefusals`)
+        const answer = ack ?? (event === 'signal' ? refusalPush(socket, items[1]) : undefined)
+        if (answer !== undefined) refuse(ctx, answer, 'rate-limited', `retry in ${waitMs} ms`)
         else ctx.reject('rate-limited')
         if (rate.strikes === 0 || strikes.spend(socket.id) > 0) disconnectFlooder(socket)
         return

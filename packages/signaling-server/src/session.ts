@@ -12,6 +12,7 @@ import { handlers, type Payload, signalNow } from './handlers.js'
 import { releaseIdentities } from './identity-handlers.js'
 import { type Ackable, type RateLimit, refuse } from './rate-limit.js'
 import { checkSignal } from './signal-check.js'
+import { refusalPush } from './signal-refusals.js'
 
 function issueText(issues: readonly v.BaseIssue<unknown>[]): string {
   const first = issues[0]
@@ -102,12 +103,18 @@ export class SocketSession {
   /**
    * Queues client event `event` with the arguments Socket.IO delivered: one payload (optional for events whose
    * handler allows it) and an ack. Every outcome answers the ack: the handler's result, its {@link Refusal}, or
-   * `invalid-payload` / `internal`.
+   * `invalid-payload` / `internal`. A `signal` without an ack is answered only when refused (`signal-refused`).
    */
   dispatch<E extends ClientEventName>(event: E, args: readonly unknown[]): void {
     const ctx = this.#ctx
     const last = args[args.length - 1]
-    const ack: Ackable = typeof last === 'function' ? (last as Ackable) : () => {}
+    // a signal without an ack hears only of its refusal, by a push (the protocol's `signalRefusals`)
+    const ack: Ackable =
+      typeof last === 'function'
+        ? (last as Ackable)
+        : event === 'signal'
+          ? refusalPush(this.socket, args[0])
+          : () => {}
     const params = typeof last === 'function' ? args.slice(0, -1) : args
     // a valid signal while no request of this socket is queued is decided at once when the registry can (the hot path)
     if (event === 'signal' && !this.#draining && this.#signalNow(params, ack)) return
