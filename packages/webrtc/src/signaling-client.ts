@@ -27,12 +27,14 @@ import {
   type SignalData,
   type SignalErrorCode,
   SignalEventSchema,
+  type SignalRequest,
   type ServerToClientEvents,
 } from '@skipmesh/signaling-protocol'
 import { io, type ManagerOptions, type Socket, type SocketOptions } from 'socket.io-client'
 import * as v from 'valibot'
 import { SignalingRejectedError, SignalingUnavailableError } from './errors.js'
 import { IssuedIceServers } from './ice-servers.js'
+import { SignalAcks } from './signal-acks.js'
 import type { Signaling, SignalingEvents } from './signaling.js'
 import { bytesToHex, checkNumber, sleep } from '@skipmesh/core/internal'
 
@@ -58,6 +60,12 @@ export interface SignalingClientOptions {
   readonly reconnectDelayMaxMs?: number
   /** Extra socket.io-client options (merged over the defaults). @default { transports: ['websocket'] } */
   readonly socketOptions?: Partial<ManagerOptions & SocketOptions>
+  /**
+   * Ask the server to acknowledge every signal. By default only the first signal to a peer under a session is
+   * acknowledged when the server pushes refusals (its join answer's `signalRefusals`); the later ones hear only of a
+   * refusal (see {@link SignalingClient.signal}). @default false
+   */
+  readonly ackEverySignal?: boolean
 }
 
 /** Events of a {@link SignalingClient}: those of the {@link Signaling} contract. */
@@ -107,6 +115,10 @@ export class SignalingClient extends AbstractComponent implements Signaling {
   #retryTimer: ReturnType<typeof setTimeout> | undefined
   #retryDelay: number
   #invalidEvents = 0
+  /** Whether the joined server pushes refusals of signals sent without an ack (and this client may send such). */
+  #refusalsPushed = false
+  readonly #ackEverySignal: boolean
+  readonly #acks = new SignalAcks()
   /** TURN servers the server issued (none when it has no TURN), renewed before they expire. */
   readonly #iceServers = new IssuedIceServers({
     fetch: async () => {
@@ -137,6 +149,7 @@ export class SignalingClient extends AbstractComponent implements Signaling {
     this.#reconnectDelayMaxMs = positive('reconnectDelayMaxMs', options.reconnectDelayMaxMs, 5_000)
     this.#retryDelay = this.#reconnectDelayMs
     this.#socketOptions = options.socketOptions ?? {}
+    this.#ackEverySignal = options.ackEverySignal === true
   }
 
   /** Subscribes to an event of {@link SignalingClientEvents}; returns the function that unsubscribes. */
@@ -154,6 +167,11 @@ export class SignalingClient extends AbstractComponent implements Signaling {
     return this.#invalidEvents
   }
 
+  /** Signals sent without an ack that the server refused (a rate-limited one is sent again, acknowledged). */
+  get refusedSignals(): number {
+    return this.#acks.refusedCount
+  }
+
   /** The other peers in the room, as announced by the server (ascending). */
   peers(): Identifier[] {
     return [...this.#peers.values()].sort((a, b) => a.compare(b))
@@ -161,14 +179,18 @@ export class SignalingClient extends AbstractComponent implements Signaling {
 
   /**
    * Relays `data` to peer `to` of the room under `session`. Retries a few times when the server answers
-   * `rate-limited`.
+   * `rate-limited`. The first signal of a session waits for the server's ack; a later one of the same session, to
+   * a server that pushes refusals (and without `ackEverySignal`), resolves once sent: its refusal comes later and is
+   * counted in {@link SignalingClient.refusedSignals} (a rate-limited one is sent again, acknowledged).
    * @throws {PeerNotFoundError} when `to` is not in the room.
    * @throws {SignalingRejectedError} when the server refuses for another reason (`.code`).
    * @throws {SignalingUnavailableError} when the client is not joined or the server does not answer in time.
    * @throws {AbortError} when `options.signal` aborts.
    */
   async signal(to: Identifier, session: string, data: SignalData, options: AbortOptions = {}): Promise<void> {
-    const res = await this.request('signal', { to: to.toHex(), session, data }, EmptyAckSchema, options)
+    const payload = { to: to.toHex(), session, data }
+    if (this.#sendUnacked(payload, options.signal)) return
+    const res = await this.request('signal', payload, EmptyAckSchema, options)
     if (res.ok) return
     if (res.error.code === 'unknown-peer')
       throw new PeerNotFoundError(`${to.toHex()} is not in room ${this.room}`)
@@ -263,6 +285,10 @@ export class SignalingClient extends AbstractComponent implements Signaling {
       this.#peers.delete(parsed.output.id)
       this.#events.emit('peer:left', id)
     })
+    socket.on('signal-refused', (payload) => {
+      if (!this.#acks.refused(payload, (req) => this.request('signal', req, EmptyAckSchema)))
+        this.#invalidEvents++
+    })
     socket.on('signal', (payload) => {
       const parsed = v.safeParse(SignalEventSchema, payload)
       if (!parsed.success) return void this.#invalidEvents++
@@ -352,6 +378,24 @@ export class SignalingClient extends AbstractComponent implements Signaling {
       })
   }
 
+  /**
+   * Sends `payload` without an ack when it is not its session's first signal and the server pushes refusals; false
+   * (nothing sent) when it needs the ack.
+   * @throws {SignalingUnavailableError} when the client is not joined.
+   */
+  #sendUnacked(payload: SignalRequest, signal: AbortSignal | undefined): boolean {
+    if (!this.#refusalsPushed || this.#ackEverySignal) return false
+    if (this.#acks.first(payload.to, payload.session)) return false
+    throwIfAborted(signal)
+    const socket = this.#socket
+    if (socket === undefined || !socket.connected || !this.#authenticated) {
+      throw new SignalingUnavailableError(`not connected to ${this.#url}`)
+    }
+    // biome-ignore lint/suspicious/noExplicitAny: the typed emit asks for the ack this signal goes without
+    ;(socket as any).emit('signal', payload)
+    return true
+  }
+
   async #join(): Promise<void> {
     const id = this.localId.toHex()
     const joined = await this.#request(
@@ -368,6 +412,8 @@ export class SignalingClient extends AbstractComponent implements Signaling {
       await this.#request('leave', {}, EmptyAckSchema, undefined, true)
       return this.#join()
     }
+    this.#refusalsPushed = joined.signalRefusals === true
+    this.#acks.clear()
     const signature = await this.#keyPair.sign(challengeBytes(this.room, id, joined.challenge))
     const auth = await this.#request(
       'authenticate',
