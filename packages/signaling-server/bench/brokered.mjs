@@ -37,7 +37,27 @@ const IN_FLIGHT = 2
 /** ICE candidates each side gathers (Chromium behind NAT with TURN: mDNS host UDP and TCP, srflx, relay). */
 const CANDIDATES = 4
 const TIMEOUT_MS = 60_000
-const ALL_KINDS = ['skipmesh', 'skipmesh-noack', 'skipmesh-trickle', 'skipmesh-held', 'peerjs']
+const ALL_KINDS = [
+  'skipmesh',
+  'skipmesh-noack',
+  'skipmesh-trickle',
+  'skipmesh-trickle-acked',
+  'skipmesh-held',
+  'skipmesh-held-acked',
+  'peerjs',
+]
+/**
+ * Which messages of a side ask for an ack: `first` (the skipmesh client: the first signal of a session; the later
+ * ones hear only of a refusal), `every` (the client before refusal-only signals, or with `ackEverySignal`), `none`.
+ */
+const ACKS = {
+  skipmesh: 'first',
+  'skipmesh-noack': 'none',
+  'skipmesh-trickle': 'first',
+  'skipmesh-trickle-acked': 'every',
+  'skipmesh-held': 'first',
+  'skipmesh-held-acked': 'every',
+}
 /** With the hold, the candidates that leave with the description: the host ones (mDNS UDP and TCP). */
 const HELD_WITH_DESCRIPTION = 2
 const {
@@ -99,6 +119,8 @@ const SEQUENCES = {
     key,
   }),
   'skipmesh-noack': (key) => SEQUENCES.skipmesh(key),
+  'skipmesh-trickle-acked': (key) => SEQUENCES['skipmesh-trickle'](key),
+  'skipmesh-held-acked': (key) => SEQUENCES['skipmesh-held'](key),
   'skipmesh-trickle': (key) => ({
     initiator: [
       { batch: [{ type: 'offer', sdp: sdp('offer', 'EsAw') }] },
@@ -165,8 +187,11 @@ function transport(kind, peer, counts) {
   const onAck = (ack) => {
     if (!ack.ok) counts.refused++
   }
+  const acks = ACKS[kind]
   return {
-    send: (to, key, data) => peer.send(to, data, onAck, key),
+    // the index of the message within its side's sequence: 0 is the first signal of the session
+    send: (to, key, data, index) =>
+      peer.send(to, data, onAck, key, acks === 'every' || (acks === 'first' && index === 0)),
     onMessage: (fn) => peer.onSignal((from, _data, session) => fn(from, session)),
   }
 }
@@ -200,7 +225,7 @@ async function broker(kind, peers, connections) {
     const conn = SEQUENCES[kind](`c-${i}-${n}`)
     const state = { initiator: i, responder: to, t0: performance.now(), answered: false, got: [0, 0], conn }
     open.set(conn.key, state)
-    for (const m of conn.initiator) wires[i].send(peers[to].id, conn.key, m)
+    for (const [index, m] of conn.initiator.entries()) wires[i].send(peers[to].id, conn.key, m, index)
   }
   const settle = (state) => {
     if (state.got[0] < state.conn.responder.length || state.got[1] < state.conn.initiator.length) return
@@ -218,7 +243,7 @@ async function broker(kind, peers, connections) {
         if (!state.answered) {
           state.answered = true
           const initiatorId = peers[state.initiator].id
-          for (const m of state.conn.responder) w.send(initiatorId, key, m)
+          for (const [index, m] of state.conn.responder.entries()) w.send(initiatorId, key, m, index)
         }
       } else if (receiver === state.initiator && byId.get(from) === state.responder) {
         state.got[0]++
@@ -232,7 +257,9 @@ async function broker(kind, peers, connections) {
   await finished
   clearTimeout(timeout)
   const seconds = (performance.now() - start) / 1000
-  return { total, brokered, refused: counts.refused, seconds, latencies: latencies.slice(0, brokered).sort() }
+  // refusals answered by an ack, and those pushed for signals sent without one
+  const refused = counts.refused + peers.reduce((n, p) => n + (p.refused?.() ?? 0), 0)
+  return { total, brokered, refused, seconds, latencies: latencies.slice(0, brokered).sort() }
 }
 
 async function scenario(kind, { clients, connections }) {
@@ -294,7 +321,9 @@ const ratios = SCENARIOS.map(({ clients }) => {
     batched: of(pick('skipmesh')),
     noAck: of(pick('skipmesh-noack')),
     trickle: of(pick('skipmesh-trickle')),
+    trickleAcked: of(pick('skipmesh-trickle-acked')),
     held: of(pick('skipmesh-held')),
+    heldAcked: of(pick('skipmesh-held-acked')),
   }
 })
 const md = writeDocuments(
@@ -308,8 +337,11 @@ const md = writeDocuments(
       clients: 'raw WebSocket clients in the benchmark process, each server in its own child process',
       skipmesh: 'one signal per side: { batch: [description, candidate x N] }, with ack; rate limit lifted',
       'skipmesh-noack': 'the same signals without acks',
-      'skipmesh-trickle': 'description, then one signal per candidate, each with ack; rate limit lifted',
-      'skipmesh-held': `the client with signalHoldMs 10 behind NAT: { batch: [description, host candidate x ${HELD_WITH_DESCRIPTION}] }, then one signal per later candidate, each with ack`,
+      'skipmesh-trickle':
+        'description (with ack), then one signal per candidate without ack (refusal-only); rate limit lifted',
+      'skipmesh-trickle-acked': 'the same signals, each with ack (the client before refusal-only signals)',
+      'skipmesh-held': `the client with signalHoldMs 10 behind NAT: { batch: [description, host candidate x ${HELD_WITH_DESCRIPTION}] } with ack, then one signal per later candidate without ack`,
+      'skipmesh-held-acked': 'the same signals, each with ack',
       peerjs:
         'peer@1.0.2 PeerServer: OFFER / ANSWER, one CANDIDATE per candidate (simple-peer default trickle)',
     },
@@ -324,7 +356,7 @@ const md = writeDocuments(
     )
     const ratioRows = ratios.map(
       (x) =>
-        `| ${x.clients} | ${x.batched.connectionsPerCpuSecond} (${x.noAck.connectionsPerCpuSecond}) | ${x.batched.connectionsPerSecond} (${x.noAck.connectionsPerSecond}) | ${x.held.connectionsPerCpuSecond} | ${x.held.connectionsPerSecond} | ${x.trickle.connectionsPerCpuSecond} | ${x.trickle.connectionsPerSecond} |`,
+        `| ${x.clients} | ${x.batched.connectionsPerCpuSecond} (${x.noAck.connectionsPerCpuSecond}) | ${x.batched.connectionsPerSecond} (${x.noAck.connectionsPerSecond}) | ${x.held.connectionsPerCpuSecond} (${x.heldAcked.connectionsPerCpuSecond}) | ${x.held.connectionsPerSecond} (${x.heldAcked.connectionsPerSecond}) | ${x.trickle.connectionsPerCpuSecond} (${x.trickleAcked.connectionsPerCpuSecond}) | ${x.trickle.connectionsPerSecond} (${x.trickleAcked.connectionsPerSecond}) |`,
     )
     return `# Connections brokered per server CPU-second
 
@@ -339,18 +371,24 @@ only; each server runs alone in a child process, the clients are raw WebSocket c
 Rows:
 
 - \`skipmesh\`: the skipmesh client's batched form, one signal per side (\`{ batch: [description, candidate × ${CANDIDATES}] }\`),
-  each acknowledged (the client awaits the ack: a refused signal fails the dial at once). The signaling server
-  validates, checks identity and the room, and counts the rate limit (lifted for the run) on every signal.
-- \`skipmesh-noack\`: the same signals without acks, to show what the ack costs (the skipmesh client asks for them).
-- \`skipmesh-trickle\`: the same server with one signal per candidate after the description (${2 + 2 * CANDIDATES} signals and acks per connection).
+  each acknowledged (the first signal of a session: the client awaits the ack, a refused signal fails the dial at
+  once). The signaling server validates, checks identity and the room, and counts the rate limit (lifted for the
+  run) on every signal.
+- \`skipmesh-noack\`: the same signals without acks, to show what the ack costs.
+- \`skipmesh-trickle\`: the same server with one signal per candidate after the description (${2 + 2 * CANDIDATES} signals per
+  connection); the description is acknowledged, the candidates are not: the client's refusal-only signals (a later
+  signal of a session hears only of a refusal, pushed as \`signal-refused\`). \`skipmesh-trickle-acked\`: the same
+  signals, each acknowledged (the client before refusal-only signals, or with \`ackEverySignal\`).
 - \`skipmesh-held\`: the skipmesh client with a signal hold (\`signalHoldMs\` 10 ms, opt-in) in a browser behind NAT:
   the description and the ${HELD_WITH_DESCRIPTION} host candidates (gathered within the hold) in one signal, then the srflx and the relay
-  candidate in one signal each (each waits for a STUN or TURN round trip, longer than the hold): ${2 + 2 * (CANDIDATES - HELD_WITH_DESCRIPTION)} signals and acks
-  per connection.
+  candidate in one signal each (each waits for a STUN or TURN round trip, longer than the hold): ${2 + 2 * (CANDIDATES - HELD_WITH_DESCRIPTION)} signals
+  per connection, the first of each side acknowledged (the answer now leaves unheld, so a browser answerer sends it
+  before its host candidates: one signal more than this row). \`skipmesh-held-acked\`: the same, each acknowledged.
 - \`peerjs\`: peer@1.0.2's server with PeerJS's messages and simple-peer's default trickle: OFFER / ANSWER, then one
   CANDIDATE message per candidate (${2 + 2 * CANDIDATES} messages per connection, no ack, validation, identity or rooms).
 
-Which row is the skipmesh client: it asks for every ack (a refused signal fails its dial at once), and its outbox
+Which row is the skipmesh client: it asks for the ack of a session's first signal (a refused one fails its dial at
+once) and sends the later ones without (refusal-only, to a server that announces \`signalRefusals\`), and its outbox
 holds a batch \`signalHoldMs\` (opt-in, default 0) after its first signal, the description first. Without the hold
 (\`signalHoldMs: 0\`, what one microtask produced) a browser, which reports each candidate in its own task, sends
 the trickled form (\`skipmesh-trickle\`). With it, a browser behind NAT sends \`skipmesh-held\` (its srflx and relay
@@ -364,8 +402,9 @@ per CPU-second (every run is in the JSON).
 |---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Ratio skipmesh / PeerJS (> 1 is better for skipmesh; target for connections per CPU-second: ≥ 2), batched with acks
-(without acks in parentheses), held (the client with \`signalHoldMs: 10\` behind NAT) and trickled, with acks:
+Ratio skipmesh / PeerJS (> 1 is better for skipmesh; target for connections per CPU-second: ≥ 2): batched with acks
+(without acks in parentheses); held (the client with \`signalHoldMs: 10\` behind NAT) and trickled, refusal-only
+(every signal acknowledged in parentheses):
 
 | clients | batched: per CPU-second | batched: per second | held: per CPU-second | held: per second | trickle: per CPU-second | trickle: per second |
 |---|---|---|---|---|---|---|

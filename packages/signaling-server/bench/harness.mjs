@@ -137,12 +137,21 @@ export async function skipmeshPeer(port, room, keys, withAck) {
   const signature = await keys.sign(challengeBytes(room, id, joined.challenge))
   const auth = await c.call('authenticate', { signature: bytesToHex(signature) })
   if (!auth.ok) throw new Error(`authenticate: ${auth.error.code}`)
+  let refused = 0
+  c.on('signal-refused', () => {
+    refused++
+  })
   return {
     id,
-    /** Relays `data` to `to` under `session` ('bench' unless given); `onAck` gets the ack when `withAck`. */
-    send(to, data, onAck, session = 'bench') {
-      c.emit('signal', { to, session, data }, withAck ? onAck : undefined)
+    /**
+     * Relays `data` to `to` under `session` ('bench' unless given); `onAck` gets the ack when `ack` (`withAck`
+     * unless given). Without an ack the server answers only a refusal (`signal-refused`, counted in `refused`).
+     */
+    send(to, data, onAck, session = 'bench', ack = withAck) {
+      c.emit('signal', { to, session, data }, ack ? onAck : undefined)
     },
+    /** Refusals the server pushed for signals sent without an ack. */
+    refused: () => refused,
     onSignal(fn) {
       c.on('signal', (s) => fn(s.from, s.data, s.session))
     },

@@ -141,8 +141,10 @@ so client cost is the same for both and the servers are what is compared. skipme
 authenticated (Ed25519 challenge) first and every signal is validated and acknowledged; skipmesh's per-socket
 rate limit (200 requests/s by default) is lifted for the run. PeerJS relays \`CANDIDATE\` messages with \`dst\` and
 has no acknowledgement, validation, identity proof or rooms. \`skipmesh-noack\` is the same skipmesh server with
-clients that emit signals without an ack callback (the protocol allows it; the server then writes no ack), which
-separates the cost of the acknowledgement (one more WebSocket write per signal) from the rest. Each configuration
+clients that emit signals without an ack callback (the server then writes no ack and pushes only a refusal, as
+\`signal-refused\`), which separates the cost of the acknowledgement (one more WebSocket write per signal) from the
+rest; it is also what the skipmesh client sends here, since it asks for the ack of a session's first signal to a
+peer only (every signal of this benchmark but the first to each peer shares the session \`bench\`). Each configuration
 ran ${REPS} times in alternating order; the table shows each server's better run (every run is in the JSON).
 
 | server | clients | rooms | signals | relayed signals/s | p50 ms | p99 ms | server CPU µs/signal | connect s |
