@@ -1,5 +1,6 @@
 import {
   AbstractComponent,
+  type Connection,
   type ConnectionManager,
   createMultiplexer,
   Identifier,
@@ -12,6 +13,7 @@ import {
   type Unsubscribe,
 } from '@skipmesh/core'
 import { createCompositeSignaling } from './composite-signaling.js'
+import { FirstLinkGate } from './host-dial-gate.js'
 import { createSignalingDirectory, type SignalingHostDirectory } from './host-directory.js'
 import { HostIdentities } from './host-identities.js'
 import { WebRtcHostNode } from './host-node.js'
@@ -92,6 +94,8 @@ export class WebRtcHost extends AbstractComponent {
   readonly #directory: SignalingHostDirectory
   readonly #identities: HostIdentities
   readonly #relay: HostSignalRelay
+  /** The node-level managers made here (stopped ones have no connections). */
+  readonly #nodes = new Set<ConnectionManager>()
   #offOpens: Unsubscribe | undefined
   #offRelay: Unsubscribe | undefined
 
@@ -118,7 +122,9 @@ export class WebRtcHost extends AbstractComponent {
     this.#relay = new HostSignalRelay((host) => this.#directory.nodesOf(host))
     // before the multiplexer subscribes: the directory learns an open's source before the multiplexer checks it
     this.#offOpens = watchOpens(this.manager, (node, host) => this.#directory.learn(node, host))
-    this.mux = createMultiplexer({ ...mux, host: this.manager, directory: this.#directory })
+    // a new tab dials its first other tab alone, the rest through the graph once a node is linked
+    const host = new FirstLinkGate(this.manager, (signal) => this.#remoteLinked(signal))
+    this.mux = createMultiplexer({ ...mux, host, directory: this.#directory })
   }
 
   /** This host's id. */
@@ -134,7 +140,10 @@ export class WebRtcHost extends AbstractComponent {
    */
   node(id: Identifier, keyPair: KeyPair): ConnectionManager {
     if (typeof keyPair?.sign !== 'function') throw new InvalidOptionsError('keyPair is required')
-    return new WebRtcHostNode(this.mux.node(id), keyPair, this.#identities, () => this.ready())
+    const node = new WebRtcHostNode(this.mux.node(id), keyPair, this.#identities, () => this.ready())
+    this.#nodes.add(node)
+    void node.done().then(() => this.#nodes.delete(node))
+    return node
   }
 
   /**
@@ -160,6 +169,34 @@ export class WebRtcHost extends AbstractComponent {
       failedRejoins: this.#identities.failedRejoins,
       unboundNodes: this.#identities.unbound,
     }
+  }
+
+  /** Resolves once a node of this host has a link to a node of another host; rejects when `signal` aborts. */
+  #remoteLinked(signal: AbortSignal): Promise<void> {
+    const remote = (c: Connection): boolean => !this.mux.nodes().some((id) => id.equals(c.remoteId))
+    const linked = (): boolean => [...this.#nodes].some((n) => n.connections().some(remote))
+    if (linked()) return Promise.resolve()
+    return new Promise<void>((resolve, reject) => {
+      const offs: Unsubscribe[] = []
+      const done = (): void => {
+        for (const off of offs.splice(0)) off()
+        signal.removeEventListener('abort', abort)
+      }
+      const abort = (): void => {
+        done()
+        reject(signal.reason)
+      }
+      signal.addEventListener('abort', abort, { once: true })
+      for (const n of this.#nodes) {
+        offs.push(
+          n.on('connection', (c) => {
+            if (!remote(c)) return
+            done()
+            resolve()
+          }),
+        )
+      }
+    })
   }
 
   protected async onStart(ctx: ThrowableContext): Promise<void> {

@@ -175,6 +175,31 @@ describe('WebRTC hosts without the signaling server (node-datachannel)', () => {
     }
   }, 90_000)
 
+  it("dials a new host's first link alone, and its other links through the graph, with the server up", async () => {
+    const server = await serverOn(0)
+    servers.push(server)
+    const room = `hosts-first-${Math.random().toString(36).slice(2)}`
+    const [B, C, D] = await Promise.all([0, 1, 2].map(() => startHost(server, room)))
+    const [b, c, d] = [await startNode(B!), await startNode(C!), await startNode(D!)]
+    await b!.cm.connect(c!.id, opts())
+    await b!.cm.connect(d!.id, opts())
+    const A = await startHost(server, room)
+    const a = await startNode(A)
+    for (const n of [b!, c!, d!]) await announced(A.signaling, n.id)
+    for (const h of [B!, C!, D!]) await announced(h.signaling, a.id)
+
+    // a new tab's node asks every tab at once
+    await Promise.all([b!, c!, d!].map((n) => a.cm.connect(n.id, opts())))
+    const m = A.metrics()
+    expect(m.mux.hostLinks).toBe(3)
+    // the first dial went through the server (no route yet); the two others' signals, and their answers, through b
+    expect(m.webrtc.overlaySignalsSent).toBeGreaterThan(0)
+    for (const h of [C!, D!]) expect(h.metrics().webrtc.overlaySignalsSent).toBeGreaterThan(0)
+    // nothing refused but, at most, the second copy of a signal the composite also sent through the server (slow route)
+    for (const h of [A, B!, C!, D!])
+      expect(Object.keys(h.overlay.refusals()).filter((r) => r !== 'replay')).toEqual([])
+  }, 90_000)
+
   it('starts a node while the server is down, links it to other hosts, which learn its host from the link, and binds it once the server is back', async () => {
     const { port, A, C, c } = await twoHostsLinkedToAThird()
     const rejected = C.metrics().mux.rejectedFrames
