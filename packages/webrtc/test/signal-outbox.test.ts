@@ -48,9 +48,9 @@ describe('SignalOutbox', () => {
     o.push(candidate(1))
     vi.advanceTimersByTime(HOLD_MS * 5)
     expect(batches).toEqual([])
-    o.push(answer)
+    o.push(offer)
     vi.advanceTimersByTime(HOLD_MS)
-    expect(batches).toEqual([[answer, candidate(1)]])
+    expect(batches).toEqual([[offer, candidate(1)]])
   })
 
   it('sends a candidate reported after a batch left in the next batch, one hold later', () => {
@@ -92,6 +92,42 @@ describe('SignalOutbox', () => {
     await Promise.resolve()
     expect(batches).toEqual([[offer, candidate(1)]])
     expect(vi.getTimerCount()).toBe(0)
+  })
+
+  it('never holds an answer: it leaves at the end of its microtask with the candidates gathered so far', async () => {
+    // the answerer's ICE agent starts its checks once the answer is set, and the offerer's knows nothing of them
+    // until the answer arrives: a held answer widened that window to the hold (libdatachannel lost dials in it)
+    const { outbox: o, batches } = outbox()
+    o.push(candidate(1))
+    o.push(answer)
+    o.push(candidate(2))
+    expect(batches).toEqual([])
+    await Promise.resolve()
+    expect(batches).toEqual([[answer, candidate(1), candidate(2)]])
+    expect(vi.getTimerCount()).toBe(0)
+    // the answerer's later candidates are held as any
+    o.push(candidate(3))
+    o.push(candidate(4))
+    await Promise.resolve()
+    expect(batches).toHaveLength(1)
+    vi.advanceTimersByTime(HOLD_MS)
+    expect(batches).toEqual([
+      [answer, candidate(1), candidate(2)],
+      [candidate(3), candidate(4)],
+    ])
+  })
+
+  it('sends candidates it holds at once when an answer comes (a renegotiation), the answer first', async () => {
+    const { outbox: o, batches } = outbox()
+    o.push(offer)
+    vi.advanceTimersByTime(HOLD_MS)
+    o.push(candidate(1))
+    vi.advanceTimersByTime(HOLD_MS - 1)
+    o.push(answer)
+    await Promise.resolve()
+    expect(batches).toEqual([[offer], [answer, candidate(1)]])
+    vi.advanceTimersByTime(HOLD_MS * 2)
+    expect(batches).toHaveLength(2)
   })
 
   it('drops what it holds when closed, and everything pushed after', async () => {
