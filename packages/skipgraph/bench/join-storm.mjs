@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { MemoryHub } from '@skipmesh/core'
 import { makeMember, randomId, stopAll } from './graph.mjs'
-import { round, rng } from './stats.mjs'
+import { KINDS, round, rng } from './stats.mjs'
 import { buildVariant, shortRef } from './variants.mjs'
 
 /** The last commit with the probe scheme of before issue 12's one-probe-per-pair change. */
@@ -37,17 +37,6 @@ const ROWS = {
   'slow-off': { latency: { min: 20, max: 300 }, probeIntervalMs: 0, joiners: SLOW_JOINERS },
   'slow-on': { latency: { min: 20, max: 300 }, probeIntervalMs: 2000, joiners: SLOW_JOINERS },
 }
-const KINDS = [
-  'Read',
-  'Lock',
-  'LockReply',
-  'Apply',
-  'ApplyAck',
-  'Release',
-  'Search',
-  'SearchResult',
-  'SearchFail',
-]
 
 /** The package's source files that differ from the last commit. */
 function uncommittedSources() {
