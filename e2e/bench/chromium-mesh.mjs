@@ -11,7 +11,8 @@
  * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab; `before:shared:64`
  * runs the build in MESH_BEFORE_DIR, e.g. the demo of the previous commit, for a before/after in one run), MESH_SEARCHES
  * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000), MESH_NOTES (lines added under
- * the table: the load and what was measured).
+ * the table: the load and what was measured), MESH_CURRENT_DIR
+ * (serve the measured build from a copy instead of apps/demo/dist).
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -52,7 +53,8 @@ const started = performance.now()
 const log = (...args) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s]`, ...args)
 const round = (x, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null)
 
-const staticDir = here('../../apps/demo/dist')
+/** The demo measured: apps/demo/dist, or a copy of a build (MESH_CURRENT_DIR: the tree is shared, its dist may change). */
+const staticDir = process.env.MESH_CURRENT_DIR ?? here('../../apps/demo/dist')
 if (!existsSync(`${staticDir}/index.html`)) {
   console.error(`bench: ${staticDir}/index.html is missing; run \`npm run build\` first`)
   process.exit(1)
