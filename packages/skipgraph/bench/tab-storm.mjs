@@ -58,13 +58,15 @@ function sent(members) {
   const byKind = Object.fromEntries(KINDS.map((k) => [k, 0]))
   let total = 0
   let mergeChecks = 0
+  let searchRetries = 0
   for (const m of members) {
     const x = m.node.metrics()
     total += x.messagesSent
     mergeChecks += x.mergeChecks
+    searchRetries += x.searchRetries
     for (const k of KINDS) byKind[k] += x.sentByKind[k]
   }
-  return { total, byKind, mergeChecks, diag: { ...(globalThis.__diag ?? {}) } }
+  return { total, byKind, mergeChecks, searchRetries, diag: { ...(globalThis.__diag ?? {}) } }
 }
 
 function diff(a, b, div) {
@@ -73,6 +75,8 @@ function diff(a, b, div) {
     total: per(b.total - a.total),
     byKind: Object.fromEntries(KINDS.map((k) => [k, per(b.byKind[k] - a.byKind[k])])),
     mergeChecks: per(b.mergeChecks - a.mergeChecks),
+    /** Search hops sent again while unanswered (each is a Search and, answered, a second reply). */
+    searchRetries: per(b.searchRetries - a.searchRetries),
     diag: Object.fromEntries(Object.keys(b.diag).map((k) => [k, per(b.diag[k] - (a.diag[k] ?? 0))])),
   }
 }
