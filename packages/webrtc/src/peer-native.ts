@@ -24,7 +24,7 @@ import {
   type PeerTransport,
   type PeerTransportFactory,
   type PeerTransportOptions,
-  peerConnectionFingerprints,
+  descriptionFingerprints,
   peerConnectionMaxMessageSize,
 } from './peer-transport.js'
 
@@ -46,6 +46,13 @@ class NativePeerTransport implements PeerTransport {
   /** Local candidates gathered before the first local description was signalled (they must follow it). */
   #unsent: PeerSignal[] | undefined = []
   #inBand: RTCDataChannel | undefined
+  /**
+   * The SDP of the descriptions applied, as passed to the stack: never read back from `pc.localDescription` or
+   * `pc.remoteDescription` (a data race in @roamhq/wrtc that crashes the process; see `DescriptionSdps`).
+   */
+  #sdps: { local: string | undefined; remote: string | undefined } = { local: undefined, remote: undefined }
+  /** The local SDP as of the last `stable` signaling state (what a rollback returns to). */
+  #stableLocalSdp: string | undefined
   #makingOffer = false
   /** Whether a first offer/answer exchange completed (only then may the responder offer too). */
   #negotiated = false
@@ -107,7 +114,7 @@ class NativePeerTransport implements PeerTransport {
   }
 
   remoteMaxMessageSize(): number | undefined {
-    return peerConnectionMaxMessageSize(this.#pc)
+    return peerConnectionMaxMessageSize(this.#pc, this.#sdps)
   }
 
   restartIce(): void {
@@ -143,6 +150,7 @@ class NativePeerTransport implements PeerTransport {
       // fine: libdatachannel sets its offer by itself as soon as a data channel exists
       if (this.#isClosed() || this.#pc.signalingState === 'have-remote-offer') return
       await this.#pc.setLocalDescription(plain(offer))
+      this.#sdps.local = offer.sdp
       this.#emitDescription('offer', offer.sdp)
     } catch (err) {
       this.#fail(negotiationFailed(err))
@@ -159,20 +167,23 @@ class NativePeerTransport implements PeerTransport {
     // an answer to an offer rolled back since (a restart offer the remote answered late): nothing to answer
     if (description.type === 'answer' && pc.signalingState === 'stable') return
     // the polite side rolls back explicitly: not every implementation rolls back implicitly
-    if (collision) await pc.setLocalDescription({ type: 'rollback' })
+    if (collision) await this.#rollback()
     // a later offer (an ICE restart) gathers anew on this side too: with the freshest TURN credentials
     if (description.type === 'offer' && this.#negotiated) this.#renewIceServers()
     await pc.setRemoteDescription({ type: description.type, sdp: description.sdp })
+    this.#sdps.remote = description.sdp
     if (description.type === 'offer') {
       const answer = await pc.createAnswer()
       if (this.#isClosed()) return
       await pc.setLocalDescription(plain(answer))
+      this.#sdps.local = answer.sdp
       this.#emitDescription('answer', answer.sdp)
     }
+    if (pc.signalingState === 'stable') this.#stableLocalSdp = this.#sdps.local
     if (pc.signalingState === 'stable' && !this.#negotiated) {
       this.#negotiated = true
-      this.#fingerprints.resolve(peerConnectionFingerprints(pc))
-      this.#facts.exchanged(pc.localDescription?.sdp, pc.remoteDescription?.sdp)
+      this.#fingerprints.resolve(descriptionFingerprints(this.#sdps))
+      this.#facts.exchanged(this.#sdps.local, this.#sdps.remote)
     }
     // libdatachannel needs its local description too before remote candidates: both are set now
     for (const candidate of this.#early.splice(0)) await this.#addCandidate(candidate)
@@ -180,9 +191,7 @@ class NativePeerTransport implements PeerTransport {
 
   async #onRemoteCandidate(candidate: CandidateInit): Promise<void> {
     this.#facts.remoteCandidate(candidate.candidate)
-    // (node-datachannel's polyfill has an empty description instead of `null`)
-    const remote = this.#pc.remoteDescription
-    if (remote === null || !remote.sdp) {
+    if (!this.#sdps.remote) {
       this.#early.push(candidate)
       return
     }
@@ -238,6 +247,13 @@ class NativePeerTransport implements PeerTransport {
     if (channel.readyState === 'open') this.#onConnected()
   }
 
+  /** Rolls back this side's pending offer: the local description is the last stable one again. */
+  async #rollback(): Promise<void> {
+    const stable = this.#stableLocalSdp
+    await this.#pc.setLocalDescription({ type: 'rollback' })
+    this.#sdps.local = stable
+  }
+
   /** Whether the transport ended (a method: the phase changes across awaits). */
   #isClosed(): boolean {
     return this.#phase === 'closed'
@@ -281,9 +297,7 @@ class NativePeerTransport implements PeerTransport {
     }
     // the previous restart offer is still unanswered (the remote could not apply it, or the answer was lost): roll
     // it back, so that the restart makes a new offer (negotiationneeded fires only in `stable`)
-    if (pc.signalingState === 'have-local-offer' && !this.#makingOffer) {
-      pc.setLocalDescription({ type: 'rollback' }).catch(() => {})
-    }
+    if (pc.signalingState === 'have-local-offer' && !this.#makingOffer) this.#rollback().catch(() => {})
     this.#events.emit('restart')
     return true
   }

@@ -114,37 +114,40 @@ function sdpMaxMessageSize(sdp: string | undefined): number | undefined {
 }
 
 /**
+ * The SDP of the local and remote descriptions a transport applied, as it passed them to the stack (`undefined`
+ * before one). A transport keeps its own copy instead of reading `pc.localDescription`/`pc.remoteDescription`:
+ * @roamhq/wrtc serializes a description for those getters on the JavaScript thread while its signaling thread adds
+ * gathered (or remote) candidates to the same description, and that race crashes the process (SIGSEGV in
+ * `webrtc::SdpSerialize` under `RTCPeerConnection::GetLocalDescription`; see docs/DECISIONS.md).
+ */
+export interface DescriptionSdps {
+  readonly local: string | undefined
+  readonly remote: string | undefined
+}
+
+/**
  * The largest message `pc`'s link carries when known: the smaller of `sctp.maxMessageSize` and both descriptions'
  * `a=max-message-size` (absent in the remote description: 64 KiB; 0: `Infinity`); `undefined` before either.
  */
-export function peerConnectionMaxMessageSize(pc: RTCPeerConnection): number | undefined {
+export function peerConnectionMaxMessageSize(
+  pc: RTCPeerConnection,
+  sdps: DescriptionSdps,
+): number | undefined {
   const sctpMax = (pc as { sctp?: { maxMessageSize?: number } | null }).sctp?.maxMessageSize
-  const fromSdp = descriptionsMaxMessageSize(pc)
+  const fromSdp = descriptionsMaxMessageSize(sdps)
   // the smaller of both: a stack may report its own default in `sctp` before it applied the remote's value
   if (typeof sctpMax === 'number' && sctpMax > 0) return Math.min(sctpMax, fromSdp ?? sctpMax)
   // node-datachannel's polyfill has `sctp === null` until its late `connected` state: the descriptions tell
   return fromSdp
 }
 
-/** The SDP of `pc`'s local and remote descriptions (`undefined` for a missing one). */
-function descriptionSdps(pc: RTCPeerConnection): { local: string | undefined; remote: string | undefined } {
-  try {
-    return { local: pc.localDescription?.sdp, remote: pc.remoteDescription?.sdp }
-  } catch {
-    // an implementation without descriptions
-    return { local: undefined, remote: undefined }
-  }
-}
-
-/** The normalized DTLS fingerprints of `pc`'s local and remote descriptions (`''` for a missing one). */
-export function peerConnectionFingerprints(pc: RTCPeerConnection): { local: string; remote: string } {
-  const { local, remote } = descriptionSdps(pc)
-  return { local: sdpFingerprints(local), remote: sdpFingerprints(remote) }
+/** The normalized DTLS fingerprints of the local and remote descriptions (`''` for a missing one). */
+export function descriptionFingerprints(sdps: DescriptionSdps): { local: string; remote: string } {
+  return { local: sdpFingerprints(sdps.local), remote: sdpFingerprints(sdps.remote) }
 }
 
 /** The smaller of both descriptions' `a=max-message-size` (absent in the remote one: 64 KiB); `undefined` before one. */
-function descriptionsMaxMessageSize(pc: RTCPeerConnection): number | undefined {
-  const { local, remote } = descriptionSdps(pc)
+function descriptionsMaxMessageSize({ local, remote }: DescriptionSdps): number | undefined {
   if (remote === undefined || remote === '') return undefined
   const fromRemote = sdpMaxMessageSize(remote) ?? RFC_DEFAULT_MAX_MESSAGE_SIZE
   return Math.min(fromRemote, sdpMaxMessageSize(local) ?? Number.POSITIVE_INFINITY)

@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
 import type { PeerEvents, PeerSignal, PeerTransport } from '../src/peer-transport.js'
 import { createNativePeerTransport } from '../src/peer-native.js'
-import type { WrtcImplementation } from '../src/wrtc.js'
+import type { RTCPeerConnectionConstructor, WrtcImplementation } from '../src/wrtc.js'
 
 /** The stacks the native transport drives: both Node stacks, and node-datachannel's polyfill without the adapter. */
 const stacks: Record<string, () => WrtcImplementation> = {
@@ -74,6 +74,27 @@ async function channelPair(
   return [da, db]
 }
 
+/** `impl` whose peer connections count the reads of their `localDescription` and `remoteDescription`. */
+function countingDescriptionReads(impl: WrtcImplementation): {
+  wrtc: WrtcImplementation
+  reads: () => number
+} {
+  let reads = 0
+  // proxies, not a subclass: @roamhq/wrtc defines the getters on each instance (non-configurable)
+  const counting: ProxyHandler<RTCPeerConnection> = {
+    get(target, prop) {
+      if (prop === 'localDescription' || prop === 'remoteDescription') reads++
+      const value: unknown = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+    set: (target, prop, value) => Reflect.set(target, prop, value, target),
+  }
+  const RTCPeerConnection: RTCPeerConnectionConstructor = new Proxy(impl.RTCPeerConnection, {
+    construct: (Base, args) => new Proxy(Reflect.construct(Base, args) as RTCPeerConnection, counting),
+  })
+  return { wrtc: { ...impl, RTCPeerConnection }, reads: () => reads }
+}
+
 describe.each(Object.entries(stacks))('native peer transport on %s', (_name, stack) => {
   it('connects and carries data both ways on a negotiated channel', async () => {
     const { a, b } = pair(stack())
@@ -111,6 +132,20 @@ describe.each(Object.entries(stacks))('native peer transport on %s', (_name, sta
       expect(typeof max).toBe('number')
       expect(max).toBeGreaterThanOrEqual(16 * 1024)
     }
+  })
+
+  it('never reads a description back from the stack: fingerprints and message size come from the SDP it applied', async () => {
+    // @roamhq/wrtc serializes a description for those getters on this thread while its own threads add candidates to
+    // it: reading one while ICE gathers crashed a test worker (SIGSEGV in webrtc::SdpSerialize)
+    const counted = countingDescriptionReads(stack())
+    const { a, b } = pair(counted.wrtc)
+    await connected(a, b)
+    const [fa, fb] = await Promise.all([a.fingerprints?.(), b.fingerprints?.()])
+    expect(fa?.local).toMatch(/^sha-256 /)
+    expect(fa?.local).toBe(fb?.remote)
+    expect(fa?.remote).toBe(fb?.local)
+    for (const t of [a, b]) expect(t.remoteMaxMessageSize()).toBeGreaterThanOrEqual(16 * 1024)
+    expect(counted.reads()).toBe(0)
   })
 
   it('reports a succeeded candidate pair in its statistics', async () => {
