@@ -74,6 +74,19 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
   readonly #sessions = new Map<string, Promise<void>>()
   /** Joined the server's room and connected now. */
   #serverUp = false
+  /**
+   * Settles once every signal the server delivered so far was emitted (or refused): a sealed signal is verified
+   * asynchronously (WebCrypto's jobs complete in any order), so emitting each once verified could hand a session's
+   * signals to the manager in another order than the server delivered them.
+   */
+  #serverInbound: Promise<void> = Promise.resolve()
+  /**
+   * Settles once every signal handed to `signal` so far was sealed: sealing signs asynchronously (WebCrypto's jobs
+   * complete in any order), and signals are sealed, so sent, in the order they were handed over. Across sessions this
+   * matters too: a dial request overtaken by the answer to the remote's offer would reach it after the connection
+   * opened, and the remote would take it for a new dial.
+   */
+  #sealing: Promise<unknown> = Promise.resolve()
 
   /** @throws {InvalidOptionsError} when `serverWaitMs` or `overlayWaitMs` is negative. */
   constructor(options: CompositeSignalingOptions) {
@@ -128,9 +141,7 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
     const first = this.#sessions.get(key)
     if (first === undefined) {
       // remembered before sealing: a later signal of the session (sealed meanwhile) waits for this one
-      const sending = this.#overlay
-        .seal(to, session, data)
-        .then((sealed) => this.#send(to, session, sealed, options))
+      const sending = this.#seal(to, session, data).then((sealed) => this.#send(to, session, sealed, options))
       this.#rememberSession(
         key,
         sending.catch(() => {}),
@@ -138,9 +149,16 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
       await sending
       return
     }
-    const sealed = await this.#overlay.seal(to, session, data)
+    const sealed = await this.#seal(to, session, data)
     await raceSignal(first, options.signal)
     await this.#send(to, session, sealed, options)
+  }
+
+  /** Seals a signal after those handed over before it (see `#sealing`). */
+  #seal(to: Identifier, session: string, data: SignalPayload): Promise<SealedSignal> {
+    const sealing = this.#sealing.then(() => this.#overlay.seal(to, session, data))
+    this.#sealing = sealing.catch(() => {})
+    return sealing
   }
 
   routeMetrics(): SignalRouteMetrics {
@@ -158,7 +176,7 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
     const events = this.#events
     this.#subscriptions.push(
       this.#overlay.on('signal', (from, session, data) => events.emit('signal', from, session, data)),
-      server.on('signal', (from, session, data) => void this.#fromServer(from, session, data)),
+      server.on('signal', (from, session, data) => this.#fromServer(from, session, data)),
       server.on('peer:joined', (id) => events.emit('peer:joined', id)),
       server.on('peer:left', (id) => events.emit('peer:left', id)),
       server.on('peer:host', (id, host) => events.emit('peer:host', id, host)),
@@ -259,23 +277,37 @@ export class CompositeSignaling extends AbstractComponent implements Signaling {
     }
   }
 
-  async #fromServer(from: Identifier, session: string, data: SignalPayload): Promise<void> {
+  /** A signal the server delivered: opened at once, emitted in the order the server delivered it. */
+  #fromServer(from: Identifier, session: string, data: SignalPayload): void {
     this.#counts.serverReceived++
+    const opening = this.#openFromServer(from, session, data)
+    this.#serverInbound = this.#serverInbound.then(async () => {
+      const opened = await opening
+      if (opened !== undefined && this.state === 'ready') {
+        this.#events.emit('signal', opened.from, opened.session, opened.data)
+      }
+    })
+  }
+
+  /** The signal as sent (unsealed) or opened; `undefined` when refused (counted by the overlay's opener). */
+  async #openFromServer(
+    from: Identifier,
+    session: string,
+    data: SignalPayload,
+  ): Promise<OpenedSignal | undefined> {
     const sealed = data[SEALED_KEY]
-    if (typeof sealed !== 'string') return this.#events.emit('signal', from, session, data)
+    if (typeof sealed !== 'string') return { from, session, data }
     let input: unknown
     try {
       input = JSON.parse(sealed)
     } catch {
       input = undefined
     }
-    let opened: OpenedSignal
     try {
-      opened = await this.#overlay.open(input)
+      return await this.#overlay.open(input)
     } catch {
-      return // refused, and counted by the overlay's opener
+      return undefined
     }
-    if (this.state === 'ready') this.#events.emit('signal', opened.from, opened.session, opened.data)
   }
 }
 

@@ -69,6 +69,11 @@ export class OverlaySignaling extends AbstractComponent implements Signaling {
   #offDeliver: Unsubscribe | undefined
   #sent = 0
   #received = 0
+  /**
+   * Settles once every signal delivered so far was emitted (or refused): signals are verified asynchronously
+   * (WebCrypto's jobs complete in any order), and are emitted in the order they were delivered.
+   */
+  #inbound: Promise<void> = Promise.resolve()
 
   /** @throws {InvalidOptionsError} */
   constructor(options: OverlaySignalingOptions) {
@@ -205,18 +210,28 @@ export class OverlaySignaling extends AbstractComponent implements Signaling {
     this.#events.clear()
   }
 
-  /** Bytes a relay delivered: a sealed signal, or refused (the relay reports the refusal to the sender's side). */
-  async #onDeliver(bytes: Uint8Array): Promise<void> {
+  /**
+   * Bytes a relay delivered: a sealed signal, or refused (the relay reports the refusal to the sender's side).
+   * Opened at once, emitted after the signals delivered before it.
+   */
+  #onDeliver(bytes: Uint8Array): Promise<void> {
     let input: unknown
     try {
       input = JSON.parse(DECODER.decode(bytes))
     } catch {
       input = undefined
     }
-    const opened = await this.open(input)
-    if (this.state !== 'ready') return
-    this.#received++
-    this.#events.emit('signal', opened.from, opened.session, opened.data)
+    const opening = this.open(input)
+    // a refusal is reported through `emitted`, once the signals before it were emitted
+    opening.catch(() => {})
+    const emitted = this.#inbound.then(async () => {
+      const opened = await opening
+      if (this.state !== 'ready') return
+      this.#received++
+      this.#events.emit('signal', opened.from, opened.session, opened.data)
+    })
+    this.#inbound = emitted.catch(() => {})
+    return emitted
   }
 }
 

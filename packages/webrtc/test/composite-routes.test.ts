@@ -13,6 +13,7 @@ import { type CompositeSignaling, createCompositeSignaling } from '../src/compos
 import { SignalingUnavailableError } from '../src/errors.js'
 import { createOverlaySignaling, type OverlaySignaling } from '../src/overlay-signaling.js'
 import type { Signaling, SignalingEvents, SignalPayload, SignalRelay } from '../src/signaling.js'
+import type { OpenedSignal } from '../src/signed-signals.js'
 
 /** A signaling server stand-in: joined at start, records what it relays, can lose its connection. */
 class FakeServer extends AbstractComponent implements Signaling {
@@ -32,6 +33,11 @@ class FakeServer extends AbstractComponent implements Signaling {
   async signal(to: Identifier, session: string, data: SignalPayload): Promise<void> {
     this.sent.push({ to: to.toHex(), session, data })
     if (this.failure !== undefined) throw this.failure
+  }
+
+  /** The server hands this side a signal. */
+  deliver(from: Identifier, session: string, data: SignalPayload): void {
+    this.#events.emit('signal', from, session, data)
   }
 
   /** The connection to the server is lost (the client would retry). */
@@ -110,6 +116,29 @@ describe('composite signaling routes', () => {
     vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
     return { composite, overlay, server, relay, to: Identifier.random() }
   }
+
+  it('emits the sealed signals the server delivered in their order, whichever verification finishes first', async () => {
+    const { composite, overlay, server } = await started()
+    const from = Identifier.random()
+    const opens = [deferred<OpenedSignal>(), deferred<OpenedSignal>(), deferred<OpenedSignal>()]
+    let opened = 0
+    vi.spyOn(overlay, 'open').mockImplementation(() => opens[opened++]!.promise)
+    const got: string[] = []
+    const both = deferred<void>()
+    composite.on('signal', (_from, session) => {
+      got.push(session)
+      if (got.length === 2) both.resolve()
+    })
+    for (let i = 0; i < 3; i++) server.deliver(from, 's', { sealed: '{}' })
+    // the last two verify first; the first is refused: nothing may overtake it while it is being verified
+    opens[2]!.resolve({ from, session: 'third', data: {} })
+    opens[1]!.resolve({ from, session: 'second', data: {} })
+    await yieldTask()
+    expect(got).toEqual([])
+    opens[0]!.reject(new Error('refused'))
+    await both.promise
+    expect(got).toEqual(['second', 'third'])
+  })
 
   it('sends a signal the overlay has not delivered within overlayWaitMs through the server too, while it is connected', async () => {
     const { composite, server, relay, to } = await started()
@@ -198,5 +227,43 @@ describe('composite signaling routes', () => {
     expect(() => createCompositeSignaling({ server: new FakeServer(), overlay, overlayWaitMs: -1 })).toThrow(
       expect.objectContaining({ name: 'InvalidOptionsError' }),
     )
+  })
+})
+
+describe('overlay signaling delivery', () => {
+  it('emits the signals its relay delivered in their order, whichever verification finishes first', async () => {
+    const keyPair = await generateKeyPair()
+    const overlay = createOverlaySignaling({ localId: Identifier.fromPublicKey(keyPair.publicKey), keyPair })
+    let deliver: ((bytes: Uint8Array) => void | Promise<void>) | undefined
+    overlay.attach({
+      relay: async () => {},
+      onDeliver: (handler) => {
+        deliver = handler
+        return () => {}
+      },
+    })
+    overlay.start()
+    await overlay.ready()
+    try {
+      const from = Identifier.random()
+      const opens = [deferred<OpenedSignal>(), deferred<OpenedSignal>(), deferred<OpenedSignal>()]
+      let opened = 0
+      vi.spyOn(overlay, 'open').mockImplementation(() => opens[opened++]!.promise)
+      const got: string[] = []
+      overlay.on('signal', (_from, session) => got.push(session))
+      const bytes = new TextEncoder().encode('{}')
+      const delivered = [0, 1, 2].map(() => Promise.resolve(deliver!(bytes)))
+      opens[2]!.resolve({ from, session: 'third', data: {} })
+      opens[1]!.resolve({ from, session: 'second', data: {} })
+      await yieldTask()
+      expect(got).toEqual([])
+      // the first is refused: its delivery reports it, and the others follow in order
+      opens[0]!.reject(new Error('refused'))
+      await expect(delivered[0]).rejects.toThrow('refused')
+      await Promise.all(delivered.slice(1))
+      expect(got).toEqual(['second', 'third'])
+    } finally {
+      await overlay.stop()
+    }
   })
 })
