@@ -101,9 +101,14 @@ export interface SignalingServerFixture {
   readonly server: SignalingServer
   /**
    * A raw signaling client in `room` under `id`, started and joined; stopped after the test. Against the file's
-   * server unless `server` is given.
+   * server unless `server` is given; `options` over the fixture's client options.
    */
-  client(room: string, id?: Identifier, server?: SignalingServer): Promise<SignalingClient>
+  client(
+    room: string,
+    id?: Identifier,
+    server?: SignalingServer,
+    options?: { ackEverySignal?: boolean },
+  ): Promise<SignalingClient>
   /** A {@link managerFactory} against the file's server (or `options.server`); its managers are stopped after the test. */
   managers(
     impl: WrtcImplementation,
@@ -132,13 +137,14 @@ export function useSignalingServer(
     get server() {
       return fileServer()
     },
-    async client(room, id = Identifier.random(), on = fileServer()) {
+    async client(room, id = Identifier.random(), on = fileServer(), options = {}) {
       const client = createSignalingClient({
         url: on.url,
         room,
         localId: id,
         keyPair: await generateKeyPair(),
         ...clientOptions,
+        ...options,
       })
       clients.push(client)
       client.start()

@@ -2,18 +2,18 @@
  * The signaling client's acks against a server that pushes refusals (`signalRefusals`): the first signal of a
  * session is acknowledged, the later ones of it are not and hear only of a refusal.
  */
-import { generateKeyPair, Identifier, PeerNotFoundError } from '@skipmesh/core'
+import { Identifier, PeerNotFoundError } from '@skipmesh/core'
 import { createSignalingServer, type SignalingServer, silentLogger } from '@skipmesh/signaling-server'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { createSignalingClient, type SignalingClient } from '../src/signaling-client.js'
+import type { SignalingClient } from '../src/signaling-client.js'
 import type { SignalPayload } from '../src/signaling.js'
 import { useSignalingServer } from './helpers.js'
 
 const fixture = useSignalingServer()
 const extraServers: SignalingServer[] = []
-const extraClients: SignalingClient[] = []
 afterEach(async () => {
-  await Promise.all(extraClients.splice(0).map((c) => c.stop()))
+  // the clients first: a server closed under them would be reconnected to
+  await fixture.stopAll()
   await Promise.all(extraServers.splice(0).map((s) => s.close()))
 })
 
@@ -29,22 +29,12 @@ function watchAcks(server: SignalingServer): boolean[] {
 }
 
 /** A started client of `room` on `server` with `options`, stopped after the test. */
-async function client(
+function client(
   server: SignalingServer,
   room: string,
   options: { ackEverySignal?: boolean } = {},
 ): Promise<SignalingClient> {
-  const c = createSignalingClient({
-    url: server.url,
-    room,
-    localId: Identifier.random(),
-    keyPair: await generateKeyPair(),
-    ...options,
-  })
-  extraClients.push(c)
-  c.start()
-  await c.ready()
-  return c
+  return fixture.client(room, undefined, server, options)
 }
 
 /** Resolves with the first `count` signals `c` receives. */
