@@ -26,7 +26,42 @@ const NOT_JOINED_VALID_MS = 20_000
 const CONCURRENT_JOINS = 8
 /** Introducers tried per round. */
 const INTRODUCERS_PER_ROUND = 3
-const JOIN_TIMEOUT_MS = 20_000
+/** A join attempt is cut once it has linked no new level for this long (see {@link cutWhenStalled}). */
+const JOIN_STALL_MS = 20_000
+/** How often a running join attempt's linked levels are looked at. */
+const PROGRESS_CHECK_MS = 1_000
+
+/** A join attempt's cut: its signal, and `stop()` to call once the attempt ended. */
+export interface JoinCut {
+  readonly signal: AbortSignal
+  stop(): void
+}
+
+/**
+ * Cuts a join attempt only when it makes no progress: the signal aborts (with an `AbortError`) once
+ * `linkedLevels()` (the levels the node is linked at, as its lookup table shows) has not grown for `stallMs`,
+ * looked at every `checkMs`. A join that links a level now and then is never cut, however long a level takes
+ * while other joins hold the locks it waits for: a cut loses the level in progress (the library resumes above
+ * the linked ones) and sends the node to the back of its tab's queue, which under load livelocked joins whose
+ * one level took longer than a fixed cut.
+ */
+export function cutWhenStalled(linkedLevels: () => number, stallMs: number, checkMs: number): JoinCut {
+  const controller = new AbortController()
+  let levels = linkedLevels()
+  let since = Date.now()
+  const timer = setInterval(() => {
+    const now = Date.now()
+    const linked = linkedLevels()
+    if (linked > levels) {
+      levels = linked
+      since = now
+    } else if (now - since >= stallMs) {
+      clearInterval(timer)
+      controller.abort(new AbortError(`no level linked for ${stallMs} ms`))
+    }
+  }, checkMs)
+  return { signal: controller.signal, stop: () => clearInterval(timer) }
+}
 
 /** What the coordinator needs from its tab. */
 export interface JoinHost {
@@ -72,9 +107,11 @@ export class JoinCoordinator {
   /** One join attempt through `introducer`, waiting for a free slot first (the wait is not part of the timeout). */
   async #joinVia(node: LocalNode, introducer: string, signal: AbortSignal | undefined): Promise<void> {
     await this.#turn(signal)
+    const cut = cutWhenStalled(() => node.table().length, JOIN_STALL_MS, PROGRESS_CHECK_MS)
     try {
-      await node.join(introducer, { signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })
+      await node.join(introducer, { signal: cut.signal })
     } finally {
+      cut.stop()
       this.#running--
       this.#queue.shift()?.()
     }

@@ -6,7 +6,9 @@
 // by kind, merge checks, typed failures, the checker's verdict, and the settled graph's messages per node and second.
 // DIAG=1 counts the reads, locks and searches by where they were sent from (a patched copy of the build).
 // `node bench/tab-storm.mjs` (BUILDS=baseline,current; BASELINE_REF=HEAD; PER_TAB=64; LATENCY=5-20; SETTLED_S=10;
-// LIMIT_S=300; CONCURRENT=8 and JOIN_TIMEOUT_S=20 as the demo). Prints one JSON line per run; not run in CI.
+// LIMIT_S=300; CONCURRENT=8 and JOIN_TIMEOUT_S=20 as the demo; CUTS=stall,attempt: how an attempt is cut, `stall`
+// as the demo now (no new level linked for JOIN_TIMEOUT_S), `attempt` as before (JOIN_TIMEOUT_S after it started);
+// each build runs with each cut on the same identities). Prints one JSON line per run; not run in CI.
 import { execFileSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -19,6 +21,9 @@ import { buildVariant, shortRef } from './variants.mjs'
 /** As the demo: joins of one tab at once, the cut of one attempt, contacts per other tab. */
 const CONCURRENT_JOINS = Number(process.env.CONCURRENT ?? 8)
 const JOIN_TIMEOUT_MS = Number(process.env.JOIN_TIMEOUT_S ?? 20) * 1000
+/** `flat`: CONCURRENT joins per tab at once (the demo before); `waves`: one per joined node of the tab, at least WAVE_MIN. */
+const RAMP = process.env.RAMP ?? 'flat'
+const WAVE_MIN = Number(process.env.WAVE_MIN ?? 1)
 const ASKED_PER_HOST = 4
 
 /** Where the DIAG counters are inserted: [file, a statement's start, counter]. */
@@ -38,6 +43,29 @@ const DIAG_SITES = [
   ['transactions.ts', 'this.#init.messenger.request(id, msg, undefined).catch(() => {})', 'renewLock'],
   ['linking.ts', 'return await this.#init.searchVia(me, introducer, signal)', 'joinSearch'],
 ]
+
+/**
+ * The signal of one join attempt of `node` and a `stop()` for when it ended: `attempt` cuts it `ms` after it
+ * started, `stall` once the node linked no new level for `ms` (looked at every second, as the demo does).
+ */
+function attemptCut(cut, node, ms) {
+  if (cut === 'attempt') return { signal: AbortSignal.timeout(ms), stop() {} }
+  const controller = new AbortController()
+  const linked = () => node.lookupTable().levels.length
+  let levels = linked()
+  let since = performance.now()
+  const timer = setInterval(() => {
+    const now = performance.now()
+    if (linked() > levels) {
+      levels = linked()
+      since = now
+    } else if (now - since >= ms) {
+      clearInterval(timer)
+      controller.abort()
+    }
+  }, 1000)
+  return { signal: controller.signal, stop: () => clearInterval(timer) }
+}
 
 /** Inserts the DIAG counters into one source file. */
 export function diagPatch(file, text) {
@@ -82,7 +110,17 @@ function diff(a, b, div) {
 }
 
 /** One storm of `tabs` × `perTab` nodes with `build`; resolves with its figures. */
-export async function tabStorm({ build, name, tabs, perTab, latency, settledS, limitS, seed = 1 }) {
+export async function tabStorm({
+  build,
+  name,
+  cut = 'stall',
+  tabs,
+  perTab,
+  latency,
+  settledS,
+  limitS,
+  seed = 1,
+}) {
   freshDiag()
   const draw = rng(seed * 7919 + 17)
   const random = rng(seed)
@@ -121,15 +159,22 @@ export async function tabStorm({ build, name, tabs, perTab, latency, settledS, l
   const runTab = async (t) => {
     let running = 0
     const waiting = []
+    // joins of this tab at once: CONCURRENT, or with RAMP=waves one per joined node of the tab (at least WAVE_MIN)
+    const limit = () =>
+      RAMP === 'waves'
+        ? Math.max(WAVE_MIN, [...joined].filter((j) => tabOf[j] === t).length)
+        : CONCURRENT_JOINS
     const turn = () => {
-      if (running >= CONCURRENT_JOINS) return new Promise((r) => waiting.push(r))
+      if (running >= limit()) return new Promise((r) => waiting.push(r))
       running++
       return Promise.resolve()
     }
     const done = () => {
-      const next = waiting.shift()
-      if (next) next()
-      else running--
+      running--
+      while (waiting.length > 0 && running < limit()) {
+        running++
+        waiting.shift()()
+      }
     }
     const joinOne = async (i) => {
       for (;;) {
@@ -142,14 +187,16 @@ export async function tabStorm({ build, name, tabs, perTab, latency, settledS, l
         }
         const via = members[pick(pool)].node.identity.id
         await turn()
+        const attempt = attemptCut(cut, members[i].node, JOIN_TIMEOUT_MS)
         try {
-          await members[i].node.join(via, { signal: AbortSignal.timeout(JOIN_TIMEOUT_MS) })
+          await members[i].node.join(via, { signal: attempt.signal })
           joined.add(i)
           joinedAt.push(performance.now() - t0)
           return
         } catch (err) {
           failures[err.name] = (failures[err.name] ?? 0) + 1
         } finally {
+          attempt.stop()
           done()
         }
         await new Promise((r) => setTimeout(r, 150))
@@ -181,6 +228,8 @@ export async function tabStorm({ build, name, tabs, perTab, latency, settledS, l
   load.push(loadavg()[0])
   return {
     build: name,
+    cut,
+    ramp: RAMP === 'waves' ? `waves (at least ${WAVE_MIN})` : `${CONCURRENT_JOINS} at once`,
     nodes: `${tabs} × ${perTab}`,
     latency: `${latency.min}-${latency.max} ms`,
     joined: joined.size,
@@ -215,12 +264,14 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const [min, max] = (process.env.LATENCY ?? '5-20').split('-').map(Number)
   const reps = Number(process.env.REPS ?? 1)
+  const cuts = (process.env.CUTS ?? 'stall,attempt').split(',')
+  const runs = Object.keys(builds).flatMap((name) => cuts.map((cut) => ({ name, cut })))
   for (let rep = 0; rep < reps; rep++) {
-    const names = Object.keys(builds)
-    for (const name of rep % 2 === 0 ? names : names.reverse()) {
+    for (const { name, cut } of rep % 2 === 0 ? runs : [...runs].reverse()) {
       const r = await tabStorm({
         build: builds[name],
         name: name === 'baseline' ? `baseline (${shortRef(ref)})` : name,
+        cut,
         tabs: Number(process.env.TABS ?? 4),
         perTab: Number(process.env.PER_TAB ?? 64),
         latency: { min, max },
