@@ -1,6 +1,7 @@
 import { AbortError } from '@skipmesh/core'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { cutWhenStalled } from '../src/join.js'
+import { cutWhenStalled, JoinCoordinator, type JoinHost } from '../src/join.js'
+import type { LocalNode } from '../src/node.js'
 
 describe("the demo's join cut", () => {
   beforeEach(() => {
@@ -50,5 +51,59 @@ describe("the demo's join cut", () => {
     expect(vi.getTimerCount()).toBe(0)
     vi.advanceTimersByTime(60_000)
     expect(cut.signal.aborted).toBe(false)
+  })
+})
+
+/** A node of the tab whose joins the test ends: `finish()` ends the one running, joined. */
+function fakeNode(hex: string): LocalNode & { joins: number; finish(): void } {
+  let end: (() => void) | undefined
+  const node = {
+    hex,
+    joined: false,
+    bootstrapping: false,
+    joins: 0,
+    table: () => [],
+    join(): Promise<void> {
+      node.joins++
+      return new Promise<void>((resolve) => {
+        end = () => {
+          node.joined = true
+          resolve()
+        }
+      })
+    },
+    finish(): void {
+      end?.()
+    },
+  }
+  return node as unknown as LocalNode & { joins: number; finish(): void }
+}
+
+describe("the demo's join waves", () => {
+  it('runs 8 joins of a tab at once until more of its nodes joined, then one per joined node', async () => {
+    const nodes = Array.from({ length: 30 }, (_, i) => fakeNode(i.toString(16).padStart(2, '0')))
+    const host: JoinHost = {
+      localNodes: () => nodes,
+      conduitOf: () => undefined,
+      joinedRemotes: () => ['ff'],
+      remember: () => {},
+      isGone: () => false,
+      countBadFrame: () => {},
+      log: () => {},
+    }
+    const coordinator = new JoinCoordinator(host)
+    const all = Promise.all(nodes.map((n) => coordinator.join(n, undefined)))
+    const running = (): Array<ReturnType<typeof fakeNode>> => nodes.filter((n) => n.joins > 0 && !n.joined)
+    await vi.waitFor(() => expect(running()).toHaveLength(8))
+    for (const n of running()) n.finish()
+    // 8 joined: 8 at once
+    await vi.waitFor(() => expect(nodes.filter((n) => n.joined)).toHaveLength(8))
+    await vi.waitFor(() => expect(running()).toHaveLength(8))
+    for (const n of running()) n.finish()
+    // 16 joined: the 14 left at once
+    await vi.waitFor(() => expect(running()).toHaveLength(14))
+    for (const n of running()) n.finish()
+    await all
+    expect(nodes.every((n) => n.joined && n.joins === 1)).toBe(true)
   })
 })

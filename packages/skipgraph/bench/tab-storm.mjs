@@ -1,14 +1,15 @@
 // The demo's join storm on MemoryHub (issue 12): TABS groups ("tabs") of PER_TAB nodes join one graph as the demo's
 // tabs do (apps/demo/src/join.ts): the lowest node of tab 0 starts the graph; every other node joins through a joined
-// node of its own tab when there is one, else through a joined node of another tab, at most 8 joins per tab at once,
-// each attempt cut at 20 s and queued again; merge checks on (every 2 s) with the demo's contacts (the 4 lowest nodes
-// of each other tab), probes every 2 s. Per build: the time until 25 / 50 / 100 % joined, messages per joined node
-// by kind, merge checks, typed failures, the checker's verdict, and the settled graph's messages per node and second.
+// node of its own tab when there is one, else through a joined node of another tab, in waves (one join per joined
+// node of the tab at once, at least 8), each attempt cut once it linked no new level for 20 s and queued again;
+// merge checks on (every 2 s) with the demo's contacts (the 4 lowest nodes of each other tab), probes every 2 s. Per
+// build: the time until 25 / 50 / 100 % joined, messages per joined node by kind, merge checks, hops sent again,
+// typed failures, the checker's verdict, and the settled graph's messages per node and second.
 // DIAG=1 counts the reads, locks and searches by where they were sent from (a patched copy of the build).
 // `node bench/tab-storm.mjs` (BUILDS=baseline,current; BASELINE_REF=HEAD; PER_TAB=64; LATENCY=5-20; SETTLED_S=10;
-// LIMIT_S=300; CONCURRENT=8 and JOIN_TIMEOUT_S=20 as the demo; CUTS=stall,attempt: how an attempt is cut, `stall`
-// as the demo now (no new level linked for JOIN_TIMEOUT_S), `attempt` as before (JOIN_TIMEOUT_S after it started);
-// each build runs with each cut on the same identities). Prints one JSON line per run; not run in CI.
+// LIMIT_S=300; as the demo: RAMP=waves with WAVE_MIN=8 (RAMP=flat: CONCURRENT=8 at once, the demo before),
+// JOIN_TIMEOUT_S=20 and CUTS=stall (`attempt`: JOIN_TIMEOUT_S after the attempt started, the demo before; a list
+// runs each build with each cut on the same identities)). Prints one JSON line per run; not run in CI.
 import { execFileSync } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -22,8 +23,8 @@ import { buildVariant, shortRef } from './variants.mjs'
 const CONCURRENT_JOINS = Number(process.env.CONCURRENT ?? 8)
 const JOIN_TIMEOUT_MS = Number(process.env.JOIN_TIMEOUT_S ?? 20) * 1000
 /** `flat`: CONCURRENT joins per tab at once (the demo before); `waves`: one per joined node of the tab, at least WAVE_MIN. */
-const RAMP = process.env.RAMP ?? 'flat'
-const WAVE_MIN = Number(process.env.WAVE_MIN ?? 1)
+const RAMP = process.env.RAMP ?? 'waves'
+const WAVE_MIN = Number(process.env.WAVE_MIN ?? 8)
 const ASKED_PER_HOST = 4
 
 /** Where the DIAG counters are inserted: [file, a statement's start, counter]. */
@@ -264,7 +265,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   const [min, max] = (process.env.LATENCY ?? '5-20').split('-').map(Number)
   const reps = Number(process.env.REPS ?? 1)
-  const cuts = (process.env.CUTS ?? 'stall,attempt').split(',')
+  const cuts = (process.env.CUTS ?? 'stall').split(',')
   const runs = Object.keys(builds).flatMap((name) => cuts.map((cut) => ({ name, cut })))
   for (let rep = 0; rep < reps; rep++) {
     for (const { name, cut } of rep % 2 === 0 ? runs : [...runs].reverse()) {
