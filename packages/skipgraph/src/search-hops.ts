@@ -2,9 +2,15 @@
  * One hop of a search, over the link the two nodes already have: the search goes to the next node as a core
  * request (`Conduit.request`), whose reply is the search's answer from there on, so the answer comes back
  * along the path the search came and is accepted only from the node the hop went to, matched by core's
- * unpredictable request nonce. A hop unanswered after `hopTimeoutMs` is sent again (then after twice and four
+ * unpredictable request nonce. A hop unanswered after its first wait is sent again (then after twice and four
  * times as long, until the deadline); the receiver recognises a hop sent again ({@link ServedHops}) and answers
  * every copy from the one search it runs, so a lost message (the hop or its answer) costs latency, not the search.
+ *
+ * The first wait is `hopTimeoutMs`, or longer when the answers of this node's recent hops sent at the same level
+ * took longer ({@link HopTimes}): a hop's answer comes back only once the whole path ahead answered, and that path
+ * is longer the higher the level the hop is sent at. A fixed wait shorter than the path sent every hop of a long
+ * search again while its downstream still worked (35 % of the Search messages of the demo's join storm at
+ * 20–300 ms a message).
  *
  * @module
  */
@@ -35,16 +41,64 @@ export type HopResult =
 export interface SearchHopsInit {
   readonly messenger: Messenger
   readonly metrics: SkipGraphMetrics
-  /** How long the first attempt of a hop waits for its answer; each further attempt waits twice as long. */
+  /**
+   * How long the first attempt of a hop waits for its answer at least (longer when recent answers at its level
+   * took longer, see {@link HopTimes}); each further attempt waits twice as long.
+   */
   readonly hopTimeoutMs: number
   readonly now: () => number
 }
 
+/** Levels whose answer times are kept apart; hops sent higher share the last. */
+const TIMED_LEVELS = 32
+/** Weight of a new answer time in a level's running mean. */
+const TIME_WEIGHT = 1 / 8
+/** The first wait of a hop is this many times the mean answer time of its level (when above `hopTimeoutMs`). */
+const WAIT_PER_MEAN = 2
+/** ... but at most this many times `hopTimeoutMs`: a slow (or slowed) path cannot delay the recovery of a lost hop without bound. */
+const MAX_WAIT_FACTOR = 8
+
+/**
+ * How long this node's hops took to be answered (from their first send), a running mean per level the hop was
+ * sent at, and the first wait of a hop sent at a level from it: `hopTimeoutMs`, or {@link WAIT_PER_MEAN} times
+ * the level's mean when that is longer, at most {@link MAX_WAIT_FACTOR} times `hopTimeoutMs` and half the time
+ * left (so that a lost hop is sent again at least once before its deadline).
+ */
+export class HopTimes {
+  readonly #meanMs: Array<number | undefined> = []
+  readonly #hopTimeoutMs: number
+
+  constructor(hopTimeoutMs: number) {
+    this.#hopTimeoutMs = hopTimeoutMs
+  }
+
+  /** The first wait of a hop sent at `level` with `leftMs` until its deadline. */
+  firstWait(level: number, leftMs: number): number {
+    const base = this.#hopTimeoutMs
+    const mean = this.#meanMs[bucket(level)]
+    if (mean === undefined || mean * WAIT_PER_MEAN <= base) return base
+    return Math.max(base, Math.min(mean * WAIT_PER_MEAN, base * MAX_WAIT_FACTOR, leftMs / 2))
+  }
+
+  /** Notes that a hop sent at `level` was answered `ms` after its first send. */
+  answered(level: number, ms: number): void {
+    const b = bucket(level)
+    const mean = this.#meanMs[b]
+    this.#meanMs[b] = mean === undefined ? ms : mean + (ms - mean) * TIME_WEIGHT
+  }
+}
+
+function bucket(level: number): number {
+  return Math.max(0, Math.min(TIMED_LEVELS - 1, Math.floor(level)))
+}
+
 export class SearchHops {
   readonly #init: SearchHopsInit
+  readonly #times: HopTimes
 
   constructor(init: SearchHopsInit) {
     this.#init = init
+    this.#times = new HopTimes(init.hopTimeoutMs)
   }
 
   /**
@@ -59,8 +113,10 @@ export class SearchHops {
     deadline: number,
     signal: AbortSignal | undefined,
   ): Promise<HopResult> {
-    const { messenger, metrics, hopTimeoutMs, now } = this.#init
+    const { messenger, metrics, now } = this.#init
     const hop = randomNonce()
+    const sentAt = now()
+    const firstWait = this.#times.firstWait(step.level, deadline - sentAt)
     for (let attempt = 0; ; attempt++) {
       const left = deadline - now()
       if (left <= 0) throw new SearchTimeoutError(`no answer from ${to.toHex()} in time`)
@@ -72,8 +128,9 @@ export class SearchHops {
           to,
           msg,
           signal,
-          Math.min(left, hopTimeoutMs * 2 ** Math.min(attempt, 2)),
+          Math.min(left, firstWait * 2 ** Math.min(attempt, 2)),
         )
+        this.#times.answered(step.level, now() - sentAt)
       } catch (err) {
         if (err instanceof RequestTimeoutError) continue // the hop or its answer was lost, or it is slow
         if (isDeadSignal(err)) return { kind: 'unreachable', error: err }

@@ -190,3 +190,43 @@ describe('lost messages (issue 13)', () => {
     expect(rejections).toEqual([])
   }, 300_000)
 })
+
+describe('search hops on paths slower than the hop timeout', () => {
+  const rejections = collectUnhandledRejections()
+
+  it('are sent again rarely once the answer times of their levels are known, and every search answers exactly', async () => {
+    // 10-20 ms a message: a search of a few hops takes longer than the 30 ms hop timeout
+    const c = new Cluster(
+      35,
+      { latency: { min: 10, max: 20 } },
+      { searchHopTimeoutMs: 30, searchTimeoutMs: 30_000 },
+    )
+    const nodes = await graph(c, 16)
+    const ids = sortedIds(nodes)
+    const round = async (): Promise<{ exact: number; retries: number; forwarded: number }> => {
+      const before = nodes.map((n) => n.metrics())
+      let exact = 0
+      await Promise.all(
+        nodes.map(async (from) => {
+          for (let i = 0; i < 4; i++) {
+            const target = c.pick(ids)
+            const got = await from.searchById(target)
+            const want = searchOracle(ids, from.identity.id, target)
+            if (got.result.equals(want.result) && got.found === want.found) exact++
+          }
+        }),
+      )
+      const sum = (k: 'searchRetries' | 'searchesForwarded'): number =>
+        nodes.reduce((s, n, i) => s + n.metrics()[k] - before[i]![k], 0)
+      return { exact, retries: sum('searchRetries'), forwarded: sum('searchesForwarded') }
+    }
+    const warm = await round()
+    const known = await round()
+    expect(warm.exact).toBe(64)
+    expect(known.exact).toBe(64)
+    expect(known.forwarded).toBeGreaterThan(64)
+    expect(known.retries).toBeLessThan(known.forwarded / 4)
+    await c.stopAll()
+    expect(rejections).toEqual([])
+  })
+})
