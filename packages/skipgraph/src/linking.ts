@@ -34,6 +34,8 @@ export interface Located {
   readonly mv: MembershipVector
   /** The located node's neighbour on the far side at the level being linked (its current link across us). */
   readonly across: WireNeighbor | null
+  /** Its neighbour on the other side: away from us. */
+  readonly beyond: WireNeighbor | null
 }
 
 export interface LinkerInit {
@@ -236,7 +238,12 @@ export class Linker {
     const st = await this.#txns.lock(txn, node, [level])
     const s = st.levels[0]!
     if (!s.linked) throw new Conflict('neighbour not linked')
-    return { id: node, mv: st.mv, across: pointer === 'left' ? s.left : s.right }
+    return {
+      id: node,
+      mv: st.mv,
+      across: pointer === 'left' ? s.left : s.right,
+      beyond: pointer === 'left' ? s.right : s.left,
+    }
   }
 
   /**

@@ -14,7 +14,7 @@ import { MAX_LEVEL, type Side, sharesPrefix } from './lookup-table.js'
 import { isDeadSignal, type Messenger } from './messaging.js'
 import { type NodeState, sameId } from './state.js'
 import { Conflict, type Transactions, type Txn } from './transactions.js'
-import { Kind, type LockReplyMsg, type WireNeighbor } from './wire.js'
+import { type ApplyWrite, Kind, type LockReplyMsg, type WireNeighbor } from './wire.js'
 
 /** Levels read per step of a repair walk (enough for 2^32 nodes). */
 const REPAIR_READ_LEVELS = 32
@@ -202,6 +202,9 @@ export class Repair {
     if (!this.#needsRelink(level)) return
     const leftId = await this.#nearestLive(txn, level, 'left')
     const rightId = await this.#nearestLive(txn, level, 'right')
+    // locks in ascending identifier order: a displaced left neighbour first, then the left we aim at
+    const oldLeft = this.#displaced(level, 'left', leftId)
+    const movedLeft = oldLeft === null ? null : await this.#lockDisplaced(txn, oldLeft, level, 'left')
     let left: Located | null = null
     if (leftId !== null) {
       left = await this.#locate(txn, leftId, level, 'right')
@@ -209,12 +212,16 @@ export class Repair {
         throw new Conflict('bad left neighbour')
     }
     this.#txns.lockOwn(txn, [level])
+    if (oldLeft !== null && !sameId(this.#state.table.get(level, 'left'), { id: oldLeft }))
+      throw new Conflict('table changed')
     let right: Located | null = null
     if (rightId !== null) {
       right = await this.#locate(txn, rightId, level, 'left')
       if (!sharesPrefix(right.mv, me.mv, level) || right.id.compare(me.id) <= 0)
         throw new Conflict('bad right neighbour')
     }
+    const oldRight = this.#displaced(level, 'right', rightId)
+    const movedRight = oldRight === null ? null : await this.#lockDisplaced(txn, oldRight, level, 'right')
     // What the three point at across the gap: us, the other one, a node beyond the gap (a pointer that skips
     // us: we are a member it missed, so pointing it at us is a correction), or a node in the gap, which must be
     // dead (the walks found no live one there).
@@ -253,14 +260,57 @@ export class Repair {
     this.#state.setEntry(level, 'right', right === null ? null : { id: right.id, mv: right.mv, alive: true })
     const self: WireNeighbor = { id: me.id, mv: me.mv }
     const applies: Promise<void>[] = []
-    if (left !== null && !sameId(left.across, self))
-      applies.push(this.#txns.apply(txn, left.id, [{ level, side: 'right', entry: self }]))
-    if (right !== null && !sameId(right.across, self))
-      applies.push(this.#txns.apply(txn, right.id, [{ level, side: 'left', entry: self }]))
+    for (const [near, side, moved] of [
+      [left, 'left', movedLeft],
+      [right, 'right', movedRight],
+    ] as const) {
+      if (near === null) continue
+      const towardUs: Side = side === 'left' ? 'right' : 'left'
+      const writes: ApplyWrite[] = sameId(near.across, self) ? [] : [{ level, side: towardUs, entry: self }]
+      // the neighbour we had on this side lies beyond the nearer node we link to now, and still points at us:
+      // it gets that node instead (when nothing lies between them), or its pointer at us would be left stale
+      // with nobody to look at it but a probe
+      if (moved !== null && (near.beyond === null || sameId(near.beyond, moved))) {
+        if (near.beyond === null) writes.push({ level, side, entry: moved })
+        applies.push(
+          this.#txns.apply(txn, moved.id, [{ level, side: towardUs, entry: { id: near.id, mv: near.mv } }]),
+        )
+      }
+      if (writes.length > 0) applies.push(this.#txns.apply(txn, near.id, writes))
+    }
     const results = await Promise.allSettled(applies)
     if (results.some((x) => x.status === 'rejected')) throw new Conflict('a repair write failed')
     // nodes locked as members here are in the lists again (they rejoined)
     for (const x of [left, right]) if (x !== null) this.#absent.delete(x.id.toHex())
+  }
+
+  /**
+   * Our `side` neighbour at `level` when a relink aims past it at a nearer node (`aimed`) and it is neither dead
+   * nor absent: it may still point at us, and then has to be handed on (see {@link Repair.#lockDisplaced}).
+   */
+  #displaced(level: number, side: Side, aimed: Identifier | null): Identifier | null {
+    const e = this.#state.table.get(level, side)
+    if (e === null || aimed === null || e.id.equals(aimed)) return null
+    if ((side === 'right' ? e.id.compare(aimed) : aimed.compare(e.id)) < 0) return null
+    if (this.#deadAt(level, side) || this.#isAbsent(e.id, level)) return null
+    return e.id
+  }
+
+  /**
+   * Locks a displaced neighbour `node` at `level` (our old `side` neighbour, beyond the node a relink links us to
+   * there): returned when it is a member of the list that still points back at us, else null (a node that is
+   * dead, absent or points elsewhere needs nothing from us).
+   * @throws {Conflict} when its state cannot be read or it cannot be locked now.
+   */
+  async #lockDisplaced(txn: Txn, node: Identifier, level: number, side: Side): Promise<WireNeighbor | null> {
+    const member = await this.#member(node, level)
+    if (member === 'unknown') throw new Conflict('a displaced neighbour did not answer')
+    if (member !== 'alive') return null
+    const st = await this.#txns.lock(txn, node, [level])
+    const s = st.levels[0]!
+    const back = side === 'left' ? s.right : s.left
+    const pointsBack = s.linked && back?.id.equals(this.#state.identity.id) === true
+    return pointsBack && sharesPrefix(st.mv, this.#state.identity.mv, level) ? { id: node, mv: st.mv } : null
   }
 
   /**

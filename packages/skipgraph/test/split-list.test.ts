@@ -16,6 +16,30 @@ function listOf(nodes: readonly SkipGraphNode[], of: SkipGraphNode, level: numbe
     .sort((a, b) => a.identity.id.compare(b.identity.id))
 }
 
+/** Pointer writes at one node: `side` := `to`. */
+type Rewrites = Array<[Identifier, Array<{ side: 'left' | 'right'; to: Identifier | null }>]>
+
+/**
+ * A peer outside the graph rewrites level-`level` pointers under the nodes' locks (all locked first, then written),
+ * as a repair that missed a node would.
+ */
+async function rewrite(peer: HostilePeer, level: number, writes: Rewrites): Promise<void> {
+  const txn = randomNonce()
+  for (const [target] of writes) {
+    expect(await peer.request(target, { kind: Kind.Lock, txn, levels: [level] })).toMatchObject({
+      granted: true,
+    })
+  }
+  for (const [target, ws] of writes) {
+    const msg = {
+      kind: Kind.Apply,
+      txn,
+      writes: ws.map((w) => ({ level, side: w.side, entry: w.to === null ? null : entryOf(w.to) })),
+    } as const
+    expect(await peer.request(target, msg)).toMatchObject({ ok: true })
+  }
+}
+
 describe('split lists', () => {
   it('a level-1 list split into two interleaved lists, each consistent, is found by the list check and becomes one list again', async () => {
     const c = new Cluster(21, {}, { probeIntervalMs: 100 })
@@ -34,8 +58,7 @@ describe('split lists', () => {
     // a peer outside the graph rewrites five neighbours' level-1 pointers under their locks, as a repair
     // that missed a node would: a ↔ c ↔ e and b ↔ d, two lists that interleave and each point back
     const peer = await HostilePeer.create(c.hub, c.randomId(), () => undefined)
-    const txn = randomNonce()
-    const writes: Array<[Identifier, Array<{ side: 'left' | 'right'; to: Identifier | null }>]> = [
+    const writes: Rewrites = [
       [a, [{ side: 'right', to: cc }]],
       [
         b,
@@ -60,24 +83,51 @@ describe('split lists', () => {
       ],
       [e, [{ side: 'left', to: cc }]],
     ]
-    for (const [target] of writes) {
-      expect(await peer.request(target, { kind: Kind.Lock, txn, levels: [1] })).toMatchObject({
-        granted: true,
-      })
-    }
-    for (const [target, ws] of writes) {
-      const msg = {
-        kind: Kind.Apply,
-        txn,
-        writes: ws.map((w) => ({ level: 1, side: w.side, entry: w.to === null ? null : entryOf(w.to) })),
-      } as const
-      expect(await peer.request(target, msg)).toMatchObject({ ok: true })
-    }
+    await rewrite(peer, 1, writes)
     const before = checkSkipGraph(nodes).map((v) => v.message)
     expect(before).not.toEqual([])
 
     await repaired(nodes, AbortSignal.timeout(30_000))
     expect(nodes.reduce((s, n) => s + n.metrics().splitLists, 0)).toBeGreaterThan(0)
+    await peer.stop()
+    await c.stopAll()
+  }, 60_000)
+})
+
+describe('a relink that takes in a node its list missed', () => {
+  it('moves its old neighbour to that node, so no pointer is left at it (probing off everywhere else)', async () => {
+    // Lists a ↔ cc (cc.right null) and b ↔ d ↔ …, as a lost write at a leaves them: b linked beside a, its write
+    // there lost, and cc then linked beside a as if b were not there. Only b probes: its relink takes cc in
+    // between itself and d, and so must hand d's pointer at b on to cc; nobody else would look.
+    const c = new Cluster(23, {}, { probeIntervalMs: 0 })
+    const ids = Array.from({ length: 6 }, () => c.randomId()).sort((x, y) => x.compare(y))
+    const [a, b, cc, d] = ids as [Identifier, Identifier, Identifier, Identifier]
+    const first = await c.add({}, a)
+    await first.node.join()
+    for (const id of ids.slice(1)) {
+      const m = await c.add(id.equals(b) ? { probeIntervalMs: 100 } : {}, id)
+      await m.node.join(a)
+    }
+    const nodes = c.members.map((m) => m.node)
+    await repaired(nodes, AbortSignal.timeout(10_000))
+
+    const peer = await HostilePeer.create(c.hub, c.randomId(), () => undefined)
+    const writes: Rewrites = [
+      [a, [{ side: 'right', to: cc }]],
+      [b, [{ side: 'right', to: d }]],
+      [
+        cc,
+        [
+          { side: 'left', to: a },
+          { side: 'right', to: null },
+        ],
+      ],
+      [d, [{ side: 'left', to: b }]],
+    ]
+    await rewrite(peer, 0, writes)
+    expect(checkSkipGraph(nodes).map((v) => v.message)).not.toEqual([])
+
+    await repaired(nodes, AbortSignal.timeout(15_000))
     await peer.stop()
     await c.stopAll()
   }, 60_000)
