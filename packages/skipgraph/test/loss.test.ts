@@ -136,13 +136,20 @@ describe('message loss', () => {
   }, 120_000)
 })
 
-describe.concurrent('concurrent joins losing messages (a lost apply or release heals without probes)', () => {
+/**
+ * With the list check on (it runs at the probe interval). 24 joins at once at 2 % loss can leave a level's list split
+ * in two consistent parts: a node whose write at its left neighbour was lost is reachable from the right only, and
+ * a node that links beside it and climbs is then invisible from the head of the level below, so two creators start
+ * the same level above (docs/DECISIONS.md, "Relinking past a displaced neighbour"). Finding such splits is the list
+ * check's job by design; without it about one run of these cases in 200 did not mend.
+ */
+describe.concurrent('concurrent joins losing messages (lost applies and releases heal; the list check mends split lists)', () => {
   for (const seed of [1, 2, 3, 4, 5, 6]) {
     it(`24 nodes joining at once at 2% loss all join and form a correct skip graph (seed ${seed})`, async () => {
       const c = new Cluster(
         seed,
         { latency: { min: 0, max: 20 }, dropRate: 0.02 },
-        { ...LOSSY, requestTimeoutMs: 300 },
+        { ...LOSSY, requestTimeoutMs: 300, probeIntervalMs: 1000 },
       )
       const first = await c.add()
       await first.node.join()
