@@ -16,7 +16,8 @@ import {
   type Unsubscribe,
 } from '@skipmesh/core'
 import { type SkipGraphSignaler, createSkipGraphSignaler } from '@skipmesh/skipgraph'
-import type { OverlaySignaling, SignalRelay } from '@skipmesh/webrtc'
+import type { OverlaySignaling, SignalRelay, SignalRouteMetrics } from '@skipmesh/webrtc'
+import type { SignalRoutes } from './transport.js'
 
 type DeliverHandler = (bytes: Uint8Array) => void | Promise<void>
 
@@ -112,5 +113,17 @@ export class TabSignalRelays {
       },
     }
     return { overlay, early }
+  }
+}
+
+/** A WebRTC manager's route counters (`metrics()`) as the demo shows them. */
+export function signalRoutes(m: SignalRouteMetrics): SignalRoutes {
+  return {
+    serverSent: m.serverSignalsSent,
+    serverReceived: m.serverSignalsReceived,
+    overlaySent: m.overlaySignalsSent,
+    overlayReceived: m.overlaySignalsReceived,
+    fallbacks: m.overlayFallbacks,
+    refused: m.signedSignalsRefused,
   }
 }

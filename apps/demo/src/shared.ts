@@ -7,15 +7,23 @@
  * ({@link RoomView}): an id announced with its host (`peer:host`) is a node; one announced without is a host;
  * one found in the room's list at (re)join is resolved once through the server.
  *
+ * The host's own signals (a host dialling another tab's host) go through the graph: each node's skip-graph signaler
+ * is one of the host's relays ({@link sharedNodeOverlay}), the server being the fallback. A node added while the
+ * server is down starts unbound and joins through its tab's nodes (the other tabs learn its host from the host link
+ * its links arrive on); a brand-new tab cannot start its host without the server.
+ *
  * @module
  */
-import { type Identifier, generateKeyPair } from '@skipmesh/core'
+import type { ConnectionManager, Identifier, Network, Unsubscribe } from '@skipmesh/core'
+import { generateKeyPair } from '@skipmesh/core'
+import { type SkipGraphSignaler, createSkipGraphSignaler } from '@skipmesh/skipgraph'
 import {
   type SignalingHostDirectory,
   type WebRtcHost,
   createSignalingDirectory,
   createWebRtcHost,
 } from '@skipmesh/webrtc'
+import { type NodeOverlay, signalRoutes } from './overlay.js'
 import type { NodeTransport, RoomView, TabTransport } from './transport.js'
 import { roomEvents } from './webrtc.js'
 
@@ -110,6 +118,31 @@ class RoomMembers {
   }
 }
 
+/** Node `id`'s skip-graph signaler as a relay of the tab's host, from the node's start to its stop. */
+function sharedNodeOverlay(host: WebRtcHost, id: Identifier): NodeOverlay {
+  let signaler: SkipGraphSignaler | undefined
+  let off: Unsubscribe | undefined
+  return {
+    async start(network: Network, cm: ConnectionManager) {
+      const s = createSkipGraphSignaler({
+        network,
+        openConnections: () => cm.connections().map((c) => c.remoteId),
+      })
+      s.start()
+      await s.ready()
+      signaler = s
+      off = host.addSignalRelay(id, s)
+    },
+    joined() {},
+    async stop() {
+      off?.()
+      off = undefined
+      await signaler?.stop()
+      signaler = undefined
+    },
+  }
+}
+
 /** One WebRTC host for the whole tab, in room `room`; started with the tab's first node. */
 export function sharedWebRtcTransport(options: {
   signalingUrl: string
@@ -134,7 +167,14 @@ export function sharedWebRtcTransport(options: {
       started ??= start()
       const { host, members } = await started
       const cm = host.node(localId, await generateKeyPair())
-      return { cm, room: () => members.view(), ...roomEvents(host.manager) }
+      return {
+        cm,
+        overlay: sharedNodeOverlay(host, localId),
+        // one host for all the tab's nodes: every node reports the same counters
+        signals: () => signalRoutes(host.manager.metrics()),
+        room: () => members.view(),
+        ...roomEvents(host.manager),
+      }
     },
     async stop() {
       if (started === undefined) return

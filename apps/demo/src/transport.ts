@@ -39,9 +39,12 @@ export interface SignalRoutes {
 /** One node's connection manager and what the demo needs to know about its room. */
 export interface NodeTransport {
   cm: ConnectionManager
-  /** The node's signaling through the overlay, when its transport signals that way (`per-node`). */
+  /**
+   * The node's part in signaling through the overlay, when its transport signals that way (`per-node`: the node's own
+   * signals; `shared`: the node's signaler carries its tab's host's signals).
+   */
   overlay?: NodeOverlay
-  /** Which way the node's signals went, when the transport counts them. */
+  /** Which way the node's signals went, when the transport counts them (`shared`: its tab's host's, for every node). */
   signals?(): SignalRoutes
   /** The room, as last known. */
   room(): RoomView

@@ -14,8 +14,10 @@ import type { HostIdentities } from './host-identities.js'
 
 /**
  * A node of a WebRTC host: the multiplexer's node-level manager, reachable once its id is bound to its key on
- * the signaling server (carried by the host's socket). Starting it binds the id, then starts the node; stopping
- * it stops the node (closing its connections gracefully), then releases the id.
+ * the signaling server (carried by the host's socket), or, without the server, by the hosts it opens virtual links
+ * to (they learn its host from the host link). Starting it starts the node, then binds the id (at once when the
+ * host's socket is joined; while the server is unreachable the node starts unbound and is bound when the socket
+ * joins again); stopping it stops the node (closing its connections gracefully), then releases the id.
  */
 export class WebRtcHostNode extends AbstractComponent implements ConnectionManager {
   readonly #inner: ConnectionManager
