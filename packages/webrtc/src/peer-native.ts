@@ -2,7 +2,8 @@
  * The peer transport skipmesh uses: a {@link PeerTransport} over the standard `RTCPeerConnection` API alone, no
  * negotiation library and no Node globals, so a browser bundle needs no shims. Perfect negotiation (the initiator is the impolite side, the responder the polite
  * one that rolls back its own offer on a collision), trickle ICE, remote candidates held until the remote
- * description is set.
+ * description is set, local candidates held until the local description left (and, for a libdatachannel offerer,
+ * until the answer is applied: see `candidate-gate.ts`).
  *
  * The initiator creates one in-band data channel before its first offer: it gives the offer its `m=application`
  * section whatever the caller creates, and its `open` (on both sides) is the `connect` event; it
@@ -15,6 +16,7 @@
  */
 import { ConnectionFailedError, Emitter, type Unsubscribe } from '@skipmesh/core'
 import { deferred, nextTask } from '@skipmesh/core/internal'
+import { LocalCandidateGate } from './candidate-gate.js'
 import type { IceFacts } from './errors.js'
 import { IceFactsRecorder } from './ice-facts.js'
 import { IceRestartPolicy } from './ice-restart.js'
@@ -43,8 +45,10 @@ class NativePeerTransport implements PeerTransport {
   #signals: Promise<void> = Promise.resolve()
   /** Remote candidates that came before the remote description. */
   readonly #early: CandidateInit[] = []
-  /** Local candidates gathered before the first local description was signalled (they must follow it). */
-  #unsent: PeerSignal[] | undefined = []
+  /** When local candidates may leave: after the first local description, or the answer (libdatachannel offerer). */
+  readonly #candidates = new LocalCandidateGate((signal) => {
+    if (!this.#isClosed()) this.#events.emit('signal', signal)
+  })
   #inBand: RTCDataChannel | undefined
   /**
    * The SDP of the descriptions applied, as passed to the stack: never read back from `pc.localDescription` or
@@ -172,6 +176,7 @@ class NativePeerTransport implements PeerTransport {
     if (description.type === 'offer' && this.#negotiated) this.#renewIceServers()
     await pc.setRemoteDescription({ type: description.type, sdp: description.sdp })
     this.#sdps.remote = description.sdp
+    if (description.type === 'answer') this.#candidates.answered()
     if (description.type === 'offer') {
       const answer = await pc.createAnswer()
       if (this.#isClosed()) return
@@ -212,26 +217,21 @@ class NativePeerTransport implements PeerTransport {
     // `null` (and an empty candidate in some stacks) marks the end of gathering: nothing to trickle
     if (this.#phase === 'closed' || candidate === null || !candidate.candidate) return
     this.#facts.localCandidate(candidate.candidate)
-    const signal: PeerSignal = {
+    this.#candidates.candidate({
       type: 'candidate',
       candidate: {
         candidate: candidate.candidate,
         sdpMid: candidate.sdpMid ?? null,
         sdpMLineIndex: candidate.sdpMLineIndex ?? null,
       },
-    }
-    // node-datachannel's polyfill gathers as soon as the in-band channel exists, before `createOffer` resolves
-    if (this.#unsent !== undefined) this.#unsent.push(signal)
-    else this.#events.emit('signal', signal)
+    })
   }
 
   #emitDescription(type: 'offer' | 'answer', sdp: string | undefined): void {
     if (this.#phase === 'closed') return
     if (typeof sdp !== 'string' || sdp === '') throw new Error(`the ${type} has no SDP`)
     this.#events.emit('signal', { type, sdp })
-    const unsent = this.#unsent ?? []
-    this.#unsent = undefined
-    for (const signal of unsent) if (!this.#isClosed()) this.#events.emit('signal', signal)
+    if (!this.#isClosed()) this.#candidates.described(type, sdp)
   }
 
   /** The initiator's in-band channel (made here, or announced by the remote): its `open` is `connect`. */
@@ -339,6 +339,7 @@ class NativePeerTransport implements PeerTransport {
       this.#inBand.onclose = null
     }
     this.#early.length = 0
+    this.#candidates.clear()
     try {
       pc.close()
     } catch {

@@ -1,6 +1,8 @@
 import wrtc from '@roamhq/wrtc'
 import * as ndc from 'node-datachannel/polyfill'
+import { yieldTask } from '@skipmesh/core/internal'
 import { afterEach, describe, expect, it } from 'vitest'
+import { isLibdatachannelSdp } from '../src/candidate-gate.js'
 import { nodeDatachannelWrtc } from '../src/node-datachannel-adapter.js'
 import type { PeerEvents, PeerSignal, PeerTransport } from '../src/peer-transport.js'
 import { createNativePeerTransport } from '../src/peer-native.js'
@@ -95,7 +97,30 @@ function countingDescriptionReads(impl: WrtcImplementation): {
   return { wrtc: { ...impl, RTCPeerConnection }, reads: () => reads }
 }
 
-describe.each(Object.entries(stacks))('native peer transport on %s', (_name, stack) => {
+/** `impl` whose peer connections are kept in `pcs`, in the order they were made. */
+function capturing(impl: WrtcImplementation): { wrtc: WrtcImplementation; pcs: RTCPeerConnection[] } {
+  const pcs: RTCPeerConnection[] = []
+  const RTCPeerConnection: RTCPeerConnectionConstructor = new Proxy(impl.RTCPeerConnection, {
+    construct: (Base, args) => {
+      const pc = Reflect.construct(Base, args) as RTCPeerConnection
+      pcs.push(pc)
+      return pc
+    },
+  })
+  return { wrtc: { ...impl, RTCPeerConnection }, pcs }
+}
+
+/** Resolves once `pc` gathered a candidate and every handler of that event ran. */
+async function gathered(pc: RTCPeerConnection): Promise<void> {
+  await new Promise<void>((resolve) =>
+    pc.addEventListener('icecandidate', (e) => {
+      if (e.candidate?.candidate) resolve()
+    }),
+  )
+  await yieldTask()
+}
+
+describe.each(Object.entries(stacks))('native peer transport on %s', (name, stack) => {
   it('connects and carries data both ways on a negotiated channel', async () => {
     const { a, b } = pair(stack())
     expect(a.initiator).toBe(true)
@@ -174,19 +199,19 @@ describe.each(Object.entries(stacks))('native peer transport on %s', (_name, sta
   })
 
   it('holds remote candidates that arrive before the remote description', async () => {
-    const impl = stack()
+    const captured = capturing(stack())
+    const impl = captured.wrtc
     const a = transport(impl, true)
     const b = transport(impl, false)
-    // a's offer waits until a has a candidate; then b gets the candidates first, the offer last
+    // a's offer waits until a has gathered a candidate; then b gets the candidates a signalled first, the offer
+    // last (a libdatachannel offerer signals none before the answer: see the next case)
     const held: PeerSignal[] = []
     let releasedToB = false
-    const firstCandidateOfA = new Promise<void>((resolve) =>
-      a.on('signal', (s) => {
-        if (releasedToB) return b.signal(s)
-        held.push(s)
-        if (s.type === 'candidate') resolve()
-      }),
-    )
+    const firstCandidateOfA = gathered(captured.pcs[0]!)
+    a.on('signal', (s) => {
+      if (releasedToB) return b.signal(s)
+      held.push(s)
+    })
     // likewise b's answer reaches a after b's first candidate
     const heldFromB: PeerSignal[] = []
     let releasedToA = false
@@ -206,6 +231,51 @@ describe.each(Object.entries(stacks))('native peer transport on %s', (_name, sta
     const atB = nextMessage(db)
     da.send(new Uint8Array([9]))
     expect(await atB).toEqual(new Uint8Array([9]))
+  })
+
+  it('signals its candidates after its offer; a libdatachannel offerer only once the answer is applied', async () => {
+    // libdatachannel hands an answer's ICE credentials to its ICE agent before it stores the answer's fingerprint: an
+    // answerer that could already reach the offerer (checks, then DTLS) had its certificate verified against no
+    // fingerprint, the handshake failed, and applying the answer threw "Got a remote candidate without ICE transport"
+    const holds = name.startsWith('node-datachannel')
+    const captured = capturing(stack())
+    const a = transport(captured.wrtc, true)
+    const b = transport(captured.wrtc, false)
+    // a's signals wait until a has gathered a candidate and offered; b's until b has gathered and answered
+    const fromA: PeerSignal[] = []
+    const fromB: PeerSignal[] = []
+    let aToB = false
+    let bToA = false
+    a.on('signal', (s) => {
+      fromA.push(s)
+      if (aToB) b.signal(s)
+    })
+    b.on('signal', (s) => {
+      fromB.push(s)
+      if (bToA) a.signal(s)
+    })
+    await gathered(captured.pcs[0]!)
+    if (fromA.length === 0) await next(a, 'signal')
+    const offer = fromA[0]
+    expect(offer?.type).toBe('offer')
+    expect(offer?.type === 'offer' && isLibdatachannelSdp(offer.sdp)).toBe(holds)
+    expect(fromA.some((s) => s.type === 'candidate')).toBe(!holds)
+    const bGathered = gathered(captured.pcs[1]!)
+    aToB = true
+    for (const s of fromA) b.signal(s)
+    await bGathered
+    if (!fromB.some((s) => s.type === 'answer')) await next(b, 'signal')
+    if (holds) {
+      // still the offer alone; and the answerer, with no candidate of a, had no path to check
+      expect(fromA.map((s) => s.type)).toEqual(['offer'])
+      expect(captured.pcs[1]!.iceConnectionState).not.toBe('connected')
+    }
+    const opened = connected(a, b)
+    bToA = true
+    for (const s of fromB) a.signal(s)
+    await opened
+    // the held candidates left once the answer was applied
+    expect(fromA.filter((s) => s.type === 'candidate').length).toBeGreaterThan(0)
   })
 
   it('ignores signals after destroy', async () => {
