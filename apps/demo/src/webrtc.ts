@@ -15,7 +15,7 @@ import {
   createSignalingClient,
   createWebRtcConnectionManager,
 } from '@skipmesh/webrtc'
-import { TabSignalRelays } from './overlay.js'
+import { signalRoutes, TabSignalRelays } from './overlay.js'
 import type { NodeTransport, TabTransport } from './transport.js'
 
 /** The room events of a WebRTC manager (a node's own, or the host's that all the tab's nodes share). */
@@ -65,17 +65,7 @@ export function perNodeWebRtcTransport(options: {
       return {
         cm,
         overlay: hooks,
-        signals: () => {
-          const m = cm.metrics()
-          return {
-            serverSent: m.serverSignalsSent,
-            serverReceived: m.serverSignalsReceived,
-            overlaySent: m.overlaySignalsSent,
-            overlayReceived: m.overlaySignalsReceived,
-            fallbacks: m.overlayFallbacks,
-            refused: m.signedSignalsRefused,
-          }
-        },
+        signals: () => signalRoutes(cm.metrics()),
         room: () => {
           const rivals = cm.peers().map((p: Identifier) => p.toHex())
           return { self: localId.toHex(), rivals, ask: [...rivals].sort() }
