@@ -299,13 +299,12 @@ export class Repair {
   /**
    * Locks a displaced neighbour `node` at `level` (our old `side` neighbour, beyond the node a relink links us to
    * there): returned when it is a member of the list that still points back at us, else null (a node that is
-   * dead, absent or points elsewhere needs nothing from us).
-   * @throws {Conflict} when its state cannot be read or it cannot be locked now.
+   * dead, absent, silent or points elsewhere is left as it is).
+   * @throws {Conflict} when it answered but cannot be locked now.
    */
   async #lockDisplaced(txn: Txn, node: Identifier, level: number, side: Side): Promise<WireNeighbor | null> {
-    const member = await this.#member(node, level)
-    if (member === 'unknown') throw new Conflict('a displaced neighbour did not answer')
-    if (member !== 'alive') return null
+    // best effort: a neighbour that does not answer (frozen, or the read lost) must not hold up the relink itself
+    if ((await this.#member(node, level)) !== 'alive') return null
     const st = await this.#txns.lock(txn, node, [level])
     const s = st.levels[0]!
     const back = side === 'left' ? s.right : s.left
