@@ -76,7 +76,7 @@ export class HopTimes {
   firstWait(level: number, leftMs: number): number {
     const base = this.#hopTimeoutMs
     const mean = this.#meanMs[bucket(level)]
-    if (mean === undefined || mean * WAIT_PER_MEAN <= base) return base
+    if (mean === undefined) return base
     return Math.max(base, Math.min(mean * WAIT_PER_MEAN, base * MAX_WAIT_FACTOR, leftMs / 2))
   }
 
