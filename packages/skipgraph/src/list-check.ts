@@ -6,12 +6,15 @@
  * i−1 list that shares its level-i prefix and is linked at level i. A node checks one level a round (one unlocked
  * walk, about two reads); a nearer node found is handed to the repair, which relinks the level toward it under
  * locks. Every node's left neighbour being right, plus the probes' back-pointer check, makes every list one list.
+ * Before the walk, a round reads the node's own table from above (no message): a neighbour at level i nearer than
+ * the one at level i−1 on that side (or with none there) shows the level-(i−1) list split, at level 0 too, where
+ * there is no level below to walk.
  *
  * @module
  */
 import type { Identifier } from '@skipmesh/core'
 import type { SkipGraphMetrics } from './contract.js'
-import { sharesPrefix } from './lookup-table.js'
+import { type Side, sharesPrefix } from './lookup-table.js'
 import type { Messenger } from './messaging.js'
 import type { NodeState } from './state.js'
 import { Kind } from './wire.js'
@@ -23,8 +26,8 @@ const CHECK_WALK_STEPS = 32
 export interface ListRepairHooks {
   /** Whether a repair round is running or scheduled (the lists are in flux: no check then). */
   readonly busy: boolean
-  /** Relinks `level` with `toward` as the neighbour to aim at on the left. */
-  relinkToward(level: number, toward: Identifier): void
+  /** Relinks `level` with `toward` as the neighbour to aim at on `side` (the left by default). */
+  relinkToward(level: number, toward: Identifier, side?: Side): void
 }
 
 export interface ListCheckInit {
@@ -86,12 +89,39 @@ export class ListCheck {
     // a join, is a split no other check sees (its right pointer null, ours left null; each side consistent)
     const top = Math.min(state.table.topLevel + 1, state.height)
     if (top < 1) return
+    const split = this.#splitBelow()
+    if (split !== undefined) {
+      this.#init.metrics.splitLists++
+      this.#init.repair.relinkToward(split.level, split.toward, split.side)
+      return
+    }
     if (this.#next > top) this.#next = 1
     const level = this.#next++
     const nearer = await this.#nearerLeft(level)
     if (nearer === undefined || state.status !== 'joined') return
     this.#init.metrics.splitLists++
     this.#init.repair.relinkToward(level, nearer)
+  }
+
+  /**
+   * The lowest level our own table shows split, read from the level above it (no message): a live neighbour at
+   * level i is in our level-(i−1) list too, so our level-(i−1) neighbour on that side must be it or nearer. One
+   * that is farther, or none at all, means that list is split in two consistent parts, which no probe notices
+   * and, at level 0, no walk below can show (a merge between graphs left one so in the frozen-tab e2e case).
+   */
+  #splitBelow(): { level: number; side: Side; toward: Identifier } | undefined {
+    const table = this.#state.table
+    for (let level = 1; level <= table.topLevel; level++) {
+      for (const side of ['left', 'right'] as const) {
+        const up = table.get(level, side)
+        const below = table.get(level - 1, side)
+        if (up === null || !up.alive || (below !== null && !below.alive)) continue
+        const farther =
+          below === null || (side === 'left' ? below.id.compare(up.id) < 0 : below.id.compare(up.id) > 0)
+        if (farther) return { level: level - 1, side, toward: up.id }
+      }
+    }
+    return undefined
   }
 
   /**

@@ -90,11 +90,11 @@ export class Repair {
   }
 
   /**
-   * Relinks `level` now, aiming at `toward` on the left: a live node nearer than our left neighbour there, which
-   * the list check found (our list is split in two).
+   * Relinks `level` now, aiming at `toward` on `side`: a live node nearer than our neighbour there, which the list
+   * check found (our list is split in two).
    */
-  relinkToward(level: number, toward: Identifier): void {
-    this.#relinkHints.set(`${level}:left`, toward)
+  relinkToward(level: number, toward: Identifier, side: Side = 'left'): void {
+    this.#relinkHints.set(`${level}:${side}`, toward)
     this.#relinkLevels.add(level)
     this.schedule(0)
   }

@@ -94,6 +94,45 @@ describe('split lists', () => {
   }, 60_000)
 })
 
+describe('a level-0 list split in two while the levels above still join it', () => {
+  it('is found from the level above (no walk below can show it) and becomes one list again', async () => {
+    // p ↔ q with x ↔ y cut out of level 0 (x.left and y.right null), as the merge of a graph left it in the
+    // frozen-tab e2e case: each part consistent, every level above still linked through x and y
+    const c = new Cluster(25, {}, { probeIntervalMs: 100 })
+    await buildGraph(c, 24)
+    const nodes = c.members.map((m) => m.node)
+    await repaired(nodes, AbortSignal.timeout(30_000))
+    const list = listOf(nodes, nodes[0]!, 0)
+    const at = list.findIndex(
+      (n, i) =>
+        i > 0 &&
+        i + 2 < list.length &&
+        (n.lookupTable().levels[1]?.left ?? null) !== null &&
+        (list[i + 1]!.lookupTable().levels[1]?.right ?? null) !== null,
+    )
+    expect(at).toBeGreaterThan(0)
+    const [p, x, y, q] = list.slice(at - 1, at + 3).map((n) => n.identity.id) as [
+      Identifier,
+      Identifier,
+      Identifier,
+      Identifier,
+    ]
+    const peer = await HostilePeer.create(c.hub, c.randomId(), () => undefined)
+    await rewrite(peer, 0, [
+      [p, [{ side: 'right', to: q }]],
+      [x, [{ side: 'left', to: null }]],
+      [y, [{ side: 'right', to: null }]],
+      [q, [{ side: 'left', to: p }]],
+    ])
+    expect(checkSkipGraph(nodes).map((v) => v.message)).not.toEqual([])
+
+    await repaired(nodes, AbortSignal.timeout(15_000))
+    expect(nodes.reduce((s, n) => s + n.metrics().splitLists, 0)).toBeGreaterThan(0)
+    await peer.stop()
+    await c.stopAll()
+  }, 60_000)
+})
+
 describe('a relink that takes in a node its list missed', () => {
   it('moves its old neighbour to that node, so no pointer is left at it (probing off everywhere else)', async () => {
     // Lists a ↔ cc (cc.right null) and b ↔ d ↔ …, as a lost write at a leaves them: b linked beside a, its write
