@@ -321,19 +321,27 @@ export class Repair {
       return await this.#init.linker.locate(txn, node, level, pointer)
     } catch (err) {
       if (err instanceof Conflict && !txn.aborted && (await this.#member(node, level)) === 'absent') {
-        const hex = node.toHex()
-        addBounded(this.#absent, hex, Math.min(level, this.#absent.get(hex) ?? level), ABSENT_REMEMBERED)
+        this.#rememberAbsent(node, level)
       }
       throw err
     }
   }
 
+  /** Remembers `node` as not in our list at `level` (and above): the walks and the discovery look past it. */
+  #rememberAbsent(node: Identifier, level: number): void {
+    const hex = node.toHex()
+    addBounded(this.#absent, hex, Math.min(level, this.#absent.get(hex) ?? level), ABSENT_REMEMBERED)
+  }
+
   /**
    * Whether `x` is a member of our level-`level` list: 'alive' when it answers linked there with our prefix,
-   * 'absent' when it answers otherwise (or that it left, or is linked nowhere), 'dead' when the send fails,
+   * 'absent' when it answers otherwise (or that it left, or is linked nowhere), 'dead' when the send fails (or one did before and it was not heard from since),
    * 'unknown' on a timeout or an invalid reply.
    */
   async #member(x: Identifier, level: number): Promise<'alive' | 'absent' | 'dead' | 'unknown'> {
+    // found unreachable by a send and not heard from since: asking again would wait for a dial that a silent
+    // (frozen) node never answers, and the walks already count it as dead
+    if (this.#init.liveness.isDead(x.toHex())) return 'dead'
     try {
       const st = await this.#init.messenger.request(x, { kind: Kind.Read, levels: [level] }, undefined)
       if (st === undefined) return 'unknown'
@@ -389,7 +397,7 @@ export class Repair {
       start = await walkBelow(this.#walkInit, txn, level, side)
       if (start === null) return null
     }
-    if (start === null) start = await this.#discoverBeyond(txn, e.id, side)
+    if (start === null) start = await this.#discoverBeyond(txn, e.id, side, level)
     if (start === null) return null
     const levels: number[] = []
     for (let l = level; l < Math.min(MAX_LEVEL + 1, level + REPAIR_READ_LEVELS); l++) levels.push(l)
@@ -397,6 +405,11 @@ export class Repair {
     const guard = this.#init.linker.walkGuard()
     guard.step(cur)
     let st = await this.#txns.read(txn, cur, levels)
+    if (!st.levels[0]!.linked) {
+      // not in the list (it left, or cleared its table to rejoin): the next attempt looks past it
+      this.#rememberAbsent(cur, level)
+      throw new Conflict('the node found beyond a dead one is not in the list')
+    }
     for (;;) {
       let moved = false
       for (let k = st.levels.length - 1; k >= 0 && !moved; k--) {
@@ -428,7 +441,7 @@ export class Repair {
    * When none of our own entries leads past the dead node `dead` on `side`: read the tables of the nodes we
    * know (and of those they know, a bounded breadth-first search) for a live node beyond it.
    */
-  async #discoverBeyond(txn: Txn, dead: Identifier, side: Side): Promise<Identifier | null> {
+  async #discoverBeyond(txn: Txn, dead: Identifier, side: Side, level: number): Promise<Identifier | null> {
     const beyond = (id: Identifier): boolean =>
       side === 'right' ? id.compare(dead) > 0 : id.compare(dead) < 0
     const seen = new Set<string>([this.#state.selfHex, dead.toHex()])
@@ -437,7 +450,8 @@ export class Repair {
       const hex = id.toHex()
       if (seen.has(hex) || this.#init.liveness.isDead(hex)) return null
       seen.add(hex)
-      if (beyond(id)) return id
+      // a node found not in the list is no place to start from (its table may still lead on: it is read)
+      if (beyond(id) && !this.#isAbsent(id, level)) return id
       queue.push(id)
       return null
     }

@@ -1,9 +1,11 @@
-import type { Identifier } from '@skipmesh/core'
+import { type Identifier, MembershipVector } from '@skipmesh/core'
 import { describe, expect, it } from 'vitest'
 import { JoinFailedError, SearchFailedError, SearchTimeoutError, type SkipGraphNode } from '../src/index.js'
 import { checkSkipGraph, searchOracle } from '../src/testing/index.js'
 import { absentId, Cluster, collectUnhandledRejections, type Member, sortedIds } from './helpers.js'
+import { beside, HostilePeer } from './hostile.js'
 import { buildGraph, repaired } from './settle.js'
+import { Kind } from '../src/wire.js'
 
 /** Every live node searches `perNode` live targets, one absent id and one crashed id: all must equal the oracle. */
 async function expectExactSearches(
@@ -110,6 +112,38 @@ describe('repair of crashed neighbours', () => {
       [...crashed].map((m) => m.node.identity.id),
       8,
     )
+    await c.stopAll()
+  }, 60_000)
+
+  it('a live node beyond a dead neighbour that is in no list (it cleared its table to rejoin) is stepped over: the list ends before it', async () => {
+    // the frozen-tab e2e case: p's right neighbour d froze, and the only node beyond it, e, cleared its table to
+    // rejoin; p's repair found e (it had heard from e) and tried to link to it, again and again, while e's join
+    // waited for p's pointer at the dead d to be mended
+    const c = new Cluster(27, {}, { probeIntervalMs: 200 })
+    await buildGraph(c, 8)
+    const byId = [...c.members].sort((a, b) => a.node.identity.id.compare(b.node.identity.id))
+    const [p, d] = byId.slice(-2) as [Member, Member]
+    const e = await HostilePeer.create(c.hub, beside(d.node.identity.id, 1), (_origin, msg) =>
+      msg.kind === Kind.Read || msg.kind === Kind.Lock
+        ? {
+            kind: Kind.LockReply,
+            granted: true,
+            reason: 0,
+            mv: MembershipVector.fromIdentifier(beside(d.node.identity.id, 1)),
+            levels: msg.levels.map((level) => ({ level, linked: false, left: null, right: null })),
+          }
+        : undefined,
+    )
+    // p hears from e, so e is among the nodes p's repair looks at past d
+    expect(await e.request(p.node.identity.id, { kind: Kind.Read, levels: [0] })).toMatchObject({
+      granted: true,
+    })
+    await d.network.stop()
+    const live = c.members.filter((m) => m !== d).map((m) => m.node)
+
+    await repaired(live, AbortSignal.timeout(15_000))
+    expect(checkSkipGraph(live)).toEqual([])
+    await e.stop()
     await c.stopAll()
   }, 60_000)
 
