@@ -335,13 +335,10 @@ export class Repair {
 
   /**
    * Whether `x` is a member of our level-`level` list: 'alive' when it answers linked there with our prefix,
-   * 'absent' when it answers otherwise (or that it left, or is linked nowhere), 'dead' when the send fails (or one did before and it was not heard from since),
+   * 'absent' when it answers otherwise (or that it left, or is linked nowhere), 'dead' when the send fails,
    * 'unknown' on a timeout or an invalid reply.
    */
   async #member(x: Identifier, level: number): Promise<'alive' | 'absent' | 'dead' | 'unknown'> {
-    // found unreachable by a send and not heard from since: asking again would wait for a dial that a silent
-    // (frozen) node never answers, and the walks already count it as dead
-    if (this.#init.liveness.isDead(x.toHex())) return 'dead'
     try {
       const st = await this.#init.messenger.request(x, { kind: Kind.Read, levels: [level] }, undefined)
       if (st === undefined) return 'unknown'
