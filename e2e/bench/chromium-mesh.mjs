@@ -12,7 +12,8 @@
  * runs the build in MESH_BEFORE_DIR, e.g. the demo of the previous commit, for a before/after in one run), MESH_SEARCHES
  * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000), MESH_NOTES (lines added under
  * the table: the load and what was measured), MESH_CURRENT_DIR
- * (serve the measured build from a copy instead of apps/demo/dist).
+ * (serve the measured build from a copy instead of apps/demo/dist), MESH_QUIET_MS (how long the settled graph is
+ * watched after the joins, default 10000; 0: not), MESH_PROFILE=1 (a CPU profile of the first tab over that window).
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -40,6 +41,10 @@ const JOIN_LIMIT_MS = Number.parseInt(process.env.MESH_JOIN_LIMIT_MS ?? '120000'
  * RTCPeerConnection cap); before the first join only MESH_JOIN_LIMIT_MS stops it (electing who starts may be slow).
  */
 const STALL_MS = 30_000
+/** After the joins: how long the settled graph is watched before the searches (renderer busy time, messages sent). */
+const QUIET_MS = Number.parseInt(process.env.MESH_QUIET_MS ?? '10000', 10)
+/** MESH_PROFILE=1: a CPU profile of the first tab over that window, its top functions by self time in the JSON. */
+const PROFILE = process.env.MESH_PROFILE === '1'
 const HARD_LIMIT_MS = 15 * 60_000
 
 const watchdog = setTimeout(() => {
@@ -108,6 +113,60 @@ async function messageCounts(pages, joined) {
   }
 }
 
+/**
+ * The functions that took the most self time in a CPU profile (Chrome DevTools Protocol `Profiler`), as
+ * `[name (file:line), ms]`, and the profile's total: where a renderer's main thread goes.
+ */
+function topSelfTime(profile, count) {
+  const byNode = new Map(profile.nodes.map((n) => [n.id, n]))
+  const self = new Map()
+  const deltas = profile.timeDeltas
+  for (let i = 0; i < profile.samples.length; i++) {
+    const n = byNode.get(profile.samples[i])
+    const f = n.callFrame
+    const key = `${f.functionName || '(anonymous)'} (${f.url.split('/').pop()}:${f.lineNumber + 1})`
+    self.set(key, (self.get(key) ?? 0) + (deltas[i] ?? 0) / 1000)
+  }
+  const total = [...self.values()].reduce((a, b) => a + b, 0)
+  const top = [...self].sort((a, b) => b[1] - a[1]).slice(0, count)
+  return { totalMs: round(total, 0), top: top.map(([k, v]) => [k, round(v, 1)]) }
+}
+
+/** A renderer's main-thread task time so far, in ms (Chrome DevTools Protocol `Performance.getMetrics`). */
+async function taskMs(cdp) {
+  const { metrics } = await cdp.send('Performance.getMetrics')
+  return (metrics.find((m) => m.name === 'TaskDuration')?.value ?? 0) * 1000
+}
+
+/**
+ * Watches `ms` of the tabs' life: the share of the wall time each renderer's main thread was busy, and the
+ * skip-graph messages the tabs' nodes sent per second and node, by kind (what a settled graph costs).
+ */
+async function watchSettled(pages, cdps, joined, ms) {
+  const before = await Promise.all(cdps.map(taskMs))
+  const m0 = await messageCounts(pages, joined)
+  if (PROFILE) {
+    await cdps[0].send('Profiler.enable')
+    await cdps[0].send('Profiler.start')
+  }
+  const t0 = performance.now()
+  await new Promise((r) => setTimeout(r, ms))
+  const after = await Promise.all(cdps.map(taskMs))
+  const profile = PROFILE ? topSelfTime((await cdps[0].send('Profiler.stop')).profile, 30) : undefined
+  const m1 = await messageCounts(pages, joined)
+  const wall = performance.now() - t0
+  const perNodeSecond = {}
+  for (const [k, v] of Object.entries(m1.kinds))
+    perNodeSecond[k] = round((v - (m0.kinds[k] ?? 0)) / Math.max(1, joined) / (wall / 1000))
+  return {
+    ms: round(wall, 0),
+    busy: after.map((a, i) => round((a - before[i]) / wall)),
+    sentPerNodeSecond: perNodeSecond,
+    mergeChecksPerNodeSecond: round((m1.mergeChecks - m0.mergeChecks) / Math.max(1, joined) / (wall / 1000)),
+    profile,
+  }
+}
+
 /** One transport at one size: opens the tabs, times the joins, runs searches, counts RTCPeerConnections. */
 async function measure(browser, url, run) {
   const total = CONTEXTS * run.nodes
@@ -116,6 +175,7 @@ async function measure(browser, url, run) {
   const contexts = []
   const pages = []
   const errors = []
+  const cdps = []
   const result = {
     transport: run.transport,
     before: run.before,
@@ -140,6 +200,9 @@ async function measure(browser, url, run) {
         })
         contexts.push(context)
         pages.push(page)
+        const cdp = await context.newCDPSession(page)
+        await cdp.send('Performance.enable')
+        cdps.push(cdp)
         await page.goto(`${url}/?nodes=${run.nodes}&room=${room}&transport=${run.transport}`)
       }),
     )
@@ -163,8 +226,14 @@ async function measure(browser, url, run) {
     result.joined = last
     log(`${run.transport} ${CONTEXTS}×${run.nodes}: ${last}/${total} joined`, result.joinedMs)
 
+    if (last > 1 && QUIET_MS > 0) {
+      result.settled = await watchSettled(pages, cdps, last, QUIET_MS)
+      log('settled', JSON.stringify(result.settled))
+    }
     // sequential searches from random local nodes to random joined nodes, per tab
     if (last > 1) {
+      const busy0 = await Promise.all(cdps.map(taskMs))
+      const searchStart = performance.now()
       const ids = (
         await Promise.all(
           pages.map((p) =>
@@ -200,6 +269,8 @@ async function measure(browser, url, run) {
           ),
         )
       ).flat()
+      const busy1 = await Promise.all(cdps.map(taskMs))
+      const searchWall = performance.now() - searchStart
       const ms = traces.map((t) => t.ms)
       const perHop = traces.filter((t) => t.hops > 0).map((t) => t.ms / t.hops)
       result.searches = {
@@ -210,6 +281,7 @@ async function measure(browser, url, run) {
         meanHops: round(traces.reduce((s, t) => s + t.hops, 0) / Math.max(1, traces.length)),
         perHopP50Ms: round(quantile(perHop, 0.5)),
         perHopP99Ms: round(quantile(perHop, 0.99)),
+        busy: busy1.map((b, i) => round((b - busy0[i]) / searchWall)),
       }
     }
     result.messages = await messageCounts(pages, result.joined)
@@ -245,6 +317,26 @@ function markdown(report) {
     const s = r.searches
     lines.push(
       `| ${r.transportInPage ?? r.transport}${r.before ? ' (before)' : ''} | ${r.total} (${CONTEXTS} × ${r.nodesPerTab}) | ${m} | ${r.joined}/${r.total}${r.stoppedAfterMs === undefined ? '' : ` (stopped at ${r.stoppedAfterMs} ms)`} | ${s ? `${s.p50Ms} / ${s.p99Ms}` : '–'} | ${s ? `${s.perHopP50Ms} / ${s.perHopP99Ms}` : '–'} | ${s?.meanHops ?? '–'} | ${s ? `${s.wrong}/${s.count}` : '–'} | ${(r.peerConnections ?? []).join(', ')} | ${r.messages ? `${r.messages.skipgraphPerJoined} / ${r.messages.describePerJoined}` : '–'} | ${r.pageErrors}${r.firstPageErrors.length > 0 ? `: ${r.firstPageErrors.map((e) => `\`${e.slice(0, 80)}\``).join('; ')}` : ''} |`,
+    )
+  }
+  lines.push(
+    '',
+    `**The settled graph** (after the joins, ${QUIET_MS} ms watched before the searches): the share of the wall time each tab's renderer main thread was busy (Chrome DevTools Protocol \`TaskDuration\`), then during the searches; and the skip-graph messages sent per joined node and second, by kind.`,
+    '',
+    '| transport | nodes | renderer busy, settled | renderer busy, searching | sent per node and second: total (by kind) | merge checks per node and second |',
+    '|---|---|---|---|---|---|',
+  )
+  for (const r of report.runs) {
+    const q = r.settled
+    if (q === undefined) continue
+    const total = Object.values(q.sentPerNodeSecond).reduce((a, b) => a + b, 0)
+    const kinds = Object.entries(q.sentPerNodeSecond)
+      .filter(([, v]) => v >= 0.01)
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')
+    lines.push(
+      `| ${r.transportInPage ?? r.transport}${r.before ? ' (before)' : ''} | ${r.total} | ${q.busy.join(', ')} | ${r.searches?.busy?.join(', ') ?? '–'} | ${round(total)} (${kinds}) | ${q.mergeChecksPerNodeSecond} |`,
     )
   }
   lines.push('', ...report.notes, '')
