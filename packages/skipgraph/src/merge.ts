@@ -22,6 +22,13 @@ const ZERO = Identifier.fromBytes(new Uint8Array(IDENTIFIER_LENGTH))
 const CHECKS_PER_ROUND = 2
 /** Contacts tried, in turn, to join the winning graph through. */
 const JOIN_TRIES = 4
+/**
+ * Times the round period may double: after each round whose every check found its contact in this node's graph,
+ * until a check finds another graph, a merge hint comes, a neighbour goes, or the node is stranded. A settled
+ * graph of 256 nodes spent half its messages on these checks (docs/DECISIONS.md, "Merge checks in a settled
+ * graph").
+ */
+const QUIET_DOUBLINGS = 4
 /** Rounds a node stays stranded (no live neighbour at level 0) before it rejoins through a contact. */
 const STRANDED_ROUNDS = 2
 /** Longest a merge's leave may take before the node gives up and stays (a later round tries again), in ms. */
@@ -96,6 +103,8 @@ export class Merger {
   #stopped = true
   /** Rounds in a row that found this node stranded (see {@link Merger.#stranded}). */
   #strandedRounds = 0
+  /** Rounds in a row whose checks all found their contacts in this graph (the period doubles with each). */
+  #quietRounds = 0
 
   constructor(init: MergerInit) {
     this.#init = init
@@ -110,8 +119,10 @@ export class Merger {
     this.#contacts = contacts
     // a neighbour replaced or unlinked is a former neighbour: a contact to check (it may be in another graph now)
     init.events.on('neighbor:change', ({ previous, current }) => {
-      if (previous !== null && !previous.id.equals(current?.id ?? init.state.identity.id))
-        contacts.noteFormer(previous.id)
+      if (previous === null || previous.id.equals(current?.id ?? init.state.identity.id)) return
+      contacts.noteFormer(previous.id)
+      // the graph changed around this node (a leave, a death, a partition): look again at the full rate
+      this.#wake()
     })
   }
 
@@ -123,6 +134,7 @@ export class Merger {
   start(): void {
     if (this.#init.mergeCheckMs <= 0) return
     this.#stopped = false
+    this.#quietRounds = 0
     this.#schedule(this.#period())
   }
 
@@ -136,12 +148,22 @@ export class Merger {
   /** A merge hint came from `origin`: check it soon (once a tenth of the period after the last round). */
   hint(origin: Identifier): void {
     if (this.#init.mergeCheckMs <= 0 || !this.#contacts.hint(origin)) return
+    this.#quietRounds = 0
     const gap = this.#init.mergeCheckMs / 10
     this.#schedule(Math.max(0, this.#lastRound + gap - performance.now()))
   }
 
+  /** The wait before the next round: the period, doubled per quiet round (up to {@link QUIET_DOUBLINGS} times). */
   #period(): number {
-    return this.#init.mergeCheckMs * (0.5 + this.#init.random())
+    const doublings = Math.min(this.#quietRounds, QUIET_DOUBLINGS)
+    return this.#init.mergeCheckMs * 2 ** doublings * (0.5 + this.#init.random())
+  }
+
+  /** Back to the full rate: the next round within one period. */
+  #wake(): void {
+    if (this.#quietRounds === 0) return
+    this.#quietRounds = 0
+    this.#schedule(this.#period())
   }
 
   /** Schedules the next round in `delayMs`, or sooner if one is due sooner already. */
@@ -180,6 +202,7 @@ export class Merger {
     this.#running = true
     this.#lastRound = performance.now()
     this.#strandedRounds = this.#state.status === 'joined' && this.#stranded() ? this.#strandedRounds + 1 : 0
+    if (this.#strandedRounds > 0) this.#quietRounds = 0
     try {
       if (this.#state.status !== 'incomplete') this.#resumeVia = undefined
       if (this.#resumeVia !== undefined) {
@@ -189,13 +212,19 @@ export class Merger {
           this.#state.neighborGroups(this.#state.table.topLevel, false).map((g) => g.id.toHex()),
         )
         const candidates = this.#contacts.next(CHECKS_PER_ROUND, (id) => neighbors.has(id.toHex()))
+        let same = 0
         for (const c of candidates) {
           if (!this.#eligible()) break
-          if ((await this.check(c)) === 'lose' && this.#eligible()) {
+          const verdict = await this.check(c)
+          if (verdict === 'same') same++
+          // another graph found: full rate until the graphs are one ('skip' tells nothing either way)
+          if (verdict === 'win' || verdict === 'lose') this.#quietRounds = 0
+          if (verdict === 'lose' && this.#eligible()) {
             await this.#merge(c)
             break
           }
         }
+        if (same > 0 && same === candidates.length) this.#quietRounds++
       }
     } finally {
       this.#running = false
