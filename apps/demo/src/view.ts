@@ -47,13 +47,18 @@ export function tabColors(s: GraphSnapshot): Map<string, string> {
  */
 export const MAX_DRAWN_CONNECTIONS = 400
 
-/** What a picture shows, as a string: two snapshots with the same signature draw the same picture. */
-function signature(s: GraphSnapshot): string {
+/**
+ * What a picture shows, as a string: two snapshots with the same signature draw the same picture. The connections
+ * count only when they are drawn (`arcs`): past {@link MAX_DRAWN_CONNECTIONS} only whether there are too many does.
+ * (In a settled graph of 4 × 64 nodes the virtual links still open and close every second; with them in the
+ * signature the picture was laid out again every second for nothing.)
+ */
+function signature(s: GraphSnapshot, arcs: boolean): string {
   return JSON.stringify([
     s.nodes.map((n) => `${n.id}${n.local ? '*' : ''}${n.tab}${n.height}`),
     s.edges.map((e) => `${e.level}${e.from}${e.to}`),
     s.deadEdges.map((e) => `${e.level}${e.from}${e.to}`),
-    s.connections.map((c) => `${c.from}${c.to}`),
+    arcs ? s.connections.map((c) => `${c.from}${c.to}`) : s.connections.length > MAX_DRAWN_CONNECTIONS,
   ])
 }
 
@@ -122,13 +127,23 @@ export class GraphView {
   drawSoon(s: GraphSnapshot): void {
     this.#snapshot = s
     if (this.#pending !== undefined) return
-    if (signature(s) === this.#drawn) return
+    if (this.#signature(s) === this.#drawn) return
     const gap = Math.max(1000, 10 * this.#lastDraw.ms)
     const wait = Math.max(0, this.#lastDraw.at + gap - performance.now())
     this.#pending = setTimeout(() => {
       this.#pending = undefined
-      if (this.#snapshot !== undefined && signature(this.#snapshot) !== this.#drawn) this.draw(this.#snapshot)
+      if (this.#snapshot !== undefined && this.#signature(this.#snapshot) !== this.#drawn)
+        this.draw(this.#snapshot)
     }, wait)
+  }
+
+  /** Whether `s`'s connections are drawn as arcs. */
+  #arcs(s: GraphSnapshot): boolean {
+    return this.showConnections && s.connections.length <= MAX_DRAWN_CONNECTIONS
+  }
+
+  #signature(s: GraphSnapshot): string {
+    return signature(s, this.#arcs(s))
   }
 
   /** Redraws the whole picture now (the route currently shown and the zoom are kept). */
@@ -137,10 +152,10 @@ export class GraphView {
     if (this.#pending !== undefined) clearTimeout(this.#pending)
     this.#pending = undefined
     this.#snapshot = s
-    this.#drawn = signature(s)
+    const arcs = this.#arcs(s)
+    this.#drawn = signature(s, arcs)
     const svg = this.svg
     svg.replaceChildren()
-    const arcs = this.showConnections && s.connections.length <= MAX_DRAWN_CONNECTIONS
     svg.dataset.connections = this.showConnections && !arcs ? 'too-many' : String(arcs)
     const l = layout(s, (level) => this.#folds.get(level), arcs)
     svg.dataset.nodes = String(s.nodes.length)
