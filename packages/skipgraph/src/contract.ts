@@ -282,7 +282,9 @@ export interface SkipGraphNodeOptions {
    * neighbours to check it, or tells the contact to check it (its own graph wins); so the loser's nodes follow
    * one another along the loser's links. Two graphs one of whose nodes has a node of the other among its
    * contacts become one within about ⌈k/2⌉ check rounds (k its contacts) plus log2 n rounds of leave and join
-   * (README, "Merging graphs", for measured figures).
+   * (README, "Merging graphs", for measured figures). While every check finds its contact in the node's own graph,
+   * the wait doubles after each round, up to 16 periods; a check that finds another graph, a merge hint, a
+   * neighbour that goes, or a stranded node brings it back to one period.
    * @default 2000
    */
   mergeCheckMs?: number
