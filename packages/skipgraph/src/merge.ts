@@ -25,8 +25,8 @@ const JOIN_TRIES = 4
 /**
  * Times the round period may double: after each round whose every check found its contact in this node's graph,
  * until a check finds another graph, a merge hint comes, a neighbour goes, or the node is stranded. A settled
- * graph of 256 nodes spent half its messages on these checks (docs/DECISIONS.md, "Merge checks in a settled
- * graph").
+ * graph of 256 nodes spent half its messages on these checks (docs/DECISIONS.md, "The settled
+ * graph's traffic").
  */
 const QUIET_DOUBLINGS = 4
 /** Rounds a node stays stranded (no live neighbour at level 0) before it rejoins through a contact. */
