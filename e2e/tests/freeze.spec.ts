@@ -112,9 +112,12 @@ test('a frozen tab comes back: a short freeze drops nothing; after a long one it
   let sleeper: FreezableTab | undefined
   try {
     const room = uniqueRoom('freeze')
+    // no connection budget (`budget=off`): (a) asserts that no link of the frozen tab closes, and a budget closes
+    // idle links the skip graph does not need at any moment (30 s after a merge check dialled one), freeze or not
+    const query = 'budget=off'
     const [frozenTab, others] = await Promise.all([
-      openFreezableTab({ baseURL: baseURL!, room, nodes: FROZEN_TAB_NODES }),
-      openTabs(browser, { baseURL: baseURL!, room, count: 3, nodes: AWAKE_TAB_NODES }),
+      openFreezableTab({ baseURL: baseURL!, room, nodes: FROZEN_TAB_NODES, query }),
+      openTabs(browser, { baseURL: baseURL!, room, count: 3, nodes: AWAKE_TAB_NODES, query }),
     ])
     sleeper = frozenTab
     tabs = [...others, frozenTab]

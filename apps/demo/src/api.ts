@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ConnectionBudgetMetrics } from '@skipmesh/core'
 import type { SkipGraphMetrics } from '@skipmesh/skipgraph'
 import type { GraphSnapshot, NodeTable } from './graph.js'
 import type { SearchTrace, TabMesh, TabMetrics } from './mesh.js'
@@ -24,6 +25,8 @@ export interface LocalNodeInfo {
   skipgraph: SkipGraphMetrics
   /** Which way its WebRTC signals went (`per-node` transport; `null` on the others). */
   signals: SignalRoutes | null
+  /** Its connection budget's counters (`?budget=`), or `null` with `?budget=off`. */
+  budget: ConnectionBudgetMetrics | null
 }
 
 /** The automation API installed on `window.skipmesh`. */
@@ -95,6 +98,7 @@ export function installApi(
         room: n.room(),
         skipgraph: n.skipMetrics(),
         signals: n.signals() ?? null,
+        budget: n.budget() ?? null,
       })),
     addNode,
     removeNode: (id) => mesh.removeNode(id),

@@ -1,9 +1,10 @@
 /**
  * Where the picture comes from: the tab collects the real lookup table of every node it can reach and builds
  * the snapshot it draws. It asks only over links that exist (see `describe.ts`): its own nodes' tables are read
- * directly; a node that one of them is connected to, or has as a neighbour, is asked by that node; every other
- * node is found as a neighbour in a table already fetched and asked through the overlay, along the neighbour
- * links that led to it (`routes.ts`: the shortest route offered). It never dials the room's peers. A node asked
+ * directly; a node that one of them has as a neighbour is asked by that node; every other node is found as a
+ * neighbour in a table already fetched and asked through the overlay, along the neighbour links that led to it
+ * (`routes.ts`: the shortest route offered). It never dials the room's peers, and uses no connection the skip
+ * graph does not (so a node's connection budget can close the others when idle). A node asked
  * answers with the tables of every node of its tab, so a round costs about one request per other tab.
  *
  * @module
@@ -129,16 +130,11 @@ export class GraphCollector {
     return this.#snapshot
   }
 
-  /** The routes of a round: the remote nodes this tab's nodes are connected to, then the neighbours tables name. */
+  /** The routes of a round: the neighbours the tab's nodes' tables name, then theirs (`routes.ts`). */
   #routes(locals: ReadonlyMap<string, LocalNode>, fresh: ReadonlyMap<string, NodeTable>): RouteTable {
-    const direct = new Map<string, string>()
-    const routes = new RouteTable(locals, direct)
-    for (const n of locals.values()) {
-      if (this.#host.conduitOf(n.hex) === undefined) continue
-      routes.base(n.hex, { via: n.hex, path: [] })
-      for (const r of n.connections()) if (!locals.has(r)) direct.set(r, n.hex)
-    }
-    for (const [r, via] of direct) routes.offer(r, { via, path: [r] })
+    const routes = new RouteTable(locals)
+    for (const n of locals.values())
+      if (this.#host.conduitOf(n.hex) !== undefined) routes.base(n.hex, { via: n.hex, path: [] })
     routes.extend(fresh)
     return routes
   }

@@ -16,7 +16,21 @@ export interface DemoConfig {
    * in-tab hub (development aid; no other tab sees them).
    */
   transport: TransportKind
+  /**
+   * The most connections each node keeps (core's connection budget: the skip graph's neighbours are protected
+   * beyond it, the least valuable others closed, idle ones after 30 s), or `null` for no budget.
+   */
+  maxConnections: number | null
 }
+
+/**
+ * Each `per-node` node's connection budget unless `?budget=` says otherwise (each of its connections is an
+ * RTCPeerConnection): 2·log2 n + 4 at n = 64 (the issue-12 target's mean at that size). A node's table neighbours
+ * are protected and kept beyond it: about 2·log2 n of them. The `shared` host's nodes have no budget by default:
+ * their links are virtual (the tab has one RTCPeerConnection per other tab), and at 4 × 64 a budget of 16 made the
+ * joins slower (36 → 53 s) and searches too (6.8 → 9.8 ms per hop; `docs/DECISIONS.md`).
+ */
+export const DEFAULT_MAX_CONNECTIONS = 16
 
 /** The most nodes `?nodes=` starts in one tab. */
 export const MAX_NODES = 128
@@ -36,6 +50,9 @@ function isLoopback(hostname: string): boolean {
  *   `per-node` (the default, also `webrtc`: every node its own WebRTC manager, one RTCPeerConnection per pair of
  *   nodes; the default until the frozen-tab e2e case holds on the shared host, see DECISIONS) or
  *   `memory` (this tab's nodes on an in-tab `MemoryHub`, a development aid);
+ * - `?budget=N` (each node's connection budget: at most N connections, its table neighbours protected beyond
+ *   it, idle others closed after 30 s; default {@link DEFAULT_MAX_CONNECTIONS} on `per-node`, none on `shared` and
+ *   `memory`) or `?budget=off` (no budget: a node keeps every connection it opened);
  * - `?ice=none` (no ICE servers) or `?ice=stun:host:port`; on a loopback origin the default is none, since
  *   host candidates are enough there and public STUN may be unreachable.
  */
@@ -53,5 +70,14 @@ export function readConfig(location: Location): DemoConfig {
   else iceServers = isLoopback(location.hostname) ? [] : DEFAULT_STUN
   const asked = params.get('transport')
   const transport: TransportKind = asked === 'memory' ? 'memory' : asked === 'shared' ? 'shared' : 'per-node'
-  return { signalingUrl, room, nodes, iceServers, transport }
+  const budget = params.get('budget')
+  const maxConnections =
+    budget === 'off'
+      ? null
+      : budget !== null && /^[1-9]\d{0,5}$/.test(budget)
+        ? Number(budget)
+        : transport === 'per-node'
+          ? DEFAULT_MAX_CONNECTIONS
+          : null
+  return { signalingUrl, room, nodes, iceServers, transport, maxConnections }
 }

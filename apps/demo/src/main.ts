@@ -19,6 +19,7 @@ const mesh = new TabMesh({
   room: config.room,
   iceServers: config.iceServers,
   transport: config.transport,
+  maxConnections: config.maxConnections,
 })
 
 const status = $('status')

@@ -54,6 +54,8 @@ export interface TabMeshOptions {
   iceServers: RTCIceServer[]
   /** Which transport the tab's nodes use. @default 'shared' */
   transport?: TransportKind
+  /** Each node's connection budget (`maxConnections`), or `null` for none. @default null */
+  maxConnections?: number | null
 }
 
 /** The nodes of one tab and the graph it sees. */
@@ -62,6 +64,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
   readonly transport: TabTransport
   readonly #signalingUrl: string
   readonly #room: string
+  readonly #maxConnections: number | null
   readonly #nodes = new Map<string, LocalNode>()
   readonly #conduits = new Map<string, Conduit>()
   readonly #history: SearchTrace[] = []
@@ -81,6 +84,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
     super()
     this.#signalingUrl = options.signalingUrl
     this.#room = options.room
+    this.#maxConnections = options.maxConnections ?? null
     this.transport = createTabTransport({
       kind: options.transport ?? 'shared',
       signalingUrl: options.signalingUrl,
@@ -184,6 +188,7 @@ export class TabMesh extends Emitter<TabMeshEvents> {
   async addNode(options: { signal?: AbortSignal } = {}): Promise<string> {
     const node: LocalNode = await createLocalNode({
       transport: this.transport,
+      maxConnections: this.#maxConnections,
       onConnection: (remote, open) => {
         this.#log(
           'connection',

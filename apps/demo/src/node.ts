@@ -4,7 +4,13 @@
  *
  * @module
  */
-import { Identifier, type Network, createNetwork } from '@skipmesh/core'
+import {
+  type ConnectionBudgetMetrics,
+  Identifier,
+  type Network,
+  createConnectionBudget,
+  createNetwork,
+} from '@skipmesh/core'
 import { type MergeEvent, type SkipGraphMetrics, createSkipGraphNode } from '@skipmesh/skipgraph'
 import type { NodeTable, TableLevel } from './graph.js'
 import type { RoomView, SignalRoutes, TabTransport } from './transport.js'
@@ -51,6 +57,8 @@ export interface LocalNode {
   signals(): SignalRoutes | undefined
   /** The skip-graph node's own counters. */
   skipMetrics(): SkipGraphMetrics
+  /** The connection budget's counters (pruned, protected, active), or `undefined` without a budget. */
+  budget(): ConnectionBudgetMetrics | undefined
   leave(): Promise<void>
   stop(): Promise<void>
 }
@@ -59,6 +67,11 @@ export interface LocalNode {
 export interface LocalNodeOptions {
   /** The tab's transport, which gives the node its connection manager. */
   transport: TabTransport
+  /**
+   * Wraps the node's manager in core's connection budget with this `maxConnections`, its skip-graph neighbours
+   * tagged (protected); `null`: no budget.
+   */
+  maxConnections: number | null
   onConnection(remote: string, open: boolean): void
   onNeighborChange(): void
   onPeerLeft(id: string): void
@@ -71,13 +84,18 @@ export interface LocalNodeOptions {
 export async function createLocalNode(options: LocalNodeOptions): Promise<LocalNode> {
   const localId = Identifier.random()
   const transport = await options.transport.node(localId)
-  const cm = transport.cm
+  const budget =
+    options.maxConnections === null
+      ? undefined
+      : createConnectionBudget(transport.cm, { maxConnections: options.maxConnections })
+  const cm = budget ?? transport.cm
   const network = createNetwork({ connectionManager: cm })
   // the room's nodes are the contacts the skip-graph node checks for a second graph (two tabs that each started
   // one, or a tab whose nodes were cut off while it was frozen): the graphs then merge
   const skip = createSkipGraphNode({
     network,
     contacts: () => transport.room().ask.map((id) => Identifier.fromHex(id)),
+    ...(budget === undefined ? {} : { connectionTags: budget }),
   })
   const hex = localId.toHex()
   let joined = false
@@ -171,6 +189,9 @@ export async function createLocalNode(options: LocalNodeOptions): Promise<LocalN
     },
     skipMetrics() {
       return skip.metrics()
+    },
+    budget() {
+      return budget?.metrics()
     },
     async leave() {
       if (joined) await skip.leave()

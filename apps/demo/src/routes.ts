@@ -1,8 +1,11 @@
 /**
- * The routes of one collection round: how the tab reaches each remote node without dialling it. A node one of
- * the tab's nodes is connected to is asked by that node; a node a fetched table names as a neighbour is asked
- * along the route to that table's node, one relay further (each relay forwards only to its own neighbours or
- * connections, see `describe.ts`). The shortest route offered wins.
+ * The routes of one collection round: how the tab reaches each remote node without dialling it, along the skip
+ * graph's own links only. A neighbour of one of the tab's nodes is asked by that node; a node a fetched table
+ * names as a neighbour is asked along the route to that table's node, one relay further (each relay forwards only
+ * to its own neighbours or connections, see `describe.ts`). The shortest route offered wins. Other connections
+ * are not used: a round every second over them would keep every connection a node ever opened busy, and the
+ * node's connection budget could never close the ones the skip graph does not need (its neighbours' are
+ * protected).
  *
  * @module
  */
@@ -18,17 +21,14 @@ export interface Route {
 /** The shortest known route to each remote node of a round. */
 export class RouteTable {
   readonly #locals: ReadonlyMap<string, unknown>
-  /** Remote node → the local node connected to it. */
-  readonly #direct: ReadonlyMap<string, string>
   readonly #routes = new Map<string, Route>()
   /** The local nodes that can ask (a describe conduit), with their empty route. */
   readonly #bases = new Map<string, Route>()
   /** Nodes whose tables' neighbours were offered. */
   readonly #extended = new Set<string>()
 
-  constructor(locals: ReadonlyMap<string, unknown>, direct: ReadonlyMap<string, string>) {
+  constructor(locals: ReadonlyMap<string, unknown>) {
     this.#locals = locals
-    this.#direct = direct
   }
 
   /** Local node `id` asks through its own conduit. */
@@ -55,9 +55,7 @@ export class RouteTable {
         changed = true
         for (const l of t.levels) {
           for (const n of [l.left, l.right]) {
-            if (n === null) continue
-            const via = this.#direct.get(n)
-            this.offer(n, via !== undefined ? { via, path: [n] } : { via: base.via, path: [...base.path, n] })
+            if (n !== null) this.offer(n, { via: base.via, path: [...base.path, n] })
           }
         }
       }
