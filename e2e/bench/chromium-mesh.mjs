@@ -8,7 +8,8 @@
  * than about 500 RTCPeerConnections per process) the run records how far it got and the error.
  * Writes docs/benchmarks/chromium-mesh.{json,md}. Needs the built demo (`npm run build`).
  *
- * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab; `before:shared:64`
+ * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab, and optionally the
+ * demo's `?budget=` (`shared:64:off`: no connection budget; without it, the demo's default); `before:shared:64`
  * runs the build in MESH_BEFORE_DIR, e.g. the demo of the previous commit, for a before/after in one run), MESH_SEARCHES
  * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000), MESH_NOTES (lines added under
  * the table: the load and what was measured), MESH_CURRENT_DIR
@@ -17,20 +18,30 @@
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { mkdir, writeFile } from 'node:fs/promises'
-import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { chromium } from '@playwright/test'
-import { createJsonLogger, createSignalingServer } from '@skipmesh/signaling-server'
-import { quantile } from '../../packages/webrtc/bench/measure.mjs'
-import { contextOptions, launchOptions } from '../../scripts/chromium.mjs'
+import { launchOptions } from '../../scripts/chromium.mjs'
+import {
+  benchReport,
+  benchRun,
+  connectionsNow,
+  joinedCount,
+  loadNow,
+  openTab,
+  peerConnectionsConstructed,
+  round,
+  searchFigures,
+  searchFromTabs,
+  serveDemo,
+  writeReport,
+} from './tabs.mjs'
 
 const CONTEXTS = 4
 const RUNS = (process.env.MESH_RUNS ?? 'shared:64,per-node:4,per-node:8,per-node:16').split(',').map((r) => {
   const parts = r.split(':')
   const before = parts[0] === 'before'
-  const [transport, nodes] = before ? parts.slice(1) : parts
-  return { transport, nodes: Number.parseInt(nodes ?? '', 10), before }
+  const [transport, nodes, budget] = before ? parts.slice(1) : parts
+  return { transport, nodes: Number.parseInt(nodes ?? '', 10), before, budget }
 })
 /** A build of the demo before the change being measured (`before:shared:64` runs are served from it). */
 const BEFORE_DIR = process.env.MESH_BEFORE_DIR
@@ -47,32 +58,15 @@ const QUIET_MS = Number.parseInt(process.env.MESH_QUIET_MS ?? '10000', 10)
 const PROFILE = process.env.MESH_PROFILE === '1'
 const HARD_LIMIT_MS = 15 * 60_000
 
-const watchdog = setTimeout(() => {
-  console.error(`bench: exceeded ${HARD_LIMIT_MS} ms, aborting`)
-  process.exit(1)
-}, HARD_LIMIT_MS)
-watchdog.unref()
+const { log, done } = benchRun(HARD_LIMIT_MS)
 
 const here = (p) => fileURLToPath(new URL(p, import.meta.url))
-const started = performance.now()
-const log = (...args) => console.log(`[bench ${((performance.now() - started) / 1000).toFixed(1)}s]`, ...args)
-const round = (x, d = 2) => (Number.isFinite(x) ? Math.round(x * 10 ** d) / 10 ** d : null)
 
 /** The demo measured: apps/demo/dist, or a copy of a build (MESH_CURRENT_DIR: the tree is shared, its dist may change). */
 const staticDir = process.env.MESH_CURRENT_DIR ?? here('../../apps/demo/dist')
 if (!existsSync(`${staticDir}/index.html`)) {
   console.error(`bench: ${staticDir}/index.html is missing; run \`npm run build\` first`)
   process.exit(1)
-}
-
-/** Joined nodes of every tab, summed. */
-async function joinedCount(pages) {
-  const counts = await Promise.all(
-    pages.map((p) =>
-      p.evaluate(() => window.skipmesh?.nodes().filter((n) => n.joined).length ?? 0).catch(() => 0),
-    ),
-  )
-  return counts.reduce((s, c) => s + c, 0)
 }
 
 /**
@@ -179,6 +173,7 @@ async function measure(browser, url, run) {
   const result = {
     transport: run.transport,
     before: run.before,
+    budget: run.budget ?? 'default',
     nodesPerTab: run.nodes,
     total,
     joinedMs: {},
@@ -188,22 +183,16 @@ async function measure(browser, url, run) {
     const t0 = performance.now()
     await Promise.all(
       Array.from({ length: CONTEXTS }, async () => {
-        const context = await browser.newContext({
-          ...contextOptions,
-          viewport: { width: 1400, height: 900 },
-        })
-        await context.addInitScript({ path: here('../count-peer-connections.js') })
-        const page = await context.newPage()
-        page.on('pageerror', (e) => errors.push(`${e.name}: ${e.message}`))
-        page.on('console', (m) => {
-          if (m.type() === 'error') errors.push(m.text())
-        })
+        const { context, page } = await openTab(
+          browser,
+          `${url}/?nodes=${run.nodes}&room=${room}&transport=${run.transport}${run.budget === undefined ? '' : `&budget=${run.budget}`}`,
+          errors,
+        )
         contexts.push(context)
         pages.push(page)
         const cdp = await context.newCDPSession(page)
         await cdp.send('Performance.enable')
         cdps.push(cdp)
-        await page.goto(`${url}/?nodes=${run.nodes}&room=${room}&transport=${run.transport}`)
       }),
     )
     result.transportInPage = await pages[0].evaluate(() => window.skipmesh.transport?.() ?? 'per-node')
@@ -234,60 +223,17 @@ async function measure(browser, url, run) {
     if (last > 1) {
       const busy0 = await Promise.all(cdps.map(taskMs))
       const searchStart = performance.now()
-      const ids = (
-        await Promise.all(
-          pages.map((p) =>
-            p.evaluate(() =>
-              window.skipmesh
-                .nodes()
-                .filter((n) => n.joined)
-                .map((n) => n.id),
-            ),
-          ),
-        )
-      ).flat()
-      const traces = (
-        await Promise.all(
-          pages.map((p) =>
-            p.evaluate(
-              async ({ ids, count }) => {
-                const locals = window.skipmesh
-                  .nodes()
-                  .filter((n) => n.joined)
-                  .map((n) => n.id)
-                const out = []
-                for (let i = 0; i < count && locals.length > 0; i++) {
-                  const from = locals[Math.floor(Math.random() * locals.length)]
-                  const target = ids[Math.floor(Math.random() * ids.length)]
-                  const t = await window.skipmesh.search(from, target, { show: false })
-                  out.push({ ms: t.ms, hops: t.hops.length, ok: t.error === null && t.result === target })
-                }
-                return out
-              },
-              { ids, count: SEARCHES },
-            ),
-          ),
-        )
-      ).flat()
+      const traces = await searchFromTabs(pages, SEARCHES)
       const busy1 = await Promise.all(cdps.map(taskMs))
       const searchWall = performance.now() - searchStart
-      const ms = traces.map((t) => t.ms)
-      const perHop = traces.filter((t) => t.hops > 0).map((t) => t.ms / t.hops)
       result.searches = {
-        count: traces.length,
-        wrong: traces.filter((t) => !t.ok).length,
-        p50Ms: round(quantile(ms, 0.5)),
-        p99Ms: round(quantile(ms, 0.99)),
-        meanHops: round(traces.reduce((s, t) => s + t.hops, 0) / Math.max(1, traces.length)),
-        perHopP50Ms: round(quantile(perHop, 0.5)),
-        perHopP99Ms: round(quantile(perHop, 0.99)),
+        ...searchFigures(traces),
         busy: busy1.map((b, i) => round((b - busy0[i]) / searchWall)),
       }
     }
     result.messages = await messageCounts(pages, result.joined)
-    result.peerConnections = await Promise.all(
-      pages.map((p) => p.evaluate(() => window.__peerConnections.constructed).catch(() => null)),
-    )
+    result.peerConnections = await peerConnectionsConstructed(pages)
+    result.connections = await connectionsNow(pages)
   } catch (err) {
     result.failure = `${err.name}: ${err.message.split('\n')[0]}`
   } finally {
@@ -298,6 +244,12 @@ async function measure(browser, url, run) {
   return result
 }
 
+/** A run's row label: its transport, the budget when not the demo's default, and whether it ran the build before. */
+function label(r) {
+  const budget = r.budget === undefined || r.budget === 'default' ? '' : `, budget ${r.budget}`
+  return `${r.transportInPage ?? r.transport}${budget}${r.before ? ' (before)' : ''}`
+}
+
 function markdown(report) {
   const lines = [
     '# The demo in Chromium: many nodes per tab (issue 12)',
@@ -305,10 +257,10 @@ function markdown(report) {
     `Generated by \`npm run bench -w @skipmesh/e2e\` (\`e2e/bench/chromium-mesh.mjs\`) on ${report.at}.`,
     `Machine: ${report.machine}, Node ${report.node}, Chromium ${report.chromium}; load average at the start ${report.loadBefore.join(' / ')} and at the end ${report.loadAfter.join(' / ')} (1 / 5 / 15 min).`,
     '',
-    `${CONTEXTS} browser contexts of one headless Chromium, each a demo page with \`?nodes=N\`, all in one room of one signaling server (in this process, on loopback, \`iceServers: []\`). **Joined** = milliseconds from opening the pages until that many nodes report \`joined\` (summed over the tabs, polled every 250 ms). **Searches**: ${SEARCHES} per tab, one after another, from a random node of the tab to a random joined node; latency is the demo's \`search\` wall-clock time; per hop = latency / hops. **RTCPeerConnections**: constructed by each page, ever (the constructor is wrapped before any page script runs). \`shared\`: the tab's nodes share one host (one RTCPeerConnection per other tab); \`per-node\`: every node its own WebRTC manager (the demo before the multiplexer).`,
+    `${CONTEXTS} browser contexts of one headless Chromium, each a demo page with \`?nodes=N\`, all in one room of one signaling server (in this process, on loopback, \`iceServers: []\`). **Joined** = milliseconds from opening the pages until that many nodes report \`joined\` (summed over the tabs, polled every 250 ms). **Searches**: ${SEARCHES} per tab, one after another, from a random node of the tab to a random joined node; latency is the demo's \`search\` wall-clock time; per hop = latency / hops. **RTCPeerConnections**: constructed by each page, ever (the constructor is wrapped before any page script runs). **Connections per node**: each node's open connections after the searches (virtual links on \`shared\`), beside its distinct table neighbours. **budget**: the demo's \`?budget=\` (core's connection budget per node, the table neighbours protected; the demo's default is 16 on \`per-node\` and none on \`shared\`). \`shared\`: the tab's nodes share one host (one RTCPeerConnection per other tab); \`per-node\`: every node its own WebRTC manager (the demo before the multiplexer).`,
     '',
-    '| transport | nodes (tabs × per tab) | joined 25 % / 50 % / 100 % (ms) | joined | search p50 / p99 (ms) | per hop p50 / p99 (ms) | mean hops | wrong | RTCPeerConnections per tab | messages per joined node: skipgraph / demo.graph | page errors |',
-    '|---|---|---|---|---|---|---|---|---|---|---|',
+    '| transport | nodes (tabs × per tab) | joined 25 % / 50 % / 100 % (ms) | joined | search p50 / p99 (ms) | per hop p50 / p99 (ms) | mean hops | wrong | RTCPeerConnections per tab | connections per node at the end: mean / max (table neighbours: mean / max) | messages per joined node: skipgraph / demo.graph | page errors |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for (const r of report.runs) {
     const m = [Math.ceil(r.total / 4), Math.ceil(r.total / 2), r.total]
@@ -316,7 +268,7 @@ function markdown(report) {
       .join(' / ')
     const s = r.searches
     lines.push(
-      `| ${r.transportInPage ?? r.transport}${r.before ? ' (before)' : ''} | ${r.total} (${CONTEXTS} × ${r.nodesPerTab}) | ${m} | ${r.joined}/${r.total}${r.stoppedAfterMs === undefined ? '' : ` (stopped at ${r.stoppedAfterMs} ms)`} | ${s ? `${s.p50Ms} / ${s.p99Ms}` : '–'} | ${s ? `${s.perHopP50Ms} / ${s.perHopP99Ms}` : '–'} | ${s?.meanHops ?? '–'} | ${s ? `${s.wrong}/${s.count}` : '–'} | ${(r.peerConnections ?? []).join(', ')} | ${r.messages ? `${r.messages.skipgraphPerJoined} / ${r.messages.describePerJoined}` : '–'} | ${r.pageErrors}${r.firstPageErrors.length > 0 ? `: ${r.firstPageErrors.map((e) => `\`${e.slice(0, 80)}\``).join('; ')}` : ''} |`,
+      `| ${label(r)} | ${r.total} (${CONTEXTS} × ${r.nodesPerTab}) | ${m} | ${r.joined}/${r.total}${r.stoppedAfterMs === undefined ? '' : ` (stopped at ${r.stoppedAfterMs} ms)`} | ${s ? `${s.p50Ms} / ${s.p99Ms}` : '–'} | ${s ? `${s.perHopP50Ms} / ${s.perHopP99Ms}` : '–'} | ${s?.meanHops ?? '–'} | ${s ? `${s.wrong}/${s.count}` : '–'} | ${(r.peerConnections ?? []).join(', ')} | ${r.connections ? `${r.connections.connections.mean} / ${r.connections.connections.max} (${r.connections.neighbours.mean} / ${r.connections.neighbours.max})` : '–'} | ${r.messages ? `${r.messages.skipgraphPerJoined} / ${r.messages.describePerJoined}` : '–'} | ${r.pageErrors}${r.firstPageErrors.length > 0 ? `: ${r.firstPageErrors.map((e) => `\`${e.slice(0, 80)}\``).join('; ')}` : ''} |`,
     )
   }
   lines.push(
@@ -336,29 +288,16 @@ function markdown(report) {
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')
     lines.push(
-      `| ${r.transportInPage ?? r.transport}${r.before ? ' (before)' : ''} | ${r.total} | ${q.busy.join(', ')} | ${r.searches?.busy?.join(', ') ?? '–'} | ${round(total)} (${kinds}) | ${q.mergeChecksPerNodeSecond} |`,
+      `| ${label(r)} | ${r.total} | ${q.busy.join(', ')} | ${r.searches?.busy?.join(', ') ?? '–'} | ${round(total)} (${kinds}) | ${q.mergeChecksPerNodeSecond} |`,
     )
   }
   lines.push('', ...report.notes, '')
   return lines.join('\n')
 }
 
-const loadBefore = os.loadavg().map((x) => round(x))
-const server = await createSignalingServer({
-  port: 0,
-  host: '127.0.0.1',
-  staticDir,
-  logger: createJsonLogger({ level: 'error' }),
-})
-const beforeServer =
-  BEFORE_DIR === undefined
-    ? undefined
-    : await createSignalingServer({
-        port: 0,
-        host: '127.0.0.1',
-        staticDir: BEFORE_DIR,
-        logger: createJsonLogger({ level: 'error' }),
-      })
+const loadBefore = loadNow()
+const server = await serveDemo(staticDir)
+const beforeServer = BEFORE_DIR === undefined ? undefined : await serveDemo(BEFORE_DIR)
 const browser = await chromium.launch({ headless: true, ...launchOptions() })
 const runs = []
 try {
@@ -372,19 +311,6 @@ try {
   await server.close()
   await beforeServer?.close()
 }
-const report = {
-  at: new Date().toISOString(),
-  machine: `${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}`,
-  node: process.version,
-  chromium: browser.version(),
-  loadBefore,
-  loadAfter: os.loadavg().map((x) => round(x)),
-  runs,
-  notes: (process.env.MESH_NOTES ?? '').split('\n').filter((l) => l !== ''),
-}
-const outDir = here('../../docs/benchmarks')
-await mkdir(outDir, { recursive: true })
-await writeFile(`${outDir}/chromium-mesh.json`, `${JSON.stringify(report, null, 2)}\n`)
-await writeFile(`${outDir}/chromium-mesh.md`, markdown(report))
+await writeReport('chromium-mesh', benchReport(browser, loadBefore, 'MESH_NOTES', { runs }), markdown)
 log('wrote docs/benchmarks/chromium-mesh.{json,md}')
-clearTimeout(watchdog)
+done()
