@@ -12,8 +12,8 @@
  * tab searches random joined nodes); RTCPeerConnections each tab constructed, ever; the budget's prunes; search
  * latency. Writes docs/benchmarks/chromium-browsers.{json,md}. Needs the built demo (`npm run build`).
  *
- * Environment: BROWSERS_RUNS (e.g. `16:off,16:16,32:off,32:16`: browsers:budget, where budget is `off` or the
- * demo's `?budget=` value; default that list), BROWSERS_SEARCHES (searches per tab, default 16), BROWSERS_QUIET_MS
+ * Environment: BROWSERS_RUNS (e.g. `16:off,16:16`: browsers:budget, where budget is `off` or the
+ * demo's `?budget=` value; default 8, 16 and 24 browsers, each without and with 16: 24 is the most this 2-core machine joins), BROWSERS_SEARCHES (searches per tab, default 16), BROWSERS_QUIET_MS
  * (how long the settled graph is watched, default 45000), BROWSERS_JOIN_LIMIT_MS (default 180000), BROWSERS_NOTES
  * (lines added under the table).
  */
@@ -38,7 +38,7 @@ import {
   writeReport,
 } from './tabs.mjs'
 
-const RUNS = (process.env.BROWSERS_RUNS ?? '16:off,16:16,32:off,32:16').split(',').map((r) => {
+const RUNS = (process.env.BROWSERS_RUNS ?? '8:off,8:16,16:off,16:16,24:off,24:16').split(',').map((r) => {
   const [browsers, budget] = r.split(':')
   return { browsers: Number.parseInt(browsers ?? '', 10), budget: budget ?? 'off' }
 })
