@@ -8,13 +8,13 @@
  * than about 500 RTCPeerConnections per process) the run records how far it got and the error.
  * Writes docs/benchmarks/chromium-mesh.{json,md}. Needs the built demo (`npm run build`).
  *
- * Environment: MESH_RUNS (e.g. `shared:64,per-node:8,per-node:16`: transport:nodes per tab, and optionally the
+ * Environment: MESH_RUNS (default `shared:64,per-node:8:off,per-node:8`: transport:nodes per tab, and optionally the
  * demo's `?budget=` (`shared:64:off`: no connection budget; without it, the demo's default); `before:shared:64`
  * runs the build in MESH_BEFORE_DIR, e.g. the demo of the previous commit, for a before/after in one run), MESH_SEARCHES
  * (sequential searches per tab, default 50), MESH_JOIN_LIMIT_MS (default 120000), MESH_NOTES (lines added under
  * the table: the load and what was measured), MESH_CURRENT_DIR
  * (serve the measured build from a copy instead of apps/demo/dist), MESH_QUIET_MS (how long the settled graph is
- * watched after the joins, default 10000; 0: not), MESH_PROFILE=1 (a CPU profile of the first tab over that window).
+ * watched after the joins, default 30000; 0: not), MESH_PROFILE=1 (a CPU profile of the first tab over that window).
  */
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
@@ -37,7 +37,7 @@ import {
 } from './tabs.mjs'
 
 const CONTEXTS = 4
-const RUNS = (process.env.MESH_RUNS ?? 'shared:64,per-node:4,per-node:8,per-node:16').split(',').map((r) => {
+const RUNS = (process.env.MESH_RUNS ?? 'shared:64,per-node:8:off,per-node:8').split(',').map((r) => {
   const parts = r.split(':')
   const before = parts[0] === 'before'
   const [transport, nodes, budget] = before ? parts.slice(1) : parts
@@ -53,7 +53,7 @@ const JOIN_LIMIT_MS = Number.parseInt(process.env.MESH_JOIN_LIMIT_MS ?? '120000'
  */
 const STALL_MS = 30_000
 /** After the joins: how long the settled graph is watched before the searches (renderer busy time, messages sent). */
-const QUIET_MS = Number.parseInt(process.env.MESH_QUIET_MS ?? '10000', 10)
+const QUIET_MS = Number.parseInt(process.env.MESH_QUIET_MS ?? '30000', 10)
 /** MESH_PROFILE=1: a CPU profile of the first tab over that window, its top functions by self time in the JSON. */
 const PROFILE = process.env.MESH_PROFILE === '1'
 const HARD_LIMIT_MS = 15 * 60_000
